@@ -1,0 +1,298 @@
+"""Make this machine ready for mlinfra: a Docker engine, the Terraform provider mirror, a base image.
+
+Run by ``scripts/bootstrap.sh`` (so by both README commands) and by ``mlinfra doctor --fix``.
+Every step checks first and does nothing when its result is already there, so a second run
+costs about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlinfra.errors import MlinfraError, ToolMissingError
+
+# ---------------------------------------------------------------------------------------------
+# Terraform and its provider mirror
+# ---------------------------------------------------------------------------------------------
+
+PLUGIN_DIR_ENV = "MLINFRA_TF_PLUGIN_DIR"
+# Where machines without registry access keep providers (Terraform's implied local mirrors and
+# the one this project's CI machines ship).
+KNOWN_PLUGIN_DIRS = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+
+
+def require_terraform() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        raise ToolMissingError(
+            "terraform is not installed (not found on PATH).",
+            "Install Terraform >= 1.6: https://developer.hashicorp.com/terraform/install",
+        )
+    return path
+
+
+def provider_mirror() -> Path | None:
+    """The filesystem mirror holding hashicorp/aws: ``$MLINFRA_TF_PLUGIN_DIR`` or a known place.
+
+    None means Terraform downloads providers from the registry, as it does for most users.
+    """
+    explicit = os.environ.get(PLUGIN_DIR_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not any(path.glob("*/hashicorp/aws/*")):
+            raise MlinfraError(
+                f"{PLUGIN_DIR_ENV}={explicit} holds no <host>/hashicorp/aws/<version> folder.",
+                f"Point {PLUGIN_DIR_ENV} at a Terraform filesystem mirror, or unset it to download providers.",
+            )
+        return path
+    for candidate in KNOWN_PLUGIN_DIRS:
+        path = Path(candidate).expanduser()
+        if any(path.glob("*/hashicorp/aws/*")):
+            return path
+    return None
+
+
+def terraform_cli_config(state_dir: Path) -> Path:
+    """Write mlinfra's Terraform CLI config (mirror when there is one, a shared plugin cache)."""
+    mirror = provider_mirror()
+    cache_dir = state_dir / "plugin-cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f'plugin_cache_dir = "{cache_dir}"']
+    if mirror is not None:
+        lines += [
+            "provider_installation {",
+            f'  filesystem_mirror {{ path = "{mirror}" }}',
+            "}",
+        ]
+    text = "\n".join(lines) + "\n"
+    path = state_dir / "terraformrc"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Docker engine
+# ---------------------------------------------------------------------------------------------
+
+DEBIAN_PACKAGES = {
+    # binary -> Debian package that provides it
+    "dockerd": "docker.io",
+    "debootstrap": "debootstrap",
+    "docker-registry": "docker-registry",
+    "htpasswd": "apache2-utils",
+}
+
+
+def _is_debian_root() -> bool:
+    return Path("/etc/debian_version").exists() and os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def ensure_debian_packages(binaries: list[str], say: Callable[[str], None]) -> None:
+    """Install the Debian packages behind ``binaries`` that are missing (Debian as root only)."""
+    missing = [DEBIAN_PACKAGES[b] for b in binaries if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()]
+    if not missing:
+        return
+    if not _is_debian_root():
+        raise ToolMissingError(
+            f"Missing programs: {', '.join(binaries)}.",
+            f"Install the packages {' '.join(missing)} (or your system's equivalent).",
+        )
+    say(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lists = Path("/var/lib/apt/lists")
+    if not any(lists.glob("*Packages*")):
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no engine we can use"
+        return False
+
+
+def ensure_docker_engine(state_dir: Path, say: Callable[[str], None]) -> None:
+    """A Docker engine that answers: the running one, or Debian's docker.io started here."""
+    if docker_answers():
+        return
+    if not _is_debian_root():
+        raise ToolMissingError(
+            "No Docker engine answers (docker.from_env().ping() failed).",
+            "Start Docker (Docker Desktop, or `sudo systemctl start docker`) and check `docker info`.",
+        )
+    ensure_debian_packages(["dockerd"], say)
+    say("starting dockerd")
+    log = (state_dir / "dockerd.log").open("ab")
+    # NOTE: no systemd here; a detached dockerd outlives this command, as a service would.
+    subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if docker_answers():
+            return
+        time.sleep(0.5)
+    raise ToolMissingError(
+        "dockerd was started but did not answer within 60 s.",
+        f"Read {state_dir / 'dockerd.log'} for the reason.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Base image
+# ---------------------------------------------------------------------------------------------
+
+BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
+OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
+LOCAL_BASE_REPOSITORY = "mlinfra/python-base"
+# Debian 12 minbase with the same Python (3.11) as the official slim image; libgomp1 for LightGBM.
+DEBOOTSTRAP_ARGS = (
+    "--variant=minbase",
+    "--include=python3,python3-venv,libgomp1,ca-certificates",
+    "bookworm",
+)
+BASE_IMAGE_CHANGES = (
+    "ENV LANG=C.UTF-8",
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    'CMD ["python3"]',
+)
+
+
+def local_base_image_tag() -> str:
+    """Tag of the locally made base image: a hash of its recipe, so a new recipe makes a new image."""
+    recipe = "\n".join((*DEBOOTSTRAP_ARGS, *BASE_IMAGE_CHANGES, platform.machine()))
+    return f"{LOCAL_BASE_REPOSITORY}:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def _image_exists(name: str) -> bool:
+    import docker
+    from docker.errors import ImageNotFound
+
+    try:
+        docker.from_env().images.get(name)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def _can_pull(name: str) -> bool:
+    import docker
+    from docker.errors import APIError
+
+    try:
+        docker.from_env().images.pull(name)
+        return True
+    except APIError:
+        return False
+
+
+def build_local_base_image(tag: str, say: Callable[[str], None]) -> None:
+    """debootstrap a Debian 12 minbase with Python 3.11 and import it as ``tag`` (about 70 s)."""
+    import docker
+
+    ensure_debian_packages(["debootstrap"], say)
+    say(f"building base image {tag} with debootstrap (about a minute, once per recipe)")
+    with tempfile.TemporaryDirectory(prefix="mlinfra-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            ["debootstrap", *DEBOOTSTRAP_ARGS, str(rootfs)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        # PERF: apt's lists and caches are 40 MB nobody in the image reads.
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for child in (rootfs / leftover).glob("*"):
+                if child.is_file():
+                    child.unlink()
+        archive = Path(tmp) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        repository, _, version = tag.partition(":")
+        docker.from_env(timeout=600).api.import_image_from_file(
+            str(archive), repository=repository, tag=version, changes=list(BASE_IMAGE_CHANGES)
+        )
+
+
+def ensure_base_image(state_dir: Path, say: Callable[[str], None]) -> str:
+    """The Python base image the serving image builds on; recorded in ``.mlinfra/base-image``.
+
+    ``$MLINFRA_BASE_IMAGE`` wins; else the official slim image when it can be pulled; else one
+    made here with debootstrap (machines that reach no container registry).
+    """
+    record = state_dir / "base-image"
+    chosen = os.environ.get(BASE_IMAGE_ENV)
+    if not chosen:
+        local_tag = local_base_image_tag()
+        if _image_exists(local_tag) or _image_exists(OFFICIAL_BASE_IMAGE):
+            chosen = local_tag if _image_exists(local_tag) else OFFICIAL_BASE_IMAGE
+        elif _can_pull(OFFICIAL_BASE_IMAGE):
+            chosen = OFFICIAL_BASE_IMAGE
+        else:
+            build_local_base_image(local_tag, say)
+            chosen = local_tag
+    if not record.exists() or record.read_text().strip() != chosen:
+        record.write_text(chosen + "\n")
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# All of it
+# ---------------------------------------------------------------------------------------------
+
+
+def run(state_dir: Path, say: Callable[[str], None]) -> None:
+    require_terraform()
+    terraform_cli_config(state_dir)
+    ensure_docker_engine(state_dir, say)
+    ensure_base_image(state_dir, say)
+    if _is_debian_root():
+        # The local environment's registry (with htpasswd auth); installed now so that the first
+        # deploy does not stop to install it.
+        ensure_debian_packages(["docker-registry", "htpasswd"], say)
+
+
+def main() -> int:
+    from mlinfra.config import state_dir
+
+    def say(line: str) -> None:
+        print(f"mlinfra setup: {line}", file=sys.stderr, flush=True)
+
+    try:
+        run(state_dir(), say)
+    except MlinfraError as err:
+        print(f"mlinfra setup: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  fix: {err.hint}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as err:
+        detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] if err.stderr else []
+        print(f"mlinfra setup: {' '.join(map(str, err.cmd))} failed (exit {err.returncode}) {' '.join(detail)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
