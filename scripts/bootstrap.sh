@@ -25,9 +25,11 @@ if [ ! -x "$VENV/bin/mlinfra" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ];
   echo "mlinfra setup: installing mlinfra and its dependencies into .venv (once)" >&2
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" >/dev/null 2>&1 \
     || die "could not create a virtualenv; install python3-venv and retry."
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e "$MLINFRA_ROOT[dev]" \
-    || die "pip could not install mlinfra (see above); check access to the package index and retry."
+  "$VENV/bin/python" -m pip install -q --upgrade pip >"$STATE/pip.log" 2>&1 || true
+  if ! "$VENV/bin/python" -m pip install -q -e "$MLINFRA_ROOT[dev]" >>"$STATE/pip.log" 2>&1; then
+    tail -n 15 "$STATE/pip.log" >&2
+    die "pip could not install mlinfra (above, full log in .mlinfra/pip.log); check access to the package index and retry."
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -100,12 +100,20 @@ DEBIAN_PACKAGES = {
 
 
 def _is_debian_root() -> bool:
-    return Path("/etc/debian_version").exists() and os.geteuid() == 0 and shutil.which("apt-get") is not None
+    return (
+        Path("/etc/debian_version").exists()
+        and os.geteuid() == 0
+        and shutil.which("apt-get") is not None
+    )
 
 
 def ensure_debian_packages(binaries: list[str], say: Callable[[str], None]) -> None:
     """Install the Debian packages behind ``binaries`` that are missing (Debian as root only)."""
-    missing = [DEBIAN_PACKAGES[b] for b in binaries if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()]
+    missing = [
+        DEBIAN_PACKAGES[b]
+        for b in binaries
+        if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()
+    ]
     if not missing:
         return
     if not _is_debian_root():
@@ -132,7 +140,7 @@ def docker_answers() -> bool:
 
         docker.from_env(timeout=5).ping()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no engine we can use"
+    except Exception:  # any failure means "no engine we can use"
         return False
 
 
@@ -288,8 +296,15 @@ def main() -> int:
             print(f"  fix: {err.hint}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as err:
-        detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] if err.stderr else []
-        print(f"mlinfra setup: {' '.join(map(str, err.cmd))} failed (exit {err.returncode}) {' '.join(detail)}", file=sys.stderr)
+        detail = (
+            (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+            if err.stderr
+            else []
+        )
+        print(
+            f"mlinfra setup: {' '.join(map(str, err.cmd))} failed (exit {err.returncode}) {' '.join(detail)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
