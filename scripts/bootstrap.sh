@@ -20,6 +20,9 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "python3 is not installed; install P
 
 # Reinstall only when the dependency list changed.
 stamp="$STATE/venv.stamp"
+# One install at a time when several shells set up at once.
+exec 9>"$STATE/venv.lock"
+flock 9 2>/dev/null || true
 want="$(cat "$MLINFRA_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -x "$VENV/bin/mlinfra" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "mlinfra setup: installing mlinfra and its dependencies into .venv (once)" >&2
@@ -32,6 +35,7 @@ if [ ! -x "$VENV/bin/mlinfra" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ];
   fi
   echo "$want" > "$stamp"
 fi
+exec 9>&-
 
 "$VENV/bin/python" -m mlinfra.bootstrap
 
