@@ -266,6 +266,13 @@ def ensure_base_image(state_dir: Path, say: Callable[[str], None]) -> str:
     return chosen
 
 
+def base_image() -> str:
+    """The base image to build the serving image on (what ``ensure_base_image`` chose)."""
+    from mlinfra.config import state_dir
+
+    return os.environ.get(BASE_IMAGE_ENV) or ensure_base_image(state_dir(), say=lambda _: None)
+
+
 # ---------------------------------------------------------------------------------------------
 # All of it
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from mlinfra.errors import ConfigError
 
 PROJECT_DIR_ENV = "MLINFRA_PROJECT_DIR"
+STATE_DIR_ENV = "MLINFRA_STATE_DIR"
 STATE_DIR_NAME = ".mlinfra"
 
 
@@ -48,8 +49,13 @@ def project_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """``<project>/.mlinfra``, created on first use."""
-    path = project_dir() / STATE_DIR_NAME
+    """``$MLINFRA_STATE_DIR``, else ``<project>/.mlinfra``; created on first use.
+
+    Tests point the setting at a temporary folder to run an environment "from nothing" beside a
+    user's own local environment.
+    """
+    explicit = os.environ.get(STATE_DIR_ENV)
+    path = Path(explicit).resolve() if explicit else project_dir() / STATE_DIR_NAME
     path.mkdir(parents=True, exist_ok=True)
     return path
 
