@@ -1,0 +1,33 @@
+"""The local AWS: moto server with mlinfra's compatibility patches, as a process of its own.
+
+Public interface (docs/team-contract.md)::
+
+    emulator = start(port=4566, state_dir=None)   # reuses a running one
+    env = client_env(emulator.endpoint)          # for terraform / subprocesses
+    session = boto3_session(emulator.endpoint)
+    set_service_counts(emulator.endpoint, cluster, service, running, pending)
+    stop(state_dir=None)
+"""
+
+from mlinfra.emulator.clients import REGION, boto3_session, client_env, set_service_counts
+from mlinfra.emulator.lifecycle import (
+    DEFAULT_PORT,
+    STATE_BUCKET,
+    Emulator,
+    ensure_state_bucket,
+    start,
+    stop,
+)
+
+__all__ = [
+    "DEFAULT_PORT",
+    "REGION",
+    "STATE_BUCKET",
+    "Emulator",
+    "boto3_session",
+    "client_env",
+    "ensure_state_bucket",
+    "set_service_counts",
+    "start",
+    "stop",
+]

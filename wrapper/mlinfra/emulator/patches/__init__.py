@@ -1,0 +1,41 @@
+"""mlinfra's compatibility patches for moto: each closes one gap between moto and real AWS.
+
+A patch is a module with a docstring saying what real AWS does and an ``apply(stack)``
+function that installs it on ``stack`` (a :class:`contextlib.ExitStack`), so the server applies
+them for its lifetime and unit tests apply one at a time and undo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import ModuleType
+
+from mlinfra.emulator.patches import (
+    appautoscaling_tags,
+    ecs_bridge_network_configuration,
+    ecs_service_counts,
+    ecs_service_fields,
+    iam_managed_policies,
+)
+
+PATCHES: tuple[ModuleType, ...] = (
+    ecs_bridge_network_configuration,
+    ecs_service_fields,
+    ecs_service_counts,
+    appautoscaling_tags,
+    iam_managed_policies,
+)
+
+
+def names() -> list[str]:
+    return [patch.__name__.rsplit(".", 1)[-1] for patch in PATCHES]
+
+
+@contextmanager
+def applied(*patches: ModuleType) -> Iterator[None]:
+    """Apply ``patches`` (all of them when none is named) until the block ends."""
+    with ExitStack() as stack:
+        for patch in patches or PATCHES:
+            patch.apply(stack)
+        yield

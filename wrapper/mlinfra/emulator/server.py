@@ -1,0 +1,47 @@
+"""The emulator process: moto server with mlinfra's patches and control routes.
+
+``python -m mlinfra.emulator.server --port N`` serves on 127.0.0.1 until it is stopped
+(SIGTERM). The patches are applied in this process before the first request, which is why the
+emulator is a process of its own and not ``python -m moto.server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from mlinfra.emulator import patches
+from mlinfra.emulator.control import with_control_routes
+
+
+def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
+    """A threaded WSGI server for moto plus the control routes (patches not included)."""
+    app = with_control_routes(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def serve(host: str, port: int) -> None:
+    with ExitStack() as stack:
+        for patch in patches.PATCHES:
+            patch.apply(stack)
+        server = make_emulator_server(host, port)
+        server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
