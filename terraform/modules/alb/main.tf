@@ -1,0 +1,168 @@
+locals {
+  https_enabled = var.certificate_arn != null
+
+  # Port and protocol force a new target group; deriving the name from them lets
+  # create_before_destroy build the new group before the old name is released.
+  target_group_name = format("%s-%s", var.name, substr(sha1(jsonencode([var.target_group.port, var.target_group.protocol])), 0, 4))
+}
+
+data "aws_vpc" "this" {
+  id = var.vpc_id
+}
+
+################################################################################
+# Load Balancer
+################################################################################
+
+resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_28: WAF is a separate, account-wide choice; attach a web ACL with aws_wafv2_web_acl_association to the `arn` output.
+  #checkov:skip=CKV_AWS_91: access logs need a caller-owned bucket with an ELB write policy; enable them with var.access_logs.
+  #checkov:skip=CKV2_AWS_20: the HTTP listener redirects to HTTPS whenever var.certificate_arn is set; without a certificate HTTP is the only option.
+  #checkov:skip=CKV_AWS_150: deletion protection is on by default (var.deletion_protection); short-lived environments turn it off to destroy.
+  name                       = var.name
+  load_balancer_type         = "application"
+  internal                   = var.internal
+  subnets                    = var.subnet_ids
+  security_groups            = [aws_security_group.this.id]
+  idle_timeout               = var.idle_timeout
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+
+  dynamic "access_logs" {
+    for_each = var.access_logs != null ? [var.access_logs] : []
+
+    content {
+      bucket  = access_logs.value.bucket
+      prefix  = access_logs.value.prefix
+      enabled = access_logs.value.enabled
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Security Group
+################################################################################
+
+resource "aws_security_group" "this" {
+  name_prefix = "${var.name}-alb-"
+  description = "Load balancer ${var.name}: listeners from the allowed CIDRs, targets in the VPC."
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+
+  # Listeners keep pointing at the group while a replacement is attached.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "listener" {
+  #checkov:skip=CKV_AWS_260: an internet-facing ALB must accept port 80 to redirect it to HTTPS; the sources are var.ingress_cidr_blocks.
+  for_each = {
+    for pair in setproduct(var.ingress_cidr_blocks, local.https_enabled ? [var.http_port, var.https_port] : [var.http_port]) :
+    "${pair[0]}:${pair[1]}" => { cidr = pair[0], port = pair[1] }
+  }
+
+  security_group_id = aws_security_group.this.id
+  description       = "Listener port ${each.value.port} from ${each.value.cidr}"
+  ip_protocol       = "tcp"
+  cidr_ipv4         = each.value.cidr
+  from_port         = each.value.port
+  to_port           = each.value.port
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "targets" {
+  security_group_id = aws_security_group.this.id
+  description       = "Targets' host ports (traffic and health checks) inside the VPC"
+  ip_protocol       = "tcp"
+  cidr_ipv4         = data.aws_vpc.this.cidr_block
+  from_port         = var.target_port_range.from_port
+  to_port           = var.target_port_range.to_port
+
+  tags = var.tags
+}
+
+################################################################################
+# Target Group
+################################################################################
+
+resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378: TLS ends at the load balancer; the hop to the container stays inside the VPC. Set target_group.protocol = "HTTPS" if the container serves TLS.
+  name        = local.target_group_name
+  vpc_id      = var.vpc_id
+  target_type = "instance"
+  # With host port 0, ECS registers each task on its dynamic host port; this port is the default only.
+  port                          = var.target_group.port
+  protocol                      = var.target_group.protocol
+  deregistration_delay          = var.target_group.deregistration_delay
+  slow_start                    = var.target_group.slow_start
+  load_balancing_algorithm_type = var.target_group.load_balancing
+
+  health_check {
+    enabled             = true
+    path                = var.target_group.health_check.path
+    port                = "traffic-port"
+    protocol            = var.target_group.protocol
+    matcher             = var.target_group.health_check.matcher
+    interval            = var.target_group.health_check.interval
+    timeout             = var.target_group.health_check.timeout
+    healthy_threshold   = var.target_group.health_check.healthy_threshold
+    unhealthy_threshold = var.target_group.health_check.unhealthy_threshold
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+################################################################################
+# Listeners
+################################################################################
+
+resource "aws_lb_listener" "http" {
+  #checkov:skip=CKV_AWS_2: this listener redirects to HTTPS whenever var.certificate_arn is set; without a certificate HTTP is the only option.
+  #checkov:skip=CKV_AWS_103: an HTTP listener has no TLS policy; the HTTPS listener uses var.ssl_policy (TLS 1.3 by default).
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.http_port
+  protocol          = "HTTP"
+
+  default_action {
+    type             = local.https_enabled ? "redirect" : "forward"
+    target_group_arn = local.https_enabled ? null : aws_lb_target_group.this.arn
+
+    dynamic "redirect" {
+      for_each = local.https_enabled ? [var.https_port] : []
+
+      content {
+        port        = tostring(redirect.value)
+        protocol    = "HTTPS"
+        status_code = "HTTP_301"
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "https" {
+  count = local.https_enabled ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.https_port
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  tags = var.tags
+}

@@ -1,0 +1,57 @@
+output "arn" {
+  description = "ARN of the load balancer."
+  value       = aws_lb.this.arn
+}
+
+output "arn_suffix" {
+  description = "ARN suffix of the load balancer (app/NAME/ID), the LoadBalancer dimension of its CloudWatch metrics."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "dns_name" {
+  description = "DNS name of the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "zone_id" {
+  description = "Route 53 hosted zone ID of the load balancer, for alias records."
+  value       = aws_lb.this.zone_id
+}
+
+output "url" {
+  description = "Base URL of the service: https:// on the HTTPS listener when a certificate is set, http:// otherwise."
+  value = (local.https_enabled
+    ? "https://${aws_lb.this.dns_name}${var.https_port == 443 ? "" : ":${var.https_port}"}"
+    : "http://${aws_lb.this.dns_name}${var.http_port == 80 ? "" : ":${var.http_port}"}"
+  )
+}
+
+output "security_group_id" {
+  description = "ID of the load balancer's security group; admit it on the instances' host-port range."
+  value       = aws_security_group.this.id
+}
+
+output "target_group_arn" {
+  description = "ARN of the target group the ECS service registers its tasks in."
+  value       = aws_lb_target_group.this.arn
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (targetgroup/NAME/ID), the TargetGroup metric dimension."
+  value       = aws_lb_target_group.this.arn_suffix
+}
+
+output "target_group_name" {
+  description = "Name of the target group."
+  value       = aws_lb_target_group.this.name
+}
+
+output "http_listener_arn" {
+  description = "ARN of the HTTP listener."
+  value       = aws_lb_listener.http.arn
+}
+
+output "https_listener_arn" {
+  description = "ARN of the HTTPS listener, or null when no certificate is set."
+  value       = one(aws_lb_listener.https[*].arn)
+}

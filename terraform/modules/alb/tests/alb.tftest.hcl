@@ -1,0 +1,176 @@
+mock_provider "aws" {
+  mock_data "aws_vpc" {
+    defaults = {
+      cidr_block = "10.20.0.0/16"
+    }
+  }
+
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-0000/0123456789abcdef"
+    }
+  }
+}
+
+variables {
+  name                = "svc"
+  vpc_id              = "vpc-0a1b2c3d"
+  subnet_ids          = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
+  ingress_cidr_blocks = ["0.0.0.0/0"]
+}
+
+run "defaults_are_secure" {
+  command = plan
+
+  assert {
+    condition     = aws_lb.this.drop_invalid_header_fields && aws_lb.this.enable_deletion_protection
+    error_message = "The ALB must drop invalid headers and be protected from deletion by default."
+  }
+
+  assert {
+    condition     = aws_lb.this.internal == false && aws_lb.this.idle_timeout == 60 && length(aws_lb.this.access_logs) == 0
+    error_message = "Defaults: internet-facing, 60 s idle timeout, no access logs."
+  }
+
+  assert {
+    condition     = length(aws_lb_listener.https) == 0 && aws_lb_listener.http.default_action[0].type == "forward"
+    error_message = "Without a certificate there is no HTTPS listener and HTTP forwards to the target group."
+  }
+
+  assert {
+    condition     = keys(aws_vpc_security_group_ingress_rule.listener) == ["0.0.0.0/0:80"]
+    error_message = "Without a certificate only the HTTP port is open."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_egress_rule.targets.cidr_ipv4 == "10.20.0.0/16" &&
+      aws_vpc_security_group_egress_rule.targets.from_port == 32768 &&
+      aws_vpc_security_group_egress_rule.targets.to_port == 65535
+    )
+    error_message = "Egress must be limited to the VPC CIDR on the ephemeral host-port range."
+  }
+
+  assert {
+    condition = (
+      aws_lb_target_group.this.target_type == "instance" &&
+      aws_lb_target_group.this.port == 8080 &&
+      aws_lb_target_group.this.health_check[0].path == "/health" &&
+      aws_lb_target_group.this.health_check[0].port == "traffic-port" &&
+      aws_lb_target_group.this.health_check[0].matcher == "200" &&
+      aws_lb_target_group.this.deregistration_delay == "30"
+    )
+    error_message = "Target group: instance targets, health check on /health at the traffic port, 30 s deregistration."
+  }
+
+  assert {
+    condition     = length(aws_lb_target_group.this.name) <= 32 && startswith(aws_lb_target_group.this.name, "svc-")
+    error_message = "The target group name must stay within AWS's 32 characters and start with the module name."
+  }
+
+  assert {
+    condition     = output.https_listener_arn == null
+    error_message = "https_listener_arn is null without a certificate."
+  }
+}
+
+run "https_with_redirect_and_logs" {
+  command = plan
+
+  variables {
+    name                = "svc-internal-with-27-chars"
+    internal            = true
+    certificate_arn     = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+    ingress_cidr_blocks = ["10.0.0.0/8", "192.168.0.0/16"]
+    deletion_protection = false
+    idle_timeout        = 30
+    access_logs         = { bucket = "my-alb-logs", prefix = "svc" }
+    target_group = {
+      port                 = 9000
+      deregistration_delay = 120
+      slow_start           = 60
+      health_check         = { path = "/ready", matcher = "200-299", interval = 10 }
+    }
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.https[0].ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06" &&
+      aws_lb_listener.https[0].certificate_arn == "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234" &&
+      aws_lb_listener.https[0].default_action[0].type == "forward"
+    )
+    error_message = "The HTTPS listener must use the certificate, the TLS 1.3 policy and forward to the target group."
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.http.default_action[0].type == "redirect" &&
+      aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS" &&
+      aws_lb_listener.http.default_action[0].redirect[0].port == "443" &&
+      aws_lb_listener.http.default_action[0].redirect[0].status_code == "HTTP_301"
+    )
+    error_message = "With a certificate, HTTP must redirect permanently to HTTPS."
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.listener) == 4 && contains(keys(aws_vpc_security_group_ingress_rule.listener), "192.168.0.0/16:443")
+    error_message = "Each CIDR must reach both the HTTP and the HTTPS port."
+  }
+
+  assert {
+    condition = (
+      aws_lb.this.internal && !aws_lb.this.enable_deletion_protection && aws_lb.this.idle_timeout == 30 &&
+      aws_lb.this.access_logs[0].bucket == "my-alb-logs" && aws_lb.this.access_logs[0].enabled
+    )
+    error_message = "Non-default load balancer settings must be passed through."
+  }
+
+  assert {
+    condition = (
+      aws_lb_target_group.this.port == 9000 && aws_lb_target_group.this.slow_start == 60 &&
+      aws_lb_target_group.this.health_check[0].path == "/ready" &&
+      aws_lb_target_group.this.health_check[0].matcher == "200-299" &&
+      aws_lb_target_group.this.health_check[0].healthy_threshold == 2 &&
+      length(aws_lb_target_group.this.name) <= 32
+    )
+    error_message = "Target group overrides must apply and unset health-check fields keep their defaults."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name                = "-bad"
+    subnet_ids          = ["subnet-0a1b2c3d"]
+    ingress_cidr_blocks = ["not-a-cidr"]
+    certificate_arn     = "my-cert"
+    ssl_policy          = "ELBSecurityPolicy-2016-08"
+    target_group        = { protocol = "TCP", health_check = { path = "health", interval = 5, timeout = 5 } }
+  }
+
+  expect_failures = [
+    var.name,
+    var.subnet_ids,
+    var.ingress_cidr_blocks,
+    var.certificate_arn,
+    var.ssl_policy,
+    var.target_group,
+  ]
+}
+
+run "rejects_long_name_and_bad_access_logs" {
+  command = plan
+
+  variables {
+    name        = "this-name-is-far-too-long-for-aws"
+    vpc_id      = "my-vpc"
+    access_logs = { bucket = "arn:aws:s3:::logs" }
+  }
+
+  expect_failures = [
+    var.name,
+    var.vpc_id,
+    var.access_logs,
+  ]
+}

@@ -1,0 +1,245 @@
+################################################################################
+# Common
+################################################################################
+
+variable "name" {
+  description = "Name of the load balancer; also the stem of its security group and target group names."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,25}[a-zA-Z0-9])?$", var.name)) && !startswith(var.name, "internal-")
+    error_message = "name must be 1-27 letters, digits or hyphens, must not start or end with a hyphen nor start with \"internal-\" (the target group appends a 5-character suffix within AWS's 32-character limit); shorten or rename it."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Load Balancer
+################################################################################
+
+variable "vpc_id" {
+  description = "ID of the VPC the load balancer, its security group and its target group live in."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must look like \"vpc-0123abcd\"; pass the ID of an existing VPC, not its name or ARN."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets to place the load balancer in, in at least two Availability Zones (public subnets for an internet-facing ALB)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "subnet_ids must hold at least two subnet IDs (\"subnet-...\") in different Availability Zones; an ALB refuses fewer."
+  }
+}
+
+variable "internal" {
+  description = "Whether the load balancer is internal (private IPs only) rather than internet-facing."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "idle_timeout" {
+  description = "Seconds a connection may stay idle. Keep it below the backend's keep-alive timeout, or clients see intermittent 502s."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.idle_timeout >= 1 && var.idle_timeout <= 4000
+    error_message = "idle_timeout must be between 1 and 4000 seconds; the guide's 60 suits a gunicorn keep-alive above 60."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Whether AWS refuses to delete the load balancer. Turn it off for short-lived environments before `terraform destroy`."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "access_logs" {
+  description = "S3 access logs; null disables them. The bucket policy must let the Region's ELB service write to it."
+  type = object({
+    bucket  = string
+    prefix  = optional(string)
+    enabled = optional(bool, true)
+  })
+  default = null
+
+  validation {
+    condition     = var.access_logs == null || try(length(var.access_logs.bucket) > 0 && !startswith(var.access_logs.bucket, "arn:"), false)
+    error_message = "access_logs.bucket must be a bucket name (not an ARN nor empty); set access_logs = null to disable logging."
+  }
+}
+
+################################################################################
+# Security Group
+################################################################################
+
+variable "ingress_cidr_blocks" {
+  description = "IPv4 CIDR blocks allowed to reach the listeners (for example [\"0.0.0.0/0\"] for a public service, the VPC CIDR for an internal one)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.ingress_cidr_blocks) > 0 && alltrue([for c in var.ingress_cidr_blocks : can(cidrhost(c, 0)) && !can(regex(":", c))])
+    error_message = "ingress_cidr_blocks must hold at least one IPv4 CIDR such as \"10.0.0.0/16\" or \"0.0.0.0/0\"."
+  }
+}
+
+variable "target_port_range" {
+  description = "Host ports the load balancer may reach in the VPC. Bridge mode with host port 0 maps containers into the instances' ephemeral range."
+  type = object({
+    from_port = optional(number, 32768)
+    to_port   = optional(number, 65535)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.target_port_range.from_port >= 1 && var.target_port_range.from_port <= var.target_port_range.to_port && var.target_port_range.to_port <= 65535
+    error_message = "target_port_range must satisfy 1 <= from_port <= to_port <= 65535; the default 32768-65535 covers ECS's dynamic host ports."
+  }
+}
+
+################################################################################
+# Target Group
+################################################################################
+
+variable "target_group" {
+  description = "Target group for the ECS service: instance targets on the container's dynamic host port, health checked on /health."
+  type = object({
+    port                 = optional(number, 8080)
+    protocol             = optional(string, "HTTP")
+    deregistration_delay = optional(number, 30)
+    slow_start           = optional(number, 0)
+    load_balancing       = optional(string, "round_robin")
+    health_check = optional(object({
+      path                = optional(string, "/health")
+      matcher             = optional(string, "200")
+      interval            = optional(number, 15)
+      timeout             = optional(number, 5)
+      healthy_threshold   = optional(number, 2)
+      unhealthy_threshold = optional(number, 3)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.target_group.port >= 1 && var.target_group.port <= 65535
+    error_message = "target_group.port must be the container port (1-65535), for example 8080."
+  }
+
+  validation {
+    condition     = contains(["HTTP", "HTTPS"], var.target_group.protocol)
+    error_message = "target_group.protocol must be \"HTTP\" or \"HTTPS\" (the protocol the container speaks)."
+  }
+
+  validation {
+    condition     = var.target_group.deregistration_delay >= 0 && var.target_group.deregistration_delay <= 3600
+    error_message = "target_group.deregistration_delay must be 0-3600 seconds; keep it above the longest request."
+  }
+
+  validation {
+    condition     = var.target_group.slow_start == 0 || (var.target_group.slow_start >= 30 && var.target_group.slow_start <= 900)
+    error_message = "target_group.slow_start must be 0 (off) or 30-900 seconds."
+  }
+
+  validation {
+    condition     = contains(["round_robin", "least_outstanding_requests"], var.target_group.load_balancing)
+    error_message = "target_group.load_balancing must be \"round_robin\" or \"least_outstanding_requests\"."
+  }
+
+  validation {
+    condition     = startswith(var.target_group.health_check.path, "/")
+    error_message = "target_group.health_check.path must start with \"/\", for example \"/health\"."
+  }
+
+  validation {
+    condition     = can(regex("^[0-9]{3}([-,][0-9]{3})*$", var.target_group.health_check.matcher))
+    error_message = "target_group.health_check.matcher must be HTTP codes such as \"200\", \"200,204\" or \"200-299\"."
+  }
+
+  validation {
+    condition = (
+      var.target_group.health_check.interval >= 5 && var.target_group.health_check.interval <= 300 &&
+      var.target_group.health_check.timeout >= 2 && var.target_group.health_check.timeout <= 120 &&
+      var.target_group.health_check.timeout < var.target_group.health_check.interval
+    )
+    error_message = "target_group.health_check needs interval 5-300 s and timeout 2-120 s, with timeout below interval."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in [var.target_group.health_check.healthy_threshold, var.target_group.health_check.unhealthy_threshold] : t >= 2 && t <= 10
+    ])
+    error_message = "target_group.health_check thresholds must be between 2 and 10."
+  }
+}
+
+################################################################################
+# Listeners
+################################################################################
+
+variable "http_port" {
+  description = "Port of the HTTP listener; it redirects to HTTPS when certificate_arn is set and forwards otherwise."
+  type        = number
+  default     = 80
+  nullable    = false
+
+  validation {
+    condition     = var.http_port >= 1 && var.http_port <= 65535
+    error_message = "http_port must be between 1 and 65535."
+  }
+}
+
+variable "https_port" {
+  description = "Port of the HTTPS listener, created only when certificate_arn is set."
+  type        = number
+  default     = 443
+  nullable    = false
+
+  validation {
+    condition     = var.https_port >= 1 && var.https_port <= 65535
+    error_message = "https_port must be between 1 and 65535."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:(acm|iam):", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM (or IAM server) certificate ARN, \"arn:aws:acm:REGION:ACCOUNT:certificate/ID\"; leave it null for HTTP only."
+  }
+}
+
+variable "ssl_policy" {
+  description = "TLS negotiation policy of the HTTPS listener."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  nullable    = false
+
+  validation {
+    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
+    error_message = "ssl_policy must allow only TLS 1.2+ (an \"ELBSecurityPolicy-TLS13-...\" or \"ELBSecurityPolicy-FS-1-2-...\" policy); the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
+  }
+}
