@@ -1,0 +1,195 @@
+################################################################################
+# Common
+################################################################################
+
+variable "name" {
+  description = "Stem of the scaling policy and scheduled action names."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$", var.name))
+    error_message = "name must be 1-201 letters, digits, '.', '_' or '-', starting with a letter or digit; rename it."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to the scalable target."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Scalable Target
+################################################################################
+
+variable "cluster_name" {
+  description = "Name of the ECS cluster that runs the service (the name, not the ARN)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = length(var.cluster_name) > 0 && !startswith(var.cluster_name, "arn:")
+    error_message = "cluster_name must be the cluster's name, not empty nor an ARN; pass aws_ecs_cluster.x.name."
+  }
+}
+
+variable "service_name" {
+  description = "Name of the ECS service whose desired count is scaled (the name, not the ARN)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = length(var.service_name) > 0 && !startswith(var.service_name, "arn:")
+    error_message = "service_name must be the service's name, not empty nor an ARN; pass aws_ecs_service.x.name."
+  }
+}
+
+variable "min_capacity" {
+  description = "Fewest tasks the policies may scale in to; two keep one task per AZ of a two-AZ service."
+  type        = number
+  default     = 2
+  nullable    = false
+
+  validation {
+    condition     = var.min_capacity >= 0 && floor(var.min_capacity) == var.min_capacity
+    error_message = "min_capacity must be a whole number of tasks >= 0 (the guide uses 2)."
+  }
+}
+
+variable "max_capacity" {
+  description = "Most tasks the policies may scale out to; must be >= min_capacity."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.max_capacity >= 1 && floor(var.max_capacity) == var.max_capacity
+    error_message = "max_capacity must be a whole number of tasks >= 1 (the guide uses 10)."
+  }
+}
+
+################################################################################
+# Target Tracking Policies
+################################################################################
+
+variable "cpu_policy" {
+  description = "Target tracking on the service's average CPU utilization (percent). Set enabled = false to drop it."
+  type = object({
+    enabled            = optional(bool, true)
+    target_value       = optional(number, 70)
+    scale_in_cooldown  = optional(number, 300)
+    scale_out_cooldown = optional(number, 60)
+    disable_scale_in   = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.cpu_policy.target_value > 0 && var.cpu_policy.target_value <= 100
+    error_message = "cpu_policy.target_value must be a percentage in (0, 100]; the guide uses 70."
+  }
+
+  validation {
+    condition     = var.cpu_policy.scale_in_cooldown >= 0 && var.cpu_policy.scale_out_cooldown >= 0
+    error_message = "cpu_policy cooldowns must be >= 0 seconds."
+  }
+}
+
+variable "memory_policy" {
+  description = "Target tracking on the service's average memory utilization (percent). Set enabled = false to drop it."
+  type = object({
+    enabled            = optional(bool, true)
+    target_value       = optional(number, 80)
+    scale_in_cooldown  = optional(number, 300)
+    scale_out_cooldown = optional(number, 60)
+    disable_scale_in   = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.memory_policy.target_value > 0 && var.memory_policy.target_value <= 100
+    error_message = "memory_policy.target_value must be a percentage in (0, 100], for example 80."
+  }
+
+  validation {
+    condition     = var.memory_policy.scale_in_cooldown >= 0 && var.memory_policy.scale_out_cooldown >= 0
+    error_message = "memory_policy cooldowns must be >= 0 seconds."
+  }
+}
+
+variable "request_count_policy" {
+  description = "Target tracking on ALB requests per target (per minute). Off by default; enabling it needs the alb module's arn_suffix and target_group_arn_suffix."
+  type = object({
+    enabled                 = optional(bool, false)
+    target_value            = optional(number, 1000)
+    alb_arn_suffix          = optional(string)
+    target_group_arn_suffix = optional(string)
+    scale_in_cooldown       = optional(number, 300)
+    scale_out_cooldown      = optional(number, 60)
+    disable_scale_in        = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = !var.request_count_policy.enabled || (
+      can(regex("^app/[^/]+/[^/]+$", var.request_count_policy.alb_arn_suffix)) &&
+      can(regex("^targetgroup/[^/]+/[^/]+$", var.request_count_policy.target_group_arn_suffix))
+    )
+    error_message = "request_count_policy needs alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\") when enabled; pass the alb module's arn_suffix and target_group_arn_suffix outputs."
+  }
+
+  validation {
+    condition     = var.request_count_policy.target_value > 0
+    error_message = "request_count_policy.target_value must be > 0 requests per target per minute."
+  }
+
+  validation {
+    condition     = var.request_count_policy.scale_in_cooldown >= 0 && var.request_count_policy.scale_out_cooldown >= 0
+    error_message = "request_count_policy cooldowns must be >= 0 seconds."
+  }
+}
+
+################################################################################
+# Scheduled Actions
+################################################################################
+
+variable "scheduled_actions" {
+  description = "Scheduled capacity changes keyed by a short name, for example a larger floor during business hours. Schedules use at(...), rate(...) or cron(...)."
+  type = map(object({
+    schedule     = string
+    timezone     = optional(string, "UTC")
+    min_capacity = optional(number)
+    max_capacity = optional(number)
+    start_time   = optional(string)
+    end_time     = optional(string)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for a in values(var.scheduled_actions) : can(regex("^(at|rate|cron)\\(.+\\)$", a.schedule))])
+    error_message = "scheduled_actions[*].schedule must be \"at(yyyy-mm-ddThh:mm:ss)\", \"rate(value unit)\" or \"cron(fields)\", for example \"cron(0 8 ? * MON-FRI *)\"."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.scheduled_actions) : a.min_capacity != null || a.max_capacity != null])
+    error_message = "Each scheduled action must set min_capacity, max_capacity or both; an action that changes neither does nothing."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in values(var.scheduled_actions) :
+      a.min_capacity == null || a.max_capacity == null || try(a.min_capacity <= a.max_capacity, false)
+    ])
+    error_message = "In a scheduled action min_capacity must not exceed max_capacity; swap or fix the values."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.scheduled_actions) : can(regex("^[a-zA-Z0-9_.-]+$", k))])
+    error_message = "scheduled_actions keys become action names: use letters, digits, '.', '_' or '-' only."
+  }
+}
