@@ -1,0 +1,332 @@
+"""The one adapter over Terraform (through python-terraform): init, plan, apply, outputs, destroy.
+
+No other mlinfra module runs terraform. python-terraform 0.10.1 has known limits on Terraform
+1.x, handled here once: it is always given ``working_dir`` and never a positional directory
+(upstream #103), ``apply`` is only ever given a saved plan (so its ``-auto-approve`` default
+never applies unplanned changes), and variables are passed as files we own, never as ``var=``
+dicts (which it writes to temporary files, #85).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged, Terraform
+
+from mlinfra.errors import TerraformError, ToolMissingError
+
+# `terraform plan -detailed-exitcode`: 0 no changes, 1 error, 2 changes present.
+_PLAN_HAS_CHANGES = 2
+_MAX_DIAGNOSTIC_LINES = 8
+_LOCK_ID = re.compile(r"^\s*ID:\s+(\S+)", re.MULTILINE)
+# Source excerpts in diagnostics ("  12:   foo = 1") say little once the file name is shown.
+_SOURCE_LINE = re.compile(r"^\s+\d+:\s")
+
+
+class StalePlanError(TerraformError):
+    """A saved plan no longer matches the state it was made against."""
+
+
+class StateLockError(TerraformError):
+    """The state is locked by another run (or by a crashed one)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan summaries (pure: built from `terraform show -json <planfile>`)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceCounts:
+    """How many resources of one type a plan adds, changes in place and destroys."""
+
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+
+    def __add__(self, other: ResourceCounts) -> ResourceCounts:
+        return ResourceCounts(
+            self.add + other.add, self.change + other.change, self.destroy + other.destroy
+        )
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a saved plan will do, by resource type; ``planfile`` is what ``apply`` takes."""
+
+    stack: str
+    planfile: Path
+    by_type: dict[str, ResourceCounts] = field(default_factory=dict)
+    changed_outputs: tuple[str, ...] = ()
+    destroy: bool = False
+
+    @property
+    def totals(self) -> ResourceCounts:
+        return sum(self.by_type.values(), ResourceCounts())
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.by_type) or bool(self.changed_outputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "stack": self.stack,
+            "planfile": str(self.planfile),
+            "destroy": self.destroy,
+            "add": totals.add,
+            "change": totals.change,
+            "destroy_count": totals.destroy,
+            "by_type": {t: vars(c) for t, c in sorted(self.by_type.items())},
+            "changed_outputs": list(self.changed_outputs),
+        }
+
+
+def _counts_for(actions: Sequence[str]) -> ResourceCounts:
+    # A replacement is ["delete", "create"] or ["create", "delete"]: Terraform counts it as
+    # one add and one destroy, and so do we.
+    return ResourceCounts(
+        add=int("create" in actions),
+        change=int("update" in actions),
+        destroy=int("delete" in actions),
+    )
+
+
+def summarize_plan(
+    plan: Mapping[str, Any], stack: str, planfile: Path, destroy: bool = False
+) -> PlanSummary:
+    """Count the resource changes of a plan's JSON form by resource type (no-ops and reads left out)."""
+    by_type: dict[str, ResourceCounts] = {}
+    for change in plan.get("resource_changes", []):
+        counts = _counts_for(change["change"]["actions"])
+        if counts == ResourceCounts():
+            continue
+        by_type[change["type"]] = by_type.get(change["type"], ResourceCounts()) + counts
+    changed_outputs = tuple(
+        sorted(
+            name
+            for name, change in plan.get("output_changes", {}).items()
+            if change.get("actions") not in (["no-op"], None)
+        )
+    )
+    return PlanSummary(stack, planfile, by_type, changed_outputs, destroy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Terraform's diagnostics -> mlinfra errors
+# ---------------------------------------------------------------------------------------------
+
+
+def diagnostic(text: str) -> str:
+    """Terraform's own error lines (from the first ``Error:``), without source excerpts."""
+    lines = text.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Error:")), 0)
+    kept = [
+        line.rstrip()
+        for line in lines[start:]
+        if line.strip() and not _SOURCE_LINE.match(line) and not line.startswith("╷")
+    ]
+    return "\n".join(kept[:_MAX_DIAGNOSTIC_LINES])
+
+
+def error_from_output(
+    command: str, stack: str, working_dir: Path, text: str, planfile: Path | None = None
+) -> TerraformError:
+    """The most specific TerraformError for a failed run, carrying Terraform's diagnostic."""
+    detail = diagnostic(text)
+    if "Saved plan is stale" in text:
+        return StalePlanError(
+            f"The saved plan {planfile} of the {stack} stack is stale: the state changed after "
+            "it was made, so it was not applied.",
+            "Make a new plan (`mlinfra plan --env ENV`), review it, then apply.",
+        )
+    if "Error acquiring the state lock" in text:
+        found = _LOCK_ID.search(text)
+        lock_id = found.group(1) if found else "<LOCK ID>"
+        return StateLockError(
+            f"The {stack} stack's state is locked (lock ID {lock_id}); "
+            f"terraform {command} did not run.\n{detail}",
+            "If no other terraform run is in progress, release the stale lock with: "
+            f"terraform -chdir={working_dir} force-unlock -force {lock_id}",
+        )
+    return TerraformError(
+        f"terraform {command} failed for the {stack} stack ({working_dir}):\n{detail}",
+        "Fix the error Terraform names above, then run the command again.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A stack: one Terraform root module with its own state
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
+    # NOTE: python-terraform has no env parameter: it copies os.environ when it starts
+    # terraform, so the stack's variables are set for the duration of one call only.
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def require_terraform() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        raise ToolMissingError(
+            "terraform is not installed (not found on PATH).",
+            "Install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install) "
+            "and check `terraform version`.",
+        )
+    return path
+
+
+class Stack:
+    """One Terraform root module (``environments/<env>/<stack>/``) with its own state.
+
+    Args:
+        name: the stack's short name for messages (``registry``, ``service``).
+        working_dir: the root module's folder.
+        env: variables every terraform run gets (emulator endpoint and credentials, for example).
+        cli_config: Terraform CLI config (``.mlinfra/terraformrc``: provider mirror, plugin cache).
+        backend_config: ``-backend-config`` values (bucket, key, region...) for ``init``.
+        stamp_dir: where to remember what ``init`` last ran with (so it reruns only when needed).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        working_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        cli_config: Path | None = None,
+        backend_config: Mapping[str, str] | None = None,
+        stamp_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.working_dir = working_dir
+        self.backend_config = dict(backend_config or {})
+        self.stamp_file = (stamp_dir or working_dir / ".terraform") / f"{name}.init-stamp"
+        self.env = dict(env or {})
+        if cli_config is not None:
+            self.env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+        self.env.setdefault("TF_IN_AUTOMATION", "1")
+        self._terraform = Terraform(working_dir=str(working_dir), terraform_bin_path=None)
+
+    # -- running terraform ------------------------------------------------------------------
+
+    def _run(self, command: str, *args: str, planfile: Path | None = None, **options: Any) -> str:
+        """Run one terraform command; stdout on success, the matching TerraformError otherwise."""
+        require_terraform()
+        with _environ(self.env):
+            code, out, err = self._terraform.cmd(command, *args, **options)
+        succeeded = code == 0 or (command == "plan" and code == _PLAN_HAS_CHANGES)
+        if not succeeded:
+            raise error_from_output(command, self.name, self.working_dir, err or out, planfile)
+        return out
+
+    # -- init, only when needed -------------------------------------------------------------
+
+    def _init_fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(self.working_dir.glob("*.tf")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(json.dumps(self.backend_config, sort_keys=True).encode())
+        digest.update(self.env.get("TF_CLI_CONFIG_FILE", "").encode())
+        return digest.hexdigest()
+
+    def needs_init(self) -> bool:
+        if not (self.working_dir / ".terraform").is_dir():
+            return True
+        if not (self.working_dir / ".terraform.lock.hcl").exists():
+            return True
+        stamp = self.stamp_file.read_text() if self.stamp_file.exists() else ""
+        return stamp != self._init_fingerprint()
+
+    def init(self, force: bool = False) -> bool:
+        """``terraform init`` when the configuration, backend or CLI config changed; True if it ran."""
+        if not force and not self.needs_init():
+            return False
+        self._run(
+            "init",
+            backend_config=self.backend_config or None,
+            reconfigure=IsFlagged,
+            input=False,
+            no_color=IsFlagged,
+        )
+        self.stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        self.stamp_file.write_text(self._init_fingerprint())
+        return True
+
+    # -- plan, apply, destroy ---------------------------------------------------------------
+
+    def plan(self, out: Path, var_files: Sequence[Path] = (), destroy: bool = False) -> PlanSummary:
+        """Plan to the saved plan file ``out`` and summarise it from ``terraform show -json``."""
+        self.init()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for var_file in var_files:
+            if not var_file.exists():
+                raise TerraformError(
+                    f"The variables file {var_file} for the {self.name} stack does not exist.",
+                    "Run `mlinfra build` and `mlinfra push` first: they write it.",
+                )
+        self._run(
+            "plan",
+            out=str(out.resolve()),
+            var_file=[str(p.resolve()) for p in var_files],
+            destroy=IsFlagged if destroy else None,
+            detailed_exitcode=IsFlagged,
+            input=False,
+            no_color=IsFlagged,
+        )
+        return summarize_plan(self.show_json(out), self.name, out, destroy)
+
+    def show_json(self, planfile: Path) -> dict[str, Any]:
+        """The machine-readable form of a saved plan."""
+        out = self._run("show", str(planfile.resolve()), json=IsFlagged, no_color=IsFlagged)
+        return json.loads(out)
+
+    def apply(self, planfile: Path) -> None:
+        """Apply a saved plan, and only it; a stale plan raises StalePlanError and changes nothing."""
+        if not planfile.exists():
+            raise TerraformError(
+                f"No saved plan {planfile} for the {self.name} stack.",
+                "Run `mlinfra plan --env ENV` first.",
+            )
+        self.init()
+        self._run(
+            "apply",
+            str(planfile.resolve()),
+            planfile=planfile,
+            input=False,
+            no_color=IsFlagged,
+        )
+
+    def destroy(self, out: Path, var_files: Sequence[Path] = ()) -> PlanSummary:
+        """Destroy everything in the stack through a saved destroy plan; returns what it removed."""
+        summary = self.plan(out, var_files, destroy=True)
+        self.apply(out)
+        return summary
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs as plain values (empty before the first apply)."""
+        self.init()
+        out = self._run("output", json=IsFlagged, no_color=IsFlagged)
+        return {name: item["value"] for name, item in json.loads(out or "{}").items()}
