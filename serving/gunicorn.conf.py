@@ -1,0 +1,83 @@
+"""gunicorn settings for an ECS task behind an ALB. Every value can be overridden by environment.
+
+Timing (seconds): ALB idle timeout 60 < keepalive 75, so the ALB, not gunicorn, closes idle
+connections (the other way round gives intermittent 502s); graceful_timeout 25 < ECS
+stopTimeout 30, so on SIGTERM in-flight requests finish before ECS sends SIGKILL.
+"""
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+# NOTE: set before anything imports LightGBM or prometheus_client: both read these at import.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/mlinfra-metrics")
+
+
+def _cpus() -> int:
+    """CPUs this container may use: the cgroup v2 quota when there is one, else the affinity set."""
+    available = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            return max(1, min(available, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(
+            f"{name}={raw!r} is not a positive integer; unset it or set e.g. {default}."
+        )
+    return int(raw)
+
+
+bind = f"0.0.0.0:{_env_int('PORT', 8080)}"
+workers = _env_int("GUNICORN_WORKERS", _cpus())
+# gthread: the sync worker ignores keepalive, which the ALB relies on.
+worker_class = "gthread"
+threads = _env_int("GUNICORN_THREADS", 4)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 75)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+backlog = 256
+# The model is loaded once in the master and shared copy-on-write by the workers.
+preload_app = True
+wsgi_app = "mlinfra_serving.wsgi:application"
+# Heartbeat files on tmpfs: /dev/shm exists even with a read-only root filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# One JSON line per request comes from the app; gunicorn's access log would double it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+proc_name = "mlinfra-serving"
+# gunicorn >= 27 opens a control socket under $HOME, which a read-only root cannot hold.
+control_socket_disable = True
+
+
+def on_starting(server: Arbiter) -> None:
+    """A clean metrics folder per start: files of a previous run would be summed in."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+    try:
+        directory.mkdir(parents=True)
+    except OSError as err:
+        raise SystemExit(
+            f"cannot create PROMETHEUS_MULTIPROC_DIR={directory} ({err}); mount a tmpfs at /tmp"
+            " (docker run --tmpfs /tmp, or an ECS volume) or point the variable at a writable path."
+        ) from err
+
+
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

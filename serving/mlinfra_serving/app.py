@@ -1,0 +1,59 @@
+"""The WSGI application factory."""
+
+from __future__ import annotations
+
+import falcon
+
+from mlinfra_serving import resources
+from mlinfra_serving.config import Settings
+from mlinfra_serving.errors import ApiError
+from mlinfra_serving.middleware import RequestLogMiddleware
+from mlinfra_serving.openapi import openapi_document
+from mlinfra_serving.predictor import Predictor
+
+ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+def _render_api_error(req: falcon.Request, resp: falcon.Response, err: ApiError, _: dict) -> None:
+    resp.status = err.status
+    resp.media = err.to_json()
+
+
+def _serialize_http_error(
+    req: falcon.Request, resp: falcon.Response, err: falcon.HTTPError
+) -> None:
+    """Falcon's own errors (404, 405, ...) in the same JSON shape as ours, whatever Accept says."""
+    resp.content_type = falcon.MEDIA_JSON
+    code = ERROR_CODES.get(err.status_code) or (err.title or "error").lower().replace(" ", "_")
+    field = None
+    if isinstance(err, falcon.HTTPMethodNotAllowed):
+        allowed = err.headers.get("Allow", "") if err.headers else ""
+        expected = f"one of the methods: {allowed}"
+        message = f"{req.method} is not allowed on {req.path}."
+    elif isinstance(err, falcon.HTTPNotFound):
+        expected = "one of the routes in /openapi.json"
+        message = f"No route matches {req.path}."
+    else:
+        expected = None
+        message = err.description or err.title or "error"
+    resp.media = ApiError(err.status_code, code, message, field, expected).to_json()
+
+
+def create_app(predictor: Predictor | None, settings: Settings | None = None) -> falcon.App:
+    """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions."""
+    settings = settings or Settings()
+    app = falcon.App(middleware=[RequestLogMiddleware()])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route("/predict", resources.PredictResource(predictor, settings))
+    app.add_route("/health", resources.HealthResource())
+    app.add_route("/ready", resources.ReadyResource(predictor))
+    app.add_route("/metadata", resources.MetadataResource(predictor))
+    app.add_route("/metrics", resources.MetricsResource())
+    feature_names = predictor.feature_names if predictor else []
+    app.add_route(
+        "/openapi.json",
+        resources.OpenApiResource(openapi_document(feature_names, settings.max_batch_rows)),
+    )
+    app.add_error_handler(ApiError, _render_api_error)
+    app.set_error_serializer(_serialize_http_error)
+    return app

@@ -1,0 +1,45 @@
+"""The service's settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_DIR = Path("/opt/mlinfra/model")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r} is not a positive integer; set it to e.g. {default}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``MODEL_DIR``: the artifact folder; ``MAX_BATCH_ROWS``: rows per request;
+    ``MAX_BODY_BYTES``: request body limit."""
+
+    model_dir: Path = DEFAULT_MODEL_DIR
+    max_batch_rows: int = 1000
+    max_body_bytes: int = 1 << 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            model_dir=Path(env.get("MODEL_DIR") or DEFAULT_MODEL_DIR),
+            max_batch_rows=_positive_int(env, "MAX_BATCH_ROWS", cls.max_batch_rows),
+            max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+        )

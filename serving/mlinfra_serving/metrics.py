@@ -1,0 +1,51 @@
+"""Prometheus metrics, correct across gunicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (the image sets it, on tmpfs) every worker writes its
+samples to files there and ``/metrics`` aggregates them, whichever worker answers. Without it
+(tests in process) the default registry of this one process is served.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "mlinfra_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "mlinfra_http_request_duration_seconds",
+    "Time from request start to response, by route.",
+    ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+PREDICTIONS = Counter("mlinfra_predictions_total", "Rows predicted.", ["kind"])
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(route).observe(seconds)
+
+
+def observe_predictions(rows: int, batch: bool) -> None:
+    PREDICTIONS.labels("batch" if batch else "single").inc(rows)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

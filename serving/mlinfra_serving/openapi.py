@@ -1,0 +1,181 @@
+"""The OpenAPI 3.1 document of the service, built once from the model's feature names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlinfra_serving import __version__
+
+ERROR_CODES = {
+    "400": "Malformed body: invalid_json, invalid_encoding, empty_body.",
+    "413": "Too large: body_too_large, batch_too_large.",
+    "415": "unsupported_media_type: the Content-Type is not application/json.",
+    "422": (
+        "The JSON does not fit the schema: wrong_type, missing_field, unexpected_field,"
+        " conflicting_fields, wrong_feature_count, unknown_feature, missing_feature, null_value,"
+        " non_finite_value, out_of_range, empty_batch."
+    ),
+    "503": "model_not_loaded or probe_failed.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _schemas(feature_names: list[str], max_rows: int) -> dict[str, Any]:
+    width = len(feature_names) or None
+    row = {
+        "type": "array",
+        "items": {"type": "number"},
+        "description": f"Feature values in this order: {', '.join(feature_names)}.",
+        **({"minItems": width, "maxItems": width} if width else {}),
+    }
+    record = {
+        "type": "object",
+        "properties": {name: {"type": "number"} for name in feature_names},
+        "required": feature_names,
+        "additionalProperties": False,
+    }
+    batch = {"minItems": 1, "maxItems": max_rows}
+    return {
+        "Row": row,
+        "Record": record,
+        "PredictRequest": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"features": _ref("Row")},
+                    "required": ["features"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"instances": {"type": "array", "items": _ref("Row"), **batch}},
+                    "required": ["instances"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"records": {"type": "array", "items": _ref("Record"), **batch}},
+                    "required": ["records"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        "Prediction": {
+            "type": "object",
+            "properties": {
+                "prediction": {"type": "number"},
+                "status": {"const": "success"},
+                "model_version": {"type": "string"},
+            },
+            "required": ["prediction", "status", "model_version"],
+        },
+        "BatchPrediction": {
+            "type": "object",
+            "properties": {
+                "predictions": {"type": "array", "items": {"type": "number"}},
+                "count": {"type": "integer"},
+                "status": {"const": "success"},
+                "model_version": {"type": "string"},
+            },
+            "required": ["predictions", "count", "status", "model_version"],
+        },
+        "Error": {
+            "type": "object",
+            "properties": {
+                "status": {"const": "error"},
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "field": {"type": ["string", "null"]},
+                        "expected": {"type": ["string", "null"]},
+                    },
+                    "required": ["code", "message", "field", "expected"],
+                },
+            },
+            "required": ["status", "error"],
+        },
+    }
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    return {status: _json(_ref("Error"), ERROR_CODES[status]) for status in statuses}
+
+
+def openapi_document(feature_names: list[str], max_rows: int) -> dict[str, Any]:
+    simple = {"type": "object", "properties": {"status": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "mlinfra model service", "version": __version__},
+        "paths": {
+            "/predict": {
+                "post": {
+                    "summary": "Predict one row (features) or a batch (instances or records).",
+                    "requestBody": {
+                        "required": True,
+                        **_json(_ref("PredictRequest"), "Rows to predict."),
+                    },
+                    "responses": {
+                        "200": _json(
+                            {"oneOf": [_ref("Prediction"), _ref("BatchPrediction")]},
+                            "One prediction, or one per row in order.",
+                        ),
+                        **_errors("400", "413", "415", "422", "503"),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness: the process serves.",
+                    "responses": {"200": _json(simple, "Alive.")},
+                }
+            },
+            "/ready": {
+                "get": {
+                    "summary": "Readiness: the model is loaded and answers a probe prediction.",
+                    "responses": {"200": _json(simple, "Ready."), **_errors("503")},
+                }
+            },
+            "/metadata": {
+                "get": {
+                    "summary": "The model's metadata: features and ranges, version, sha256, metrics, provenance.",
+                    "responses": {
+                        "200": _json({"type": "object"}, "Model metadata."),
+                        **_errors("503"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics aggregated over every worker.",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                }
+            },
+        },
+        "components": {
+            "schemas": _schemas(feature_names, max_rows),
+            "responses": {
+                "NotFound": _json(_ref("Error"), "No such route (code not_found)."),
+                "MethodNotAllowed": _json(_ref("Error"), "Method not allowed on this route."),
+            },
+        },
+    }

@@ -1,0 +1,92 @@
+"""The HTTP resources: prediction, probes, metadata, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from mlinfra_serving import metrics
+from mlinfra_serving.config import Settings
+from mlinfra_serving.errors import ApiError
+from mlinfra_serving.predictor import Predictor
+from mlinfra_serving.validation import (
+    check_body_size,
+    check_content_type,
+    decode_json,
+    parse_rows,
+)
+
+
+def _not_ready() -> ApiError:
+    return ApiError(503, "model_not_loaded", "No model is loaded.", expected="a loaded model")
+
+
+class PredictResource:
+    def __init__(self, predictor: Predictor | None, settings: Settings) -> None:
+        self._predictor = predictor
+        self._settings = settings
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        check_content_type(req.content_type)
+        limit = self._settings.max_body_bytes
+        check_body_size(req.content_length, limit)
+        # NOTE: read one byte past the limit so a chunked body without Content-Length is caught too.
+        body = req.bounded_stream.read(limit + 1)
+        payload = decode_json(body, limit)
+        if self._predictor is None:
+            raise _not_ready()
+        parsed = parse_rows(payload, self._predictor.features, self._settings.max_batch_rows)
+        values = self._predictor.predict(parsed.rows)
+        metrics.observe_predictions(len(values), parsed.batch)
+        result: dict[str, Any] = (
+            {"predictions": values, "count": len(values)}
+            if parsed.batch
+            else {"prediction": values[0]}
+        )
+        result.update(status="success", model_version=self._predictor.version)
+        resp.media = result
+
+
+class HealthResource:
+    """Liveness: the process answers HTTP."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class ReadyResource:
+    """Readiness: a model is loaded and answers a probe prediction."""
+
+    def __init__(self, predictor: Predictor | None) -> None:
+        self._predictor = predictor
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._predictor is None:
+            raise _not_ready()
+        if not self._predictor.probe():
+            raise ApiError(503, "probe_failed", "The probe prediction was not a finite number.")
+        resp.media = {"status": "ready", "model_version": self._predictor.version}
+
+
+class MetadataResource:
+    def __init__(self, predictor: Predictor | None) -> None:
+        self._predictor = predictor
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._predictor is None:
+            raise _not_ready()
+        resp.media = {**self._predictor.metadata, "backend": self._predictor.backend}
+
+
+class MetricsResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.data, resp.content_type = metrics.render()
+
+
+class OpenApiResource:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._document = document
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._document

@@ -1,0 +1,230 @@
+"""Turn a request body into a float matrix for the model, or raise the precise ApiError.
+
+Kept free of Falcon so the rules are testable as plain functions. Three shapes are accepted:
+``{"features": [..]}`` (one row), ``{"instances": [[..], ..]}`` and
+``{"records": [{"name": value, ..}, ..]}`` (batches).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlinfra_serving.artifact import FeatureSpec
+from mlinfra_serving.errors import ApiError
+
+BODY_KEYS = ("features", "instances", "records")
+JSON_TYPES = {"application/json"}
+
+
+@dataclass(frozen=True)
+class ParsedRows:
+    rows: np.ndarray
+    batch: bool
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_content_type(content_type: str | None) -> None:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES and not media_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {content_type or '(none)'!r} is not JSON.",
+            expected="Content-Type: application/json",
+        )
+
+
+def check_body_size(content_length: int | None, max_bytes: int) -> None:
+    if content_length is not None and content_length > max_bytes:
+        raise ApiError(
+            413,
+            "body_too_large",
+            f"The body has {content_length} bytes, more than the limit of {max_bytes}.",
+            expected=f"at most {max_bytes} bytes; split the batch",
+        )
+
+
+def decode_json(body: bytes, max_bytes: int) -> Any:
+    """Parse ``body``; NaN/Infinity literals become floats so the row check names their field."""
+    check_body_size(len(body), max_bytes)
+    if not body.strip():
+        raise ApiError(400, "empty_body", "The request body is empty.", expected="a JSON object")
+    try:
+        return json.loads(body, parse_constant=float)
+    except UnicodeDecodeError as err:
+        raise ApiError(
+            400, "invalid_encoding", f"The body is not UTF-8 ({err.reason}).", expected="UTF-8 JSON"
+        ) from err
+    except (json.JSONDecodeError, RecursionError) as err:
+        detail = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+        where = (
+            f" at line {err.lineno} column {err.colno}"
+            if isinstance(err, json.JSONDecodeError)
+            else ""
+        )
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"The body is not valid JSON: {detail}{where}.",
+            expected="a JSON object",
+        ) from err
+
+
+def _number(value: Any, spec: FeatureSpec, field: str) -> float:
+    if value is None:
+        raise ApiError(422, "null_value", f"{field} is null.", field, spec.expected())
+    # NOTE: bool is a subclass of int in Python; true/false are not house sizes.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(
+            422,
+            "wrong_type",
+            f"{field} is {type(value).__name__} {_short(value)}, not a number.",
+            field,
+            spec.expected(),
+        )
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ApiError(
+            422,
+            "non_finite_value",
+            f"{field} is {_short(value)}, not a finite number.",
+            field,
+            spec.expected(),
+        )
+    if not spec.accepts(number):
+        raise ApiError(
+            422,
+            "out_of_range",
+            f"{field} ({spec.name}) is {_short(value)}, outside the valid range.",
+            field,
+            spec.expected(),
+        )
+    return number
+
+
+def _row_from_list(values: Any, features: tuple[FeatureSpec, ...], field: str) -> list[float]:
+    names = ", ".join(spec.name for spec in features)
+    expected = f"a list of {len(features)} numbers: {names}"
+    if not isinstance(values, list):
+        raise ApiError(
+            422, "wrong_type", f"{field} is {type(values).__name__}, not a list.", field, expected
+        )
+    if len(values) != len(features):
+        raise ApiError(
+            422,
+            "wrong_feature_count",
+            f"{field} has {len(values)} values, the model takes {len(features)}.",
+            field,
+            expected,
+        )
+    return [
+        _number(v, spec, f"{field}[{i}]")
+        for i, (v, spec) in enumerate(zip(values, features, strict=True))
+    ]
+
+
+def _row_from_record(record: Any, features: tuple[FeatureSpec, ...], field: str) -> list[float]:
+    names = [spec.name for spec in features]
+    expected = f"an object with exactly the keys {', '.join(names)}"
+    if not isinstance(record, dict):
+        raise ApiError(
+            422,
+            "wrong_type",
+            f"{field} is {type(record).__name__}, not an object.",
+            field,
+            expected,
+        )
+    unknown = [key for key in record if key not in names]
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_feature",
+            f"{field} has the unknown key {unknown[0]!r}.",
+            f"{field}.{unknown[0]}",
+            expected,
+        )
+    missing = [name for name in names if name not in record]
+    if missing:
+        raise ApiError(
+            422,
+            "missing_feature",
+            f"{field} lacks {missing[0]!r}.",
+            f"{field}.{missing[0]}",
+            expected,
+        )
+    return [_number(record[spec.name], spec, f"{field}.{spec.name}") for spec in features]
+
+
+def _batch(items: Any, field: str, max_rows: int) -> list[Any]:
+    expected = f"a non-empty list of at most {max_rows} rows"
+    if not isinstance(items, list):
+        raise ApiError(
+            422, "wrong_type", f"{field} is {type(items).__name__}, not a list.", field, expected
+        )
+    if not items:
+        raise ApiError(422, "empty_batch", f"{field} is empty.", field, expected)
+    if len(items) > max_rows:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"{field} has {len(items)} rows, more than the limit of {max_rows}.",
+            field,
+            expected,
+        )
+    return items
+
+
+def parse_rows(payload: Any, features: tuple[FeatureSpec, ...], max_rows: int) -> ParsedRows:
+    """The rows of a decoded body, checked against the model's features."""
+    shape = "an object with exactly one of: features, instances, records"
+    if not isinstance(payload, dict):
+        raise ApiError(
+            422,
+            "wrong_type",
+            f"The body is a JSON {type(payload).__name__}, not an object.",
+            "$",
+            shape,
+        )
+    unknown = [key for key in payload if key not in BODY_KEYS]
+    if unknown:
+        raise ApiError(422, "unexpected_field", f"Unknown field {unknown[0]!r}.", unknown[0], shape)
+    given = [key for key in BODY_KEYS if key in payload]
+    if not given:
+        raise ApiError(
+            422,
+            "missing_field",
+            "The body has none of features, instances, records.",
+            "features",
+            shape,
+        )
+    if len(given) > 1:
+        raise ApiError(
+            422,
+            "conflicting_fields",
+            f"The body has both {given[0]!r} and {given[1]!r}.",
+            given[1],
+            shape,
+        )
+
+    key = given[0]
+    if key == "features":
+        rows = [_row_from_list(payload[key], features, "features")]
+    elif key == "instances":
+        items = _batch(payload[key], key, max_rows)
+        rows = [_row_from_list(row, features, f"instances[{i}]") for i, row in enumerate(items)]
+    else:
+        items = _batch(payload[key], key, max_rows)
+        rows = [_row_from_record(rec, features, f"records[{i}]") for i, rec in enumerate(items)]
+    return ParsedRows(np.asarray(rows, dtype=np.float64), batch=key != "features")

@@ -1,0 +1,42 @@
+"""The WSGI entry point gunicorn loads (once, in the master, with ``preload_app``).
+
+A missing or corrupt model stops the process here with one clear log line, so a bad image
+fails its first health check instead of serving errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import falcon
+
+from mlinfra_serving.app import create_app
+from mlinfra_serving.artifact import ArtifactError
+from mlinfra_serving.config import Settings, SettingsError
+from mlinfra_serving.logs import log_event
+from mlinfra_serving.predictor import Predictor
+
+
+def load_application() -> falcon.App:
+    try:
+        settings = Settings.from_env()
+        predictor = Predictor.load(settings.model_dir)
+    except (ArtifactError, SettingsError) as err:
+        log_event(
+            "startup failed",
+            logging.CRITICAL,
+            error=str(err),
+            fix="set MODEL_DIR to a folder with model.txt and metadata.json (mlinfra train)",
+        )
+        sys.exit(3)
+    log_event(
+        "model loaded",
+        model_version=predictor.version,
+        model_dir=str(settings.model_dir),
+        features=predictor.feature_names,
+    )
+    return create_app(predictor, settings)
+
+
+application = load_application()
