@@ -1,0 +1,93 @@
+"""The local registry for real: Debian's docker-registry with htpasswd auth, pushed to by Docker."""
+
+from __future__ import annotations
+
+import io
+import socket
+import tarfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import docker
+import pytest
+
+from mlinfra.errors import RegistryError
+from mlinfra.registry import LayerProgress, LocalRegistry, push
+
+pytestmark = pytest.mark.integration
+PREFIX = "mlinfra-test-registry"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    local = LocalRegistry(tmp_path_factory.mktemp("registry"), port=_free_port())
+    assert local.start() is True
+    yield local
+    local.stop()
+
+
+@pytest.fixture()
+def tiny_image() -> Iterator[str]:
+    """A one-file image with unique content, made with `docker import` (nothing can be pulled)."""
+    payload = uuid.uuid4().hex.encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    name = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
+    client = docker.from_env()
+    repository, tag = name.split(":")
+    client.api.import_image_from_data(archive.getvalue(), repository=repository, tag=tag)
+    yield name
+    for image in client.images.list(filters={"reference": f"*{PREFIX}*"}):
+        for ref in image.tags:
+            if PREFIX in ref:
+                client.images.remove(ref, force=True)
+
+
+def test_a_running_registry_is_reused_and_requires_auth(registry: LocalRegistry) -> None:
+    assert registry.answers()
+    assert registry.start() is False
+    assert (registry.root / "htpasswd").read_text().startswith("mlinfra:$2y$")
+
+
+def test_push_reports_layers_and_confirms_the_digest(
+    registry: LocalRegistry, tiny_image: str
+) -> None:
+    events: list[LayerProgress] = []
+    repository = f"{registry.address}/{PREFIX}"
+    result = push(tiny_image, repository, "v1", registry.credentials(), events.append)
+
+    assert result.image == f"{repository}:v1"
+    assert result.digest.startswith("sha256:")
+    assert any(event.status == "Pushed" for event in events)
+    served = docker.from_env().images.get_registry_data(
+        f"{repository}:v1", auth_config=registry.credentials().auth_config()
+    )
+    assert served.id == result.digest
+
+
+def test_a_wrong_password_fails_in_one_line(registry: LocalRegistry, tiny_image: str) -> None:
+    wrong = replace(registry.credentials(), password="not-the-password")
+    with pytest.raises(RegistryError) as caught:
+        push(tiny_image, f"{registry.address}/{PREFIX}", "v2", wrong)
+    assert "\n" not in caught.value.message
+    assert "refused the login of user 'mlinfra'" in caught.value.message
+    assert registry.address in caught.value.message
+
+
+def test_stop_ends_the_registry(tmp_path: Path) -> None:
+    local = LocalRegistry(tmp_path / "registry", port=_free_port())
+    local.start()
+    assert local.stop() is True
+    assert not local.answers()
+    assert local.stop() is False

@@ -1,0 +1,353 @@
+"""Container registries: the local one (Debian's distribution registry with htpasswd auth),
+ECR logins through boto3, and pushes with per-layer progress and a confirmed digest.
+
+The local registry keeps its data, config, credentials, log and pidfile under
+``.mlinfra/registry/``; it outlives one command (like a service) and is reused when it answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlinfra.errors import DockerError, RegistryError, ToolMissingError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+PORT_ENV = "MLINFRA_REGISTRY_PORT"
+USERNAME = "mlinfra"
+_START_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What ``docker login`` needs for one registry."""
+
+    server: str
+    username: str
+    password: str
+
+    def auth_config(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password, "serveraddress": self.server}
+
+
+# ---------------------------------------------------------------------------------------------
+# The local registry
+# ---------------------------------------------------------------------------------------------
+
+
+class LocalRegistry:
+    """Debian's ``docker-registry serve`` on 127.0.0.1, with htpasswd (bcrypt) auth.
+
+    Args:
+        root: its folder (``.mlinfra/registry``): data, config.yml, htpasswd, credentials, pidfile.
+        port: TCP port on 127.0.0.1 (``$MLINFRA_REGISTRY_PORT`` or 5000 by default).
+    """
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root
+        self.port = port if port is not None else int(os.environ.get(PORT_ENV, DEFAULT_PORT))
+        self.pidfile = root / "registry.pid"
+        self.config_file = root / "config.yml"
+        self.htpasswd_file = root / "htpasswd"
+        self.credentials_file = root / "credentials.json"
+        self.log_file = root / "registry.log"
+
+    @property
+    def address(self) -> str:
+        return f"{DEFAULT_HOST}:{self.port}"
+
+    # -- credentials and config -------------------------------------------------------------
+
+    def credentials(self) -> Credentials:
+        """The registry's credentials, made on first use (random password, bcrypt htpasswd)."""
+        if not self.credentials_file.exists():
+            self._make_credentials()
+        stored = json.loads(self.credentials_file.read_text())
+        return Credentials(self.address, stored["username"], stored["password"])
+
+    def _make_credentials(self) -> None:
+        htpasswd = shutil.which("htpasswd")
+        if htpasswd is None:
+            raise ToolMissingError(
+                "htpasswd is not installed (needed for the local registry's password file).",
+                "Install it: apt-get install apache2-utils (or run scripts/bootstrap.sh).",
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        # -i reads the password from stdin, so it never shows in the process list.
+        subprocess.run(
+            [htpasswd, "-B", "-i", "-c", str(self.htpasswd_file), USERNAME],
+            input=password.encode(),
+            check=True,
+            capture_output=True,
+        )
+        self.credentials_file.touch(mode=0o600)
+        self.credentials_file.write_text(json.dumps({"username": USERNAME, "password": password}))
+
+    def _write_config(self) -> None:
+        config = {
+            "version": 0.1,
+            "log": {"level": "warn"},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.root / "data")},
+                "delete": {"enabled": True},
+            },
+            "http": {"addr": self.address, "secret": secrets.token_hex(16)},
+            "auth": {"htpasswd": {"realm": "mlinfra-registry", "path": str(self.htpasswd_file)}},
+        }
+        # NOTE: JSON is valid YAML, so no YAML library is needed for the registry's config.
+        self.config_file.write_text(json.dumps(config, indent=2))
+
+    # -- process ----------------------------------------------------------------------------
+
+    def _pid(self) -> int | None:
+        """The pid in the pidfile, if that process is still our registry."""
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ValueError):
+            return None
+        # A recycled pid belongs to another program: never signal it.
+        return pid if str(self.config_file).encode() in cmdline else None
+
+    def answers(self) -> bool:
+        """True when a registry asking for auth answers on the address (401 on /v2/)."""
+        try:
+            response = httpx.get(f"http://{self.address}/v2/", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 401 and "Docker-Distribution-Api-Version" in (
+            response.headers
+        )
+
+    def start(self) -> bool:
+        """Start the registry, or reuse the one already running; True if it was started now."""
+        if self._pid() is not None and self.answers():
+            return False
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise ToolMissingError(
+                "docker-registry is not installed (the local environment's registry).",
+                "Install it: apt-get install docker-registry (or run scripts/bootstrap.sh).",
+            )
+        if self.answers() or _port_in_use(self.port):
+            raise RegistryError(
+                f"Port {self.port} on {DEFAULT_HOST} is taken by another program, "
+                "so the local registry cannot start.",
+                f"Stop that program, or choose another port with {PORT_ENV}=<port>.",
+            )
+        self.credentials()
+        self._write_config()
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                [binary, "serve", str(self.config_file)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # it outlives this command, as a service would
+            )
+        self.pidfile.write_text(str(process.pid))
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if self.answers():
+                return True
+            time.sleep(0.2)
+        self.stop()
+        tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:]
+        raise RegistryError(
+            f"The local registry did not answer on {self.address} within {_START_TIMEOUT_S:.0f} s"
+            + (f": {tail[0]}" if tail else "."),
+            f"Read {self.log_file} for the reason.",
+        )
+
+    def stop(self) -> bool:
+        """Stop the registry this folder started; True if one was running."""
+        pid = self._pid()
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout=10):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, timeout=5)
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((DEFAULT_HOST, port)) == 0
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait for ``pid`` to exit; True if it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # When the registry is this process's child (started in this run), reap it, or it
+        # would stay a zombie for as long as this process lives.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# ECR
+# ---------------------------------------------------------------------------------------------
+
+
+def ecr_credentials(
+    repository_url: str, client_kwargs: Mapping[str, Any] | None = None
+) -> Credentials:
+    """Docker credentials for the ECR registry of ``repository_url`` (a 12-hour token)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    server = repository_url.split("/", 1)[0]
+    try:
+        ecr = boto3.client("ecr", **dict(client_kwargs or {}))
+        data = ecr.get_authorization_token()["authorizationData"][0]
+    except (BotoCoreError, ClientError) as err:
+        raise RegistryError(
+            f"Could not get an ECR login token for {server}: {err}",
+            "Check your AWS credentials (`aws sts get-caller-identity`) and region.",
+        ) from err
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return Credentials(server, username, password)
+
+
+# ---------------------------------------------------------------------------------------------
+# Login and push
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerProgress:
+    """One push event for one layer: ``status`` is Docker's (Preparing, Pushing, Pushed...)."""
+
+    layer: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    image: str  # repository:tag as pushed
+    digest: str  # sha256:..., confirmed by the registry
+    size: int | None
+
+
+def _docker_client() -> Any:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except DockerException as err:
+        raise ToolMissingError(
+            f"No Docker engine answers ({err.__class__.__name__}).",
+            "Start Docker and check `docker info` (scripts/bootstrap.sh starts one on Debian).",
+        ) from err
+    return client
+
+
+def login(credentials: Credentials) -> None:
+    """``docker login``; a refused login is a one-line RegistryError."""
+    from docker.errors import APIError
+
+    try:
+        _docker_client().login(
+            username=credentials.username,
+            password=credentials.password,
+            registry=credentials.server,
+            reauth=True,
+        )
+    except APIError as err:
+        reason = "wrong username or password" if "401" in str(err) else err.explanation
+        raise RegistryError(
+            f"The registry {credentials.server} refused the login of user "
+            f"{credentials.username!r}: {reason}.",
+            "Check the registry credentials (local: .mlinfra/registry/credentials.json; "
+            "ECR: your AWS credentials).",
+        ) from err
+
+
+def push(
+    local_image: str,
+    repository: str,
+    tag: str,
+    credentials: Credentials,
+    on_progress: Callable[[LayerProgress], None] = lambda _: None,
+) -> PushResult:
+    """Tag ``local_image`` as ``repository:tag``, push it, and confirm the registry's digest."""
+    from docker.errors import APIError, ImageNotFound
+
+    client = _docker_client()
+    login(credentials)
+    try:
+        client.images.get(local_image).tag(repository, tag)
+    except ImageNotFound as err:
+        raise DockerError(
+            f"No local image {local_image!r} to push.", "Run `mlinfra build --env ENV` first."
+        ) from err
+    pushed: dict[str, Any] = {}
+    try:
+        events = client.api.push(
+            repository, tag, stream=True, decode=True, auth_config=credentials.auth_config()
+        )
+        for event in events:
+            if "error" in event:
+                raise RegistryError(
+                    f"Pushing {repository}:{tag} failed: {event['error']}",
+                    "Check that the registry is up and the login is valid (`mlinfra doctor`).",
+                )
+            if "aux" in event:
+                pushed = event["aux"]
+            elif "id" in event and "status" in event:
+                detail = event.get("progressDetail") or {}
+                on_progress(
+                    LayerProgress(
+                        event["id"], event["status"], detail.get("current"), detail.get("total")
+                    )
+                )
+    except APIError as err:
+        raise RegistryError(f"Pushing {repository}:{tag} failed: {err.explanation}") from err
+    digest = pushed.get("Digest")
+    if not digest:
+        raise RegistryError(
+            f"The push of {repository}:{tag} ended without a digest from the registry.",
+            "Push again; if it persists, read the registry's log.",
+        )
+    confirmed = client.images.get_registry_data(
+        f"{repository}:{tag}", auth_config=credentials.auth_config()
+    ).id
+    if confirmed != digest:
+        raise RegistryError(
+            f"The registry serves {repository}:{tag} as {confirmed}, not the pushed {digest}.",
+            "Another push of the same tag raced this one; push again with a new tag.",
+        )
+    return PushResult(f"{repository}:{tag}", digest, pushed.get("Size"))
