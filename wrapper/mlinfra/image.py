@@ -1,0 +1,313 @@
+"""Build the serving image with the Docker SDK. The only module that knows the SDK's build quirks.
+
+The build context is assembled in a scratch folder: ``serving/`` (Dockerfile, gunicorn config,
+the app package), the model artifact as ``model/``, and ``wheels/`` from a host-side cache
+(``.mlinfra/cache/wheels/<hash of requirements.txt>``) filled by ``pip download`` on the host,
+where pip trusts the network's CA. The image's tag is ``<git short sha>[-dirty]-<model sha8>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlinfra.config import project_dir, state_dir
+from mlinfra.errors import ConfigError, DockerError
+from mlinfra.model import ModelArtifact
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.images import Image
+
+BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
+OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
+# The Python of both base images; the wheels are downloaded for it.
+IMAGE_PYTHON = "3.11"
+SERVING_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "gunicorn.conf.py")
+APP_PACKAGE = "mlinfra_serving"
+MODEL_FILES = ("model.txt", "metadata.json")
+LABEL_MODEL_SHA = "io.mlinfra.model.sha256"
+LABEL_MODEL_VERSION = "io.mlinfra.model.version"
+LABEL_CONTEXT = "io.mlinfra.context.sha256"
+LOG_TAIL_LINES = 20
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    repository: str
+    tag: str
+    image_id: str
+    size: int
+    reused: bool = False
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tag and labels
+# ---------------------------------------------------------------------------------------------
+
+
+def image_tag(git_sha: str, dirty: bool, model_sha256: str) -> str:
+    """``<git short sha>[-dirty]-<model sha8>``, e.g. ``1a2b3c4-dirty-52771509``."""
+    if len(model_sha256) < 8:
+        raise ConfigError(
+            f"Model sha256 {model_sha256!r} is too short.", "Retrain with `mlinfra train`."
+        )
+    return f"{git_sha[:7]}{'-dirty' if dirty else ''}-{model_sha256[:8]}"
+
+
+@dataclass(frozen=True)
+class GitRevision:
+    sha: str
+    dirty: bool
+    source: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+def _git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(project), *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ConfigError(
+            f"`git {' '.join(args)}` failed in {project}: {result.stderr.strip() or result.returncode}.",
+            "Build from a git checkout with at least one commit (the image tag names the commit).",
+        )
+    return result.stdout.strip()
+
+
+def git_revision(project: Path) -> GitRevision:
+    """The checked-out commit, whether the tree has uncommitted changes, and the source URL."""
+    sha = _git(project, "rev-parse", "HEAD")
+    dirty = bool(_git(project, "status", "--porcelain"))
+    try:
+        source = _git(project, "config", "--get", "remote.origin.url")
+    except ConfigError:
+        source = project.resolve().as_uri()
+    return GitRevision(sha, dirty, source)
+
+
+def oci_labels(revision: GitRevision, model: ModelArtifact, context_sha: str) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.revision": revision.sha,
+        "org.opencontainers.image.created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "org.opencontainers.image.source": revision.source,
+        "org.opencontainers.image.title": "mlinfra model service",
+        LABEL_MODEL_SHA: model.sha256,
+        LABEL_MODEL_VERSION: model.version,
+        LABEL_CONTEXT: context_sha,
+    }
+
+
+def base_image(state: Path) -> str:
+    """``$MLINFRA_BASE_IMAGE``, else ``.mlinfra/base-image`` (written by set-up), else the official one."""
+    chosen = os.environ.get(BASE_IMAGE_ENV, "").strip()
+    record = state / "base-image"
+    if not chosen and record.is_file():
+        chosen = record.read_text().strip()
+    return chosen or OFFICIAL_BASE_IMAGE
+
+
+# ---------------------------------------------------------------------------------------------
+# Wheels and the build context
+# ---------------------------------------------------------------------------------------------
+
+
+def requirements_hash(requirements: Path) -> str:
+    return hashlib.sha256(requirements.read_bytes() + IMAGE_PYTHON.encode()).hexdigest()[:16]
+
+
+def wheel_cache(requirements: Path, cache_root: Path, progress: Progress) -> Path:
+    """The folder of wheels for ``requirements``: cached, or downloaded once with the host's pip."""
+    target = cache_root / requirements_hash(requirements)
+    if (target / ".complete").exists():
+        return target
+    progress(f"downloading wheels for {requirements.name} into {target}")
+    cache_root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="download-", dir=cache_root))
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--python-version", IMAGE_PYTHON,
+        "--dest", str(scratch), "-r", str(requirements),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        tail = "\n".join(result.stderr.strip().splitlines()[-LOG_TAIL_LINES:])
+        raise DockerError(
+            f"pip could not download the image's wheels (exit {result.returncode}):\n{tail}",
+            "Check that pip on this machine reaches the package index (pip config list).",
+        )
+    (scratch / ".complete").write_text(requirements_hash(requirements) + "\n")
+    # NOTE: rename is atomic, so a parallel build sees either no cache or a whole one.
+    try:
+        scratch.rename(target)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def assemble_context(serving: Path, model: ModelArtifact, wheels: Path, dest: Path) -> None:
+    """Fill ``dest`` with exactly what the Dockerfile copies."""
+    for name in SERVING_FILES:
+        shutil.copy2(serving / name, dest / name)
+    shutil.copytree(
+        serving / APP_PACKAGE,
+        dest / APP_PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    (dest / "model").mkdir()
+    for name in MODEL_FILES:
+        shutil.copy2(model.dir / name, dest / "model" / name)
+    (dest / "wheels").mkdir()
+    for wheel in wheels.glob("*.whl"):
+        _link_or_copy(wheel, dest / "wheels" / wheel.name)
+
+
+def context_digest(context: Path, base: str) -> str:
+    """sha256 over every file of the context but the wheels (requirements.txt pins those) and
+    the base image name: equal digests build equal images."""
+    digest = hashlib.sha256(base.encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        relative = path.relative_to(context).as_posix()
+        if relative.startswith("wheels/"):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Docker
+# ---------------------------------------------------------------------------------------------
+
+
+def _docker_client() -> DockerClient:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=900)
+        client.ping()
+    except DockerException as err:
+        raise DockerError(
+            f"No Docker engine answers ({err}).", "Start Docker and check `docker info`."
+        ) from err
+    return client
+
+
+def _existing_image(client: DockerClient, reference: str) -> Image | None:
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(reference)
+    except ImageNotFound:
+        return None
+
+
+def _stream_build(lines: Iterable[dict], progress: Progress) -> str | None:
+    """Forward the engine's build messages; return the image id or raise with the log's tail."""
+    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+    image_id = None
+    for message in lines:
+        # NOTE: the engine reports a failed step in-band as {"error": ...}, not as an HTTP error.
+        if "error" in message:
+            tail.append(str(message["error"]).rstrip())
+            raise DockerError(
+                "docker build failed:\n" + "\n".join(tail),
+                "Fix the failing step named in the last lines above, then build again.",
+            )
+        text = str(message.get("stream", "")).rstrip()
+        if text:
+            tail.append(text)
+            progress(text)
+        aux = message.get("aux")
+        if isinstance(aux, dict) and "ID" in aux:
+            image_id = aux["ID"]
+    return image_id
+
+
+def build_image(
+    model: ModelArtifact,
+    repository: str,
+    *,
+    progress: Progress | None = None,
+    project: Path | None = None,
+    base: str | None = None,
+) -> BuiltImage:
+    """Build ``serving/`` with ``model`` as ``<repository>:<tag>`` and return what was built.
+
+    A tag that already exists with the same content is reused; one with other content (a
+    ``-dirty`` tree changed since) is refused rather than silently overwritten.
+    """
+    say = progress or (lambda _line: None)
+    project = project or project_dir()
+    state = state_dir()
+    base = base or base_image(state)
+    revision = git_revision(project)
+    tag = image_tag(revision.sha, revision.dirty, model.sha256)
+    reference = f"{repository}:{tag}"
+    client = _docker_client()
+
+    wheels = wheel_cache(project / "serving" / "requirements.txt", state / "cache" / "wheels", say)
+    with tempfile.TemporaryDirectory(prefix="build-", dir=state / "cache") as scratch:
+        context = Path(scratch)
+        assemble_context(project / "serving", model, wheels, context)
+        digest = context_digest(context, base)
+
+        existing = _existing_image(client, reference)
+        if existing is not None:
+            seen = (existing.labels or {}).get(LABEL_CONTEXT)
+            if seen == digest:
+                say(f"{reference} already holds this content; reusing it")
+                return BuiltImage(repository, tag, existing.id, existing.attrs["Size"], reused=True)
+            raise DockerError(
+                f"{reference} exists with other content (context {str(seen)[:12]}, now {digest[:12]}).",
+                f"Commit your changes for a new tag, or remove the old image: docker rmi {reference}",
+            )
+
+        say(f"building {reference} on {base}")
+        from docker.errors import APIError
+
+        try:
+            stream = client.api.build(
+                path=str(context),
+                tag=reference,
+                buildargs={"BASE_IMAGE": base},
+                labels=oci_labels(revision, model, digest),
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            _stream_build(stream, say)
+        except APIError as err:
+            raise DockerError(
+                f"docker build of {reference} was refused: {err.explanation}"
+            ) from err
+
+    image = client.images.get(reference)
+    return BuiltImage(repository, tag, image.id, image.attrs["Size"])
