@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.exceptions import JsonRESTError
+from moto.core.exceptions import ServiceException
 from moto.ecs.models import ecs_backends
 
 from mlinfra.emulator import patches
@@ -92,7 +92,7 @@ def with_control_routes(moto_app: WsgiApp) -> WsgiApp:
             return _answer(start_response, "200 OK", service_counts(payload))
         except (BadRequest, json.JSONDecodeError) as err:
             return _answer(start_response, "400 Bad Request", {"error": str(err)})
-        except JsonRESTError as err:  # moto's ClusterNotFound / ServiceNotFound
-            return _answer(start_response, "404 Not Found", {"error": err.message})
+        except ServiceException as err:  # moto's ClusterNotFound / ServiceNotFound
+            return _answer(start_response, "404 Not Found", {"error": f"{err.code}: {err.message}"})
 
     return app

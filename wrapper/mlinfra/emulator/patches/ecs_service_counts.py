@@ -92,10 +92,12 @@ def _update_service_keeping_counts(
     updated = _original_update(self, service_properties)
     updated.running_count, updated.pending_count = running, pending
     if updated.deployments and (forced or updated.task_definition != task_definition):
+        # A new deployment stays IN_PROGRESS until the runtime reports its tasks running.
         for older in updated.deployments:
             older["status"] = "ACTIVE"
         updated.deployments.insert(0, _deployment(updated))
-    _refresh_rollout(updated)
+    else:
+        _refresh_rollout(updated)
     return updated
 
 
