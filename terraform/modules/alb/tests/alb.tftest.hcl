@@ -4,12 +4,6 @@ mock_provider "aws" {
       cidr_block = "10.20.0.0/16"
     }
   }
-
-  mock_resource "aws_lb_target_group" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-0000/0123456789abcdef"
-    }
-  }
 }
 
 variables {

@@ -1,0 +1,212 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111122223333"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    override_during = plan
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:111122223333:key/0000-created"
+    }
+  }
+
+  mock_resource "aws_sns_topic" {
+    override_during = plan
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:111122223333:svc-alarms"
+    }
+  }
+}
+
+variables {
+  name         = "svc"
+  cluster_name = "mlinfra-prod"
+  service_name = "predictor"
+}
+
+run "defaults_without_load_balancer" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.this.name == "/ecs/svc" &&
+      aws_cloudwatch_log_group.this.retention_in_days == 90 &&
+      aws_cloudwatch_log_group.this.kms_key_id == null
+    )
+    error_message = "The log group defaults to /ecs/<name> with 90 days retention."
+  }
+
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.metric) == ["cpu-high", "memory-high"] && length(aws_cloudwatch_metric_alarm.tasks_below_desired) == 1
+    error_message = "Without a load balancer only the service alarms exist."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].threshold == 85 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].dimensions == tomap({ ClusterName = "mlinfra-prod", ServiceName = "predictor" }) &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].period == 60 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].evaluation_periods == 5 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].datapoints_to_alarm == 3 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].actions_enabled
+    )
+    error_message = "The CPU alarm must watch the service at 85% over 3 of 5 minutes."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.tasks_below_desired[0].treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.tasks_below_desired[0].threshold == 1 &&
+      length([for q in aws_cloudwatch_metric_alarm.tasks_below_desired[0].metric_query : q if q.expression == "desired - running" && q.return_data == true]) == 1 &&
+      length([for q in aws_cloudwatch_metric_alarm.tasks_below_desired[0].metric_query : q if length(q.metric) > 0 && try(q.metric[0].namespace, "") == "ECS/ContainerInsights"]) == 2
+    )
+    error_message = "Tasks below desired must compare Container Insights' desired and running counts, and treat silence as a failure."
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && length(aws_kms_key.sns) == 0 && output.alarm_action_arns == []
+    error_message = "No topic, key or alarm actions unless asked for."
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 3 &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.region == "eu-west-1" &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[2].type == "log" &&
+      strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[2].properties.query, "SOURCE '/ecs/svc'")
+    )
+    error_message = "The dashboard shows the service widgets and its log lines, in the current Region."
+  }
+}
+
+run "load_balancer_topic_and_overrides" {
+  command = plan
+
+  variables {
+    load_balancer = {
+      arn_suffix              = "app/mlinfra-prod/50dc6c495c0c9188"
+      target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    }
+    log_group = {
+      name              = "/mlinfra/prod/predictor"
+      retention_in_days = 365
+      kms_key_arn       = "arn:aws:kms:eu-west-1:111122223333:key/logs"
+    }
+    alarm_thresholds = { p99_response_time_seconds = 0.25, cpu_utilization_percent = 75 }
+    alarm_evaluation = { period = 120, evaluation_periods = 3, datapoints_to_alarm = 2 }
+    sns_topic = {
+      create        = true
+      subscriptions = { oncall = { protocol = "email", endpoint = "oncall@example.com" } }
+    }
+    alarm_topic_arns = ["arn:aws:sns:eu-west-1:111122223333:pager"]
+    notify_on_ok     = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.metric) == 6 && contains(keys(aws_cloudwatch_metric_alarm.metric), "p99-latency")
+    error_message = "A load balancer adds the 5xx, unhealthy-host and latency alarms."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].extended_statistic == "p99" &&
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].statistic == null &&
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].threshold == 0.25 &&
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].dimensions.TargetGroup == "targetgroup/mlinfra-prod-1a2b/943f017f100becff" &&
+      aws_cloudwatch_metric_alarm.metric["alb-5xx"].dimensions == tomap({ LoadBalancer = "app/mlinfra-prod/50dc6c495c0c9188" }) &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].threshold == 75 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].period == 120
+    )
+    error_message = "Thresholds, evaluation and dimensions must follow the inputs."
+  }
+
+  assert {
+    condition = (
+      aws_sns_topic.alarms[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/0000-created" &&
+      aws_kms_key.sns[0].enable_key_rotation &&
+      jsondecode(aws_kms_key.sns[0].policy).Statement[1].Principal.Service == "cloudwatch.amazonaws.com" &&
+      aws_sns_topic_subscription.alarms["oncall"].endpoint == "oncall@example.com"
+    )
+    error_message = "The created topic must be encrypted with a rotated key that CloudWatch may use."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.metric["target-5xx"].alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:svc-alarms", "arn:aws:sns:eu-west-1:111122223333:pager"]) &&
+      length(aws_cloudwatch_metric_alarm.metric["target-5xx"].ok_actions) == 0
+    )
+    error_message = "Alarms notify the created and the given topics, and not on OK when notify_on_ok is false."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.this.name == "/mlinfra/prod/predictor" &&
+      aws_cloudwatch_log_group.this.retention_in_days == 365 &&
+      aws_cloudwatch_log_group.this.kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/logs"
+    )
+    error_message = "Log group overrides must apply."
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 6
+    error_message = "With a load balancer the dashboard adds requests, latency and target health."
+  }
+}
+
+run "given_key_and_switches_off" {
+  command = plan
+
+  variables {
+    create_alarms    = false
+    create_dashboard = false
+    sns_topic        = { create = true, kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/mine" }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.metric) == 0 && length(aws_cloudwatch_metric_alarm.tasks_below_desired) == 0 && length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "create_alarms and create_dashboard must switch them off."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.alarms[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/mine"
+    error_message = "A given key must be used instead of creating one."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    service_name     = "arn:aws:ecs:eu-west-1:111122223333:service/mlinfra-prod/predictor"
+    log_group        = { retention_in_days = 45 }
+    load_balancer    = { arn_suffix = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/x/1", target_group_arn_suffix = "targetgroup/x/1" }
+    alarm_thresholds = { memory_utilization_percent = 150 }
+    alarm_evaluation = { period = 30 }
+    sns_topic        = { create = true, kms_key_arn = "alias/aws/sns" }
+    alarm_topic_arns = ["pager"]
+  }
+
+  expect_failures = [
+    var.service_name,
+    var.log_group,
+    var.load_balancer,
+    var.alarm_thresholds,
+    var.alarm_evaluation,
+    var.sns_topic,
+    var.alarm_topic_arns,
+  ]
+}
