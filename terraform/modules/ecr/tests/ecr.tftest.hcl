@@ -1,0 +1,116 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name = "mlinfra-test"
+}
+
+run "defaults_are_secure" {
+  command = plan
+
+  assert {
+    condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE"
+    error_message = "Tags must be immutable by default."
+  }
+  assert {
+    condition     = aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push
+    error_message = "Scan on push must be on by default."
+  }
+  assert {
+    condition     = aws_ecr_repository.this.encryption_configuration[0].encryption_type == "AES256"
+    error_message = "The repository must be encrypted (AES256) by default."
+  }
+  assert {
+    condition     = aws_ecr_repository.this.force_delete == false
+    error_message = "force_delete must be off by default."
+  }
+  assert {
+    condition     = length(aws_ecr_repository_policy.pull) == 0
+    error_message = "No repository policy (no cross-account access) by default."
+  }
+  assert {
+    condition = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules == [
+      {
+        rulePriority = 1, description = "Expire untagged images after 7 days", action = { type = "expire" },
+        selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 7 }
+      },
+      {
+        rulePriority = 2, description = "Keep the newest 30 release images", action = { type = "expire" },
+        selection    = { tagStatus = "tagged", tagPatternList = ["*"], countType = "imageCountMoreThan", countNumber = 30 }
+      },
+    ]
+    error_message = "Default lifecycle: expire untagged after 7 days, keep the newest 30 tagged images."
+  }
+}
+
+run "kms_cross_account_and_protected_tag" {
+  command = plan
+
+  variables {
+    image_tag_mutability = "MUTABLE"
+    encryption           = { type = "KMS", kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/abcd" }
+    force_delete         = true
+    pull_account_ids     = ["222222222222"]
+    lifecycle_policy     = { keep_tagged_count = 5, tagged_patterns = ["v*"], protected_tags = ["a1b2c3d-0123abcd"] }
+  }
+
+  assert {
+    condition     = aws_ecr_repository.this.encryption_configuration[0].kms_key == "arn:aws:kms:eu-west-1:111111111111:key/abcd"
+    error_message = "The given KMS key must be used."
+  }
+  assert {
+    condition     = length(aws_ecr_repository_policy.pull) == 1
+    error_message = "A pull policy must exist when pull_account_ids is set."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].selection.tagPatternList == ["a1b2c3d-0123abcd"] && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].rulePriority == 1
+    error_message = "The protected tag must be matched by the highest-priority rule, so no other rule can expire it."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.countNumber == 5 && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.tagPatternList == ["v*"]
+    error_message = "keep_tagged_count and tagged_patterns must reach the release rule."
+  }
+}
+
+run "cross_account_pull_is_read_only" {
+  command = plan
+
+  variables {
+    pull_account_ids = ["222222222222", "333333333333"]
+  }
+
+  assert {
+    condition     = one(data.aws_iam_policy_document.pull[0].statement[0].principals).identifiers == toset(["arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root"])
+    error_message = "Each listed account (and no other) must be a principal of the pull policy."
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.pull[0].statement[0].actions == toset(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])
+    error_message = "Other accounts may only pull: no push, no delete."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name                 = "Bad_Name!"
+    image_tag_mutability = "immutable"
+    encryption           = { type = "AES256", kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/abcd" }
+    pull_account_ids     = ["arn:aws:iam::222222222222:root"]
+    lifecycle_policy     = { keep_tagged_count = 0, untagged_expiry_days = 0, protected_tags = ["-bad tag"] }
+  }
+
+  expect_failures = [
+    var.name,
+    var.image_tag_mutability,
+    var.encryption,
+    var.pull_account_ids,
+    var.lifecycle_policy,
+  ]
+}

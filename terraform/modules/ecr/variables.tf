@@ -1,0 +1,128 @@
+################################################################################
+# Common
+################################################################################
+
+variable "name" {
+  description = "Name of the repository (for example \"mlinfra-prod\")."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.name)) && length(var.name) >= 2 && length(var.name) <= 256
+    error_message = "name must be 2-256 lowercase letters, digits, and single '.', '_', '-' or '/' separators (ECR's rule), e.g. \"mlinfra-prod\"; lowercase it and drop other characters."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Repository
+################################################################################
+
+variable "image_tag_mutability" {
+  description = "IMMUTABLE (a tag always names the same image, so a deployed tag cannot be overwritten) or MUTABLE."
+  type        = string
+  default     = "IMMUTABLE"
+  nullable    = false
+
+  validation {
+    condition     = contains(["IMMUTABLE", "MUTABLE"], var.image_tag_mutability)
+    error_message = "image_tag_mutability must be \"IMMUTABLE\" or \"MUTABLE\" (upper case)."
+  }
+}
+
+variable "scan_on_push" {
+  description = "Scan every pushed image for known vulnerabilities (ECR basic scanning)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "encryption" {
+  description = "Encryption at rest: type AES256 (S3-managed keys) or KMS; kms_key_arn picks a customer-managed key for KMS (null uses the AWS-managed aws/ecr key)."
+  type = object({
+    type        = optional(string, "AES256")
+    kms_key_arn = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["AES256", "KMS"], var.encryption.type)
+    error_message = "encryption.type must be \"AES256\" or \"KMS\"."
+  }
+
+  validation {
+    condition     = var.encryption.kms_key_arn == null || (var.encryption.type == "KMS" && can(regex("^arn:[a-z-]+:kms:", coalesce(var.encryption.kms_key_arn, "-"))))
+    error_message = "encryption.kms_key_arn must be a KMS key ARN (\"arn:aws:kms:...\") and needs encryption.type = \"KMS\"; set both, or leave kms_key_arn unset."
+  }
+}
+
+variable "force_delete" {
+  description = "Let `terraform destroy` delete the repository while it still holds images. Keep false where images matter."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+################################################################################
+# Lifecycle Policy
+################################################################################
+
+variable "lifecycle_policy" {
+  description = <<-EOT
+    Image expiry. keep_tagged_count: how many of the newest images whose tag matches
+    tagged_patterns (release tags) are kept. untagged_expiry_days: untagged images are deleted
+    after this many days. protected_tags: tags that never expire, e.g. the tag currently
+    deployed (an image a higher-priority rule matches cannot be expired by a lower one).
+  EOT
+  type = object({
+    keep_tagged_count    = optional(number, 30)
+    tagged_patterns      = optional(list(string), ["*"])
+    untagged_expiry_days = optional(number, 7)
+    protected_tags       = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.lifecycle_policy.keep_tagged_count >= 1 && floor(var.lifecycle_policy.keep_tagged_count) == var.lifecycle_policy.keep_tagged_count
+    error_message = "lifecycle_policy.keep_tagged_count must be a whole number >= 1 (keeping 0 release images would expire the one being deployed)."
+  }
+
+  validation {
+    condition     = var.lifecycle_policy.untagged_expiry_days >= 1 && floor(var.lifecycle_policy.untagged_expiry_days) == var.lifecycle_policy.untagged_expiry_days
+    error_message = "lifecycle_policy.untagged_expiry_days must be a whole number of days >= 1."
+  }
+
+  validation {
+    condition     = length(var.lifecycle_policy.tagged_patterns) >= 1 && alltrue([for p in var.lifecycle_policy.tagged_patterns : length(regexall("\\*", p)) <= 4 && length(p) > 0])
+    error_message = "lifecycle_policy.tagged_patterns must hold at least one non-empty pattern with at most 4 '*' wildcards each (ECR's limit), e.g. [\"*\"] or [\"v*\"]."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.lifecycle_policy.protected_tags : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t))])
+    error_message = "lifecycle_policy.protected_tags must be exact image tags (letters, digits, '_', '.', '-', at most 128 characters, not starting with '.' or '-'), e.g. the deployed tag \"a1b2c3d-0123abcd\"."
+  }
+}
+
+################################################################################
+# Repository Policy
+################################################################################
+
+variable "pull_account_ids" {
+  description = "Other AWS account IDs allowed to pull images (cross-account pull). Empty: no repository policy, only this account's IAM grants access."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.pull_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "pull_account_ids must hold 12-digit AWS account IDs (e.g. \"123456789012\"), not ARNs or aliases."
+  }
+}

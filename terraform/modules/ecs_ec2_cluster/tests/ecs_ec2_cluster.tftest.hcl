@@ -1,0 +1,151 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0aaaaaaaaaaaaaaaa" }
+  }
+  mock_resource "aws_iam_instance_profile" {
+    defaults = { arn = "arn:aws:iam::123456789012:instance-profile/test" }
+  }
+  mock_resource "aws_autoscaling_group" {
+    defaults = { arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/test" }
+  }
+}
+
+variables {
+  name                  = "mlinfra-test"
+  vpc_id                = "vpc-0123abcd"
+  subnet_ids            = ["subnet-0aaa1111", "subnet-0bbb2222"]
+  alb_security_group_id = "sg-0a1b2c3d"
+}
+
+run "defaults_are_secure" {
+  command = plan
+
+  assert {
+    condition     = one([for s in aws_ecs_cluster.this.setting : s.value if s.name == "containerInsights"]) == "enabled"
+    error_message = "Container Insights must be on by default."
+  }
+  assert {
+    condition     = aws_launch_template.this.metadata_options[0].http_tokens == "required" && aws_launch_template.this.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "IMDSv2 must be required, with hop limit 1 so that bridge-mode containers cannot reach instance credentials."
+  }
+  assert {
+    condition     = aws_launch_template.this.block_device_mappings[0].ebs[0].encrypted == "true"
+    error_message = "The root volume must be encrypted."
+  }
+  assert {
+    condition     = aws_launch_template.this.image_id == "ami-0aaaaaaaaaaaaaaaa" && data.aws_ssm_parameter.ami[0].name == "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    error_message = "The AMI must come from the ECS-optimized AL2023 SSM parameter by default."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this.user_data), "\nECS_CLUSTER=mlinfra-test\n")
+    error_message = "User data must join the instances to the cluster."
+  }
+  assert {
+    condition = (
+      aws_security_group_rule.alb_to_host_ports.source_security_group_id == "sg-0a1b2c3d" &&
+      aws_security_group_rule.alb_to_host_ports.from_port == 32768 && aws_security_group_rule.alb_to_host_ports.to_port == 65535 &&
+      aws_security_group_rule.alb_to_host_ports.cidr_blocks == null
+    )
+    error_message = "Only the ALB's security group may reach the instances, on the ephemeral host ports 32768-65535."
+  }
+  assert {
+    condition     = aws_security_group_rule.https_out.from_port == 443 && aws_security_group_rule.https_out.to_port == 443
+    error_message = "Egress must be HTTPS only."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this.protect_from_scale_in && aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_termination_protection == "ENABLED"
+    error_message = "Scale-in protection and managed termination protection must both be on by default."
+  }
+  assert {
+    condition     = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].status == "ENABLED"
+    error_message = "Managed scaling must be on."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this.force_delete == false && length(aws_autoscaling_group.this.vpc_zone_identifier) == 2
+    error_message = "The group must span the given subnets, and not force-delete by default."
+  }
+  assert {
+    condition     = toset(keys(aws_iam_role_policy_attachment.instance)) == toset(["service-role/AmazonEC2ContainerServiceforEC2Role", "AmazonSSMManagedInstanceCore"])
+    error_message = "The instance role must hold exactly the ECS instance and SSM core policies."
+  }
+}
+
+run "custom_ami_no_protection_no_ssm" {
+  command = plan
+
+  variables {
+    ami_id                         = "ami-0123456789abcdef0"
+    instance_type                  = "c7i.large"
+    container_insights             = "enhanced"
+    managed_termination_protection = false
+    force_delete                   = true
+    enable_ssm_session_manager     = false
+    ecs_agent_config               = { ECS_CONTAINER_STOP_TIMEOUT = "45s" }
+    instance_count                 = { min = 2, max = 6 }
+    managed_scaling                = { target_capacity = 80 }
+    root_volume                    = { size_gb = 50, kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/abcd" }
+  }
+
+  assert {
+    condition     = aws_launch_template.this.image_id == "ami-0123456789abcdef0" && length(data.aws_ssm_parameter.ami) == 0
+    error_message = "A given AMI must be used without reading SSM."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this.protect_from_scale_in == false && aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_termination_protection == "DISABLED"
+    error_message = "Scale-in protection and managed termination protection must be turned off together."
+  }
+  assert {
+    condition     = aws_autoscaling_group.this.force_delete && aws_autoscaling_group.this.min_size == 2 && aws_autoscaling_group.this.max_size == 6
+    error_message = "force_delete and instance_count must reach the group."
+  }
+  assert {
+    condition     = keys(aws_iam_role_policy_attachment.instance) == ["service-role/AmazonEC2ContainerServiceforEC2Role"]
+    error_message = "Without Session Manager, only the ECS instance policy is attached."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this.user_data), "\nECS_CONTAINER_STOP_TIMEOUT=45s\n")
+    error_message = "Extra agent settings must reach ecs.config."
+  }
+  assert {
+    condition     = aws_launch_template.this.block_device_mappings[0].ebs[0].kms_key_id == "arn:aws:kms:eu-west-1:111111111111:key/abcd" && aws_launch_template.this.block_device_mappings[0].ebs[0].volume_size == 50
+    error_message = "root_volume settings must reach the launch template."
+  }
+  assert {
+    condition     = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].target_capacity == 80
+    error_message = "managed_scaling.target_capacity must reach the capacity provider."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name                  = "ecs-prod"
+    subnet_ids            = ["subnet-0aaa1111"]
+    alb_security_group_id = "my-alb-sg"
+    ami_id                = "ubuntu"
+    container_insights    = "ENABLED"
+    instance_count        = { min = 5, max = 2 }
+    egress_cidr_blocks    = []
+    ecs_agent_config      = { ECS_CLUSTER = "other" }
+    managed_scaling       = { target_capacity = 120 }
+  }
+
+  expect_failures = [
+    var.name,
+    var.subnet_ids,
+    var.alb_security_group_id,
+    var.ami_id,
+    var.container_insights,
+    var.instance_count,
+    var.egress_cidr_blocks,
+    var.ecs_agent_config,
+    var.managed_scaling,
+  ]
+}

@@ -1,0 +1,240 @@
+################################################################################
+# Common
+################################################################################
+
+variable "name" {
+  description = "Name of the cluster; also the stem of its instance role, launch template, Auto Scaling group and capacity provider names."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,39}$", var.name)) && !can(regex("^(?i)(aws|ecs|fargate)", var.name))
+    error_message = "name must be 1-40 letters, digits, '-' or '_', starting with a letter or digit but not with \"aws\", \"ecs\" or \"fargate\" (ECS reserves them for capacity provider names, and \"<name>-ecs-instance\" must fit IAM's 64 characters); rename it, e.g. \"mlinfra-prod\"."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates (and propagated to the instances)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Cluster
+################################################################################
+
+variable "container_insights" {
+  description = "CloudWatch Container Insights for the cluster: \"enabled\", \"enhanced\" (per-task and per-container metrics) or \"disabled\"."
+  type        = string
+  default     = "enabled"
+  nullable    = false
+
+  validation {
+    condition     = contains(["enabled", "enhanced", "disabled"], var.container_insights)
+    error_message = "container_insights must be \"enabled\", \"enhanced\" or \"disabled\" (lower case)."
+  }
+}
+
+################################################################################
+# Launch Template
+################################################################################
+
+variable "instance_type" {
+  description = "EC2 instance type of the container instances."
+  type        = string
+  default     = "t3.medium"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_type))
+    error_message = "instance_type must be an EC2 instance type such as \"t3.medium\" or \"c7i.large\"."
+  }
+}
+
+variable "ami_id" {
+  description = "AMI of the container instances. Null reads the current ECS-optimized AMI from the SSM parameter ami_ssm_parameter_name at plan time."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", coalesce(var.ami_id, "-")))
+    error_message = "ami_id must look like \"ami-0123456789abcdef0\", or be null to use the ECS-optimized AMI from SSM."
+  }
+}
+
+variable "ami_ssm_parameter_name" {
+  description = "SSM parameter holding the AMI id when ami_id is null (the ECS-optimized Amazon Linux 2023 AMI by default; use .../arm64/recommended/image_id for Graviton)."
+  type        = string
+  default     = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+  nullable    = false
+
+  validation {
+    condition     = startswith(var.ami_ssm_parameter_name, "/")
+    error_message = "ami_ssm_parameter_name must be a parameter path starting with \"/\", e.g. \"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id\"."
+  }
+}
+
+variable "root_volume" {
+  description = "Root EBS volume of each instance; always encrypted (kms_key_arn null uses the account's default EBS key)."
+  type = object({
+    size_gb     = optional(number, 30)
+    type        = optional(string, "gp3")
+    kms_key_arn = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.root_volume.size_gb >= 30 && var.root_volume.size_gb <= 16384
+    error_message = "root_volume.size_gb must be between 30 (the ECS-optimized AL2023 AMI's snapshot size) and 16384."
+  }
+
+  validation {
+    condition     = contains(["gp3", "gp2", "io1", "io2"], var.root_volume.type)
+    error_message = "root_volume.type must be one of \"gp3\", \"gp2\", \"io1\", \"io2\"."
+  }
+}
+
+variable "metadata_hop_limit" {
+  description = "IMDSv2 response hop limit. 1 keeps containers in bridge mode from reaching the instance's credentials (they use their task role instead)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.metadata_hop_limit >= 1 && var.metadata_hop_limit <= 64
+    error_message = "metadata_hop_limit must be between 1 and 64; keep 1 unless a container truly needs the instance metadata."
+  }
+}
+
+variable "ecs_agent_config" {
+  description = "Extra ECS agent settings appended to /etc/ecs/ecs.config (e.g. { ECS_CONTAINER_STOP_TIMEOUT = \"30s\" }). ECS_CLUSTER is always set by the module."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.ecs_agent_config) : can(regex("^ECS_[A-Z0-9_]+$", k)) && k != "ECS_CLUSTER"])
+    error_message = "ecs_agent_config keys must be ECS agent variables (\"ECS_...\" in upper case) other than ECS_CLUSTER, which the module sets."
+  }
+}
+
+################################################################################
+# Instance Security Group
+################################################################################
+
+variable "vpc_id" {
+  description = "ID of the VPC the instances run in."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must look like \"vpc-0123abcd\"; pass the ID of an existing VPC, not its name or ARN."
+  }
+}
+
+variable "alb_security_group_id" {
+  description = "Security group of the load balancer (the alb module's security_group_id): the only source admitted to the instances, on the ephemeral host ports of bridge mode."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^sg-[0-9a-f]+$", var.alb_security_group_id))
+    error_message = "alb_security_group_id must look like \"sg-0123abcd\"; pass the alb module's security_group_id output."
+  }
+}
+
+variable "egress_cidr_blocks" {
+  description = "Destinations the instances may reach on HTTPS (443): the ECS, ECR, CloudWatch Logs and SSM endpoints. Narrow it to a proxy or VPC-endpoint range where there is one."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.egress_cidr_blocks) > 0 && alltrue([for c in var.egress_cidr_blocks : can(cidrhost(c, 0))])
+    error_message = "egress_cidr_blocks must hold at least one IPv4 CIDR block such as \"10.0.0.0/16\"; without HTTPS egress the ECS agent cannot register."
+  }
+}
+
+################################################################################
+# Auto Scaling Group
+################################################################################
+
+variable "subnet_ids" {
+  description = "Subnets for the instances, in at least two Availability Zones (private subnets with a NAT or VPC endpoints)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "subnet_ids must hold at least two subnet IDs (\"subnet-...\"), in different Availability Zones, so that one zone's loss leaves capacity."
+  }
+}
+
+variable "instance_count" {
+  description = "Bounds of the Auto Scaling group. The capacity provider's managed scaling moves the desired count between them."
+  type = object({
+    min = optional(number, 1)
+    max = optional(number, 4)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.instance_count.min >= 0 && var.instance_count.max >= 1 && var.instance_count.min <= var.instance_count.max
+    error_message = "instance_count needs 0 <= min <= max and max >= 1 (e.g. { min = 1, max = 4 })."
+  }
+}
+
+variable "force_delete" {
+  description = "Let `terraform destroy` delete the Auto Scaling group without waiting for its (scale-in protected) instances to terminate. Useful for throw-away environments."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+################################################################################
+# Capacity Provider
+################################################################################
+
+variable "managed_scaling" {
+  description = "Capacity provider managed scaling: target_capacity is the percentage of instance capacity tasks should use (100 = no spare instances); step sizes bound each scaling action."
+  type = object({
+    target_capacity           = optional(number, 100)
+    minimum_scaling_step_size = optional(number, 1)
+    maximum_scaling_step_size = optional(number, 2)
+    instance_warmup_period    = optional(number, 180)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.managed_scaling.target_capacity >= 1 && var.managed_scaling.target_capacity <= 100
+    error_message = "managed_scaling.target_capacity must be a percentage from 1 to 100 (below 100 keeps spare instances warm)."
+  }
+
+  validation {
+    condition     = var.managed_scaling.minimum_scaling_step_size >= 1 && var.managed_scaling.minimum_scaling_step_size <= var.managed_scaling.maximum_scaling_step_size && var.managed_scaling.maximum_scaling_step_size <= 10000
+    error_message = "managed_scaling needs 1 <= minimum_scaling_step_size <= maximum_scaling_step_size <= 10000."
+  }
+}
+
+variable "managed_termination_protection" {
+  description = "Let ECS protect instances that run tasks from scale-in. Also sets the Auto Scaling group's scale-in protection, which ECS requires to match."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+################################################################################
+# Instance IAM Role
+################################################################################
+
+variable "enable_ssm_session_manager" {
+  description = "Attach AmazonSSMManagedInstanceCore so that operators reach instances through SSM Session Manager (no SSH key, no open port)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
