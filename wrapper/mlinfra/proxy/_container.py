@@ -92,6 +92,18 @@ class LocalProxy:
         self.client = client or docker.from_env()
         self.name = f"mlinfra-{env}-proxy"
 
+    @classmethod
+    def running_in(
+        cls, env: str, *, client: docker.DockerClient | None = None
+    ) -> tuple[str | None, list[Upstream]]:
+        """The URL and upstreams of the proxy running for ``env``, whatever its port; (None, [])
+        when none runs."""
+        proxy = cls(env, client=client)
+        container = proxy._find()
+        if container is None or container.status != "running":
+            return None, []
+        return f"http://{container.labels.get(LABEL_LISTEN, proxy._listen)}", proxy.upstreams()
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"

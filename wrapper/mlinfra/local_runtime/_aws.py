@@ -1,0 +1,192 @@
+"""The emulated AWS as the local runtime sees it: the service to run, its targets, its counts.
+
+Everything goes through boto3 against the emulator endpoint (``mlinfra.emulator``), the same
+calls an ECS agent and the ALB controller make against AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlinfra.emulator import boto3_session, set_service_counts
+from mlinfra.errors import DeployError, EmulatorError
+from mlinfra.local_runtime._spec import TaskSpec, task_spec
+
+T = TypeVar("T")
+# The ELB default; the local environment sets its own on the target group.
+DEFAULT_DEREGISTRATION_DELAY_S = 300
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    arn: str
+    target_type: str
+    deregistration_delay_s: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """A registered target: an EC2 instance id (or an IP) and the task's host port."""
+
+    id: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """An ECS service as declared: what the runtime converges the local Docker engine to."""
+
+    cluster: str
+    service: str
+    desired_count: int
+    task: TaskSpec
+    target_group: TargetGroup | None
+
+
+@contextmanager
+def _translated(endpoint: str, doing: str) -> Iterator[None]:
+    """Raise boto3's failures as EmulatorError naming the call and the endpoint."""
+    try:
+        yield
+    except ClientError as err:
+        raise EmulatorError(
+            f"The emulator at {endpoint} refused to {doing}: {err}",
+            "Check that `mlinfra apply --env local` created the service stack in this emulator.",
+        ) from err
+    except BotoCoreError as err:
+        raise EmulatorError(
+            f"The emulator at {endpoint} did not answer while trying to {doing}: {err}",
+            "Start it with `mlinfra.emulator.start()` (or `mlinfra deploy --env local`).",
+        ) from err
+
+
+def _pages(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[Any]:
+    items: list[Any] = []
+    token: str | None = None
+    while True:
+        page = call(**kwargs, **({"nextToken": token} if token else {}))
+        items += page.get(key, [])
+        token = page.get("nextToken")
+        if not token:
+            return items
+
+
+class EmulatedAws:
+    """ECS, ELBv2 and Auto Scaling clients on one emulator endpoint."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        session = boto3_session(endpoint)
+        self.ecs = session.client("ecs")
+        self.elbv2 = session.client("elbv2")
+        self.autoscaling = session.client("autoscaling")
+
+    def read_service(self, cluster: str, service: str) -> ServiceView:
+        """The service, its current task definition and its target group."""
+        with _translated(self.endpoint, f"describe ECS service {service} of cluster {cluster}"):
+            found = self.ecs.describe_services(cluster=cluster, services=[service])["services"]
+            found = [s for s in found if s.get("status") == "ACTIVE"]
+            if not found:
+                raise DeployError(
+                    f"No active ECS service {service!r} in cluster {cluster!r} at {self.endpoint}.",
+                    "Apply the local environment first: mlinfra apply --env local.",
+                )
+            described = found[0]
+            task_definition = self.ecs.describe_task_definition(
+                taskDefinition=described["taskDefinition"]
+            )["taskDefinition"]
+            balancers = described.get("loadBalancers") or []
+            balancer = balancers[0] if balancers else None
+            target_group = self._target_group(balancer["targetGroupArn"]) if balancer else None
+        return ServiceView(
+            cluster=described["clusterArn"].rsplit("/", 1)[-1],
+            service=described["serviceName"],
+            desired_count=int(described.get("desiredCount", 0)),
+            task=task_spec(task_definition, balancer),
+            target_group=target_group,
+        )
+
+    def _target_group(self, arn: str) -> TargetGroup:
+        group = self.elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+        attributes = self.elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        delay = next(
+            (
+                int(a["Value"])
+                for a in attributes
+                if a["Key"] == "deregistration_delay.timeout_seconds"
+            ),
+            DEFAULT_DEREGISTRATION_DELAY_S,
+        )
+        return TargetGroup(
+            arn=arn, target_type=group.get("TargetType", "instance"), deregistration_delay_s=delay
+        )
+
+    def instance_ids(self, cluster: str) -> list[str]:
+        """The cluster's EC2 instances: its registered container instances, else the instances
+        of its capacity providers' Auto Scaling groups (the emulator runs no ECS agent that would
+        register them)."""
+        with _translated(self.endpoint, f"list the EC2 instances of cluster {cluster}"):
+            arns = _pages(
+                self.ecs.list_container_instances, "containerInstanceArns", cluster=cluster
+            )
+            if arns:
+                described = self.ecs.describe_container_instances(
+                    cluster=cluster, containerInstances=arns
+                )
+                return sorted(i["ec2InstanceId"] for i in described["containerInstances"])
+            clusters = self.ecs.describe_clusters(clusters=[cluster])["clusters"]
+            providers = clusters[0].get("capacityProviders", []) if clusters else []
+            if not providers:
+                return []
+            described = self.ecs.describe_capacity_providers(capacityProviders=providers)
+            group_names = [
+                p["autoScalingGroupProvider"]["autoScalingGroupArn"].rsplit("/", 1)[-1]
+                for p in described["capacityProviders"]
+                if p.get("autoScalingGroupProvider")
+            ]
+            if not group_names:
+                return []
+            groups = self.autoscaling.describe_auto_scaling_groups(
+                AutoScalingGroupNames=group_names
+            )
+            return sorted(
+                i["InstanceId"]
+                for g in groups["AutoScalingGroups"]
+                for i in g.get("Instances", [])
+                if i.get("LifecycleState") == "InService"
+            )
+
+    def register_targets(self, target_group: TargetGroup, targets: Sequence[Target]) -> None:
+        if targets:
+            with _translated(self.endpoint, f"register {list(targets)} in {target_group.arn}"):
+                self.elbv2.register_targets(
+                    TargetGroupArn=target_group.arn,
+                    Targets=[{"Id": t.id, "Port": t.port} for t in targets],
+                )
+
+    def deregister_targets(self, target_group: TargetGroup, targets: Sequence[Target]) -> None:
+        with _translated(self.endpoint, f"deregister {list(targets)} from {target_group.arn}"):
+            registered = set(self.registered_targets(target_group))
+            gone = [t for t in targets if t in registered]
+            if gone:
+                self.elbv2.deregister_targets(
+                    TargetGroupArn=target_group.arn,
+                    Targets=[{"Id": t.id, "Port": t.port} for t in gone],
+                )
+
+    def registered_targets(self, target_group: TargetGroup) -> list[Target]:
+        with _translated(self.endpoint, f"describe the targets of {target_group.arn}"):
+            health = self.elbv2.describe_target_health(TargetGroupArn=target_group.arn)
+        return [
+            Target(d["Target"]["Id"], int(d["Target"]["Port"]))
+            for d in health["TargetHealthDescriptions"]
+            if d.get("TargetHealth", {}).get("State") != "draining"
+        ]
+
+    def report_counts(self, view: ServiceView, running: int, pending: int) -> None:
+        set_service_counts(self.endpoint, view.cluster, view.service, running, pending)

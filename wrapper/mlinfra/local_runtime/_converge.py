@@ -1,0 +1,194 @@
+"""Converge the local Docker engine to an ECS service: the ECS agent's and the ALB's job.
+
+A roll follows ECS with minimumHealthyPercent 100 and maximumPercent 200: start the new tasks,
+wait until Docker calls them healthy, register them and add them to the proxy, then deregister
+the old ones, let them drain for the target group's deregistration delay, and stop them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import docker
+
+from mlinfra.errors import DeployError
+from mlinfra.local_runtime._aws import EmulatedAws, ServiceView, Target
+from mlinfra.local_runtime._status import RuntimeStatus, status
+from mlinfra.local_runtime._tasks import (
+    NO_HEALTH_CHECK_DEADLINE_S,
+    LocalTask,
+    ensure_image,
+    list_tasks,
+    refreshed,
+    start_task,
+    stop_tasks,
+    wait_settled,
+    why_not_healthy,
+)
+from mlinfra.proxy import LocalProxy, Upstream
+
+LOOPBACK = "127.0.0.1"
+# Headroom over the health check's own deadline for Docker to start the container.
+START_MARGIN_S = 15.0
+
+
+def _target(task: LocalTask, view: ServiceView) -> Target | None:
+    """The task as a target: its instance (or the loopback for IP targets) and host port."""
+    group = view.target_group
+    if group is None or task.host_port is None:
+        return None
+    target_id = LOOPBACK if group.target_type == "ip" else task.instance_id
+    return Target(target_id, task.host_port) if target_id else None
+
+
+def _targets(tasks: Sequence[LocalTask], view: ServiceView) -> list[Target]:
+    return [t for t in (_target(task, view) for task in tasks) if t is not None]
+
+
+def _upstreams(tasks: Sequence[LocalTask]) -> list[Upstream]:
+    return [Upstream(LOOPBACK, t.host_port) for t in tasks if t.host_port is not None]
+
+
+class _Converger:
+    """One converge run; holds the clients so each step reads as the ECS documentation does."""
+
+    def __init__(
+        self,
+        aws: EmulatedAws,
+        view: ServiceView,
+        client: docker.DockerClient,
+        proxy: LocalProxy,
+        env: str,
+        say: Callable[[str], None],
+    ) -> None:
+        self.aws, self.view, self.client, self.proxy, self.env, self.say = (
+            aws,
+            view,
+            client,
+            proxy,
+            env,
+            say,
+        )
+
+    def run(self, auth_config: dict[str, str] | None) -> None:
+        view = self.view
+        tasks = list_tasks(self.client, self.env, view.cluster, view.service)
+        # ECS replaces tasks that stopped or failed their health check; they serve nothing.
+        failed = [t for t in tasks if t.failed]
+        self._retire(failed, drain=False)
+        live = [t for t in tasks if not t.failed]
+        current = [t for t in live if t.family_revision == view.task.family_revision]
+        old = [t for t in live if t.family_revision != view.task.family_revision]
+        surplus = current[view.desired_count :]
+        current = current[: view.desired_count]
+
+        started = self._start(view.desired_count - len(current), current, auth_config)
+        waiting = [t for t in current if not t.serving] + started
+        if waiting:
+            self._wait_healthy(waiting, ready=[t for t in current if t.serving])
+        serving = [t for t in refreshed([*current, *started]) if t.serving]
+
+        # New tasks take traffic before any old one leaves, as with minimumHealthyPercent 100.
+        self._register(serving)
+        self.proxy.set_upstreams(_upstreams(serving + [t for t in old if t.serving]))
+        self._retire(old + surplus, drain=True, keep=serving)
+        self.aws.report_counts(view, running=len(serving), pending=0)
+
+    def _start(
+        self, missing: int, current: Sequence[LocalTask], auth_config: dict[str, str] | None
+    ) -> list[LocalTask]:
+        if missing <= 0:
+            return []
+        view = self.view
+        ensure_image(self.client, view.task.image, auth_config)
+        running = sum(t.serving for t in current)
+        self.aws.report_counts(view, running=running, pending=len(current) - running + missing)
+        instances = self.aws.instance_ids(view.cluster) if view.target_group else []
+        self.say(f"starting {missing} task(s) of {view.task.family_revision}")
+        return [
+            start_task(
+                self.client,
+                view.task,
+                env=self.env,
+                cluster=view.cluster,
+                service=view.service,
+                # Spread over the cluster's instances, as ECS's default placement does.
+                instance_id=instances[(len(current) + i) % len(instances)] if instances else None,
+            )
+            for i in range(missing)
+        ]
+
+    def _wait_healthy(self, waiting: list[LocalTask], ready: list[LocalTask]) -> None:
+        health = self.view.task.health
+        timeout = health.deadline_s() + START_MARGIN_S if health else NO_HEALTH_CHECK_DEADLINE_S
+        settled = wait_settled(waiting, timeout)
+        bad = [t for t in settled if not t.serving]
+        if not bad:
+            return
+        reasons = "; ".join(f"{t.name}: {why_not_healthy(t)}" for t in bad)
+        # Like the ECS deployment circuit breaker: the new tasks go, the old ones keep serving.
+        stop_tasks(settled)
+        self.aws.report_counts(self.view, running=len(ready), pending=0)
+        raise DeployError(
+            f"{len(bad)} task(s) of {self.view.task.family_revision} ({self.view.task.image}) did "
+            f"not become healthy within {timeout:.0f} s: {reasons}",
+            "The previous tasks keep serving. Fix the image or its health check "
+            "(docker logs shows the app's output) and deploy again.",
+        )
+
+    def _register(self, serving: Sequence[LocalTask]) -> None:
+        group = self.view.target_group
+        if group is not None:
+            self.aws.register_targets(group, _targets(serving, self.view))
+
+    def _retire(
+        self, tasks: Sequence[LocalTask], *, drain: bool, keep: Sequence[LocalTask] = ()
+    ) -> None:
+        if not tasks:
+            return
+        group = self.view.target_group
+        if group is not None:
+            self.aws.deregister_targets(group, _targets(tasks, self.view))
+        if drain:
+            self.proxy.set_upstreams(_upstreams(keep))
+            # NOTE: the reload already stops new requests to these tasks; the delay lets
+            # in-flight ones finish, as the ALB's deregistration delay does.
+            if group is not None and group.deregistration_delay_s:
+                self.say(f"draining {len(tasks)} task(s) for {group.deregistration_delay_s} s")
+                time.sleep(group.deregistration_delay_s)
+        stop_tasks(tasks)
+        # The emulator keys targets by instance id alone; re-registering the tasks kept
+        # restores any the deregistration above took with it (a no-op on AWS).
+        self._register(keep)
+
+
+def converge(
+    endpoint: str,
+    *,
+    env: str,
+    cluster: str,
+    service: str,
+    auth_config: dict[str, str] | None = None,
+    proxy_port: int | None = None,
+    client: docker.DockerClient | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> RuntimeStatus:
+    """Run ``service`` of ``cluster`` (as declared in the emulator at ``endpoint``) on Docker.
+
+    Idempotent: with nothing changed it starts and stops nothing. Raises
+    :class:`~mlinfra.errors.DeployError` when new tasks never become healthy (the old ones keep
+    serving), :class:`~mlinfra.errors.EmulatorError` when the emulator cannot be read.
+
+    Args:
+        auth_config: registry credentials for the pull (``{"username": ..., "password": ...}``).
+        proxy_port: the proxy's port on 127.0.0.1 (default ``$MLINFRA_PROXY_PORT`` or 8080).
+        say: receives one line per step, for progress output.
+    """
+    client = client or docker.from_env()
+    aws = EmulatedAws(endpoint)
+    view = aws.read_service(cluster, service)
+    proxy = LocalProxy(env, port=proxy_port, client=client)
+    proxy.ensure_running()
+    _Converger(aws, view, client, proxy, env, say).run(auth_config)
+    return status(env, client=client)

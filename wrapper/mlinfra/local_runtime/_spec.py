@@ -1,0 +1,190 @@
+"""What to run: an ECS task definition translated into Docker's terms (pure functions).
+
+Only the fields an ECS agent applies to a bridge-mode container on EC2 are translated; the
+awslogs log driver is not (containers keep Docker's default logs, read with ``docker logs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlinfra.errors import ConfigError
+
+LABEL_ENV = "mlinfra.env"
+LABEL_ROLE = "mlinfra.role"
+LABEL_CLUSTER = "mlinfra.cluster"
+LABEL_SERVICE = "mlinfra.service"
+LABEL_TASK_DEFINITION = "mlinfra.task-definition"
+
+# ECS defaults when a field is absent (Amazon ECS developer guide, task definition parameters).
+ECS_DEFAULT_STOP_TIMEOUT_S = 30
+ECS_HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A container health check in ECS units (seconds)."""
+
+    command: list[str]
+    interval_s: int
+    timeout_s: int
+    retries: int
+    start_period_s: int
+
+    def docker(self) -> dict[str, Any]:
+        """Docker's healthcheck dict (nanoseconds); ``CMD``/``CMD-SHELL`` mean the same in both."""
+        return {
+            "test": self.command,
+            "interval": self.interval_s * _NS,
+            "timeout": self.timeout_s * _NS,
+            "retries": self.retries,
+            "start_period": self.start_period_s * _NS,
+        }
+
+    def deadline_s(self) -> float:
+        """How long Docker needs at most to call a container ``healthy`` or ``unhealthy``."""
+        return self.start_period_s + (self.retries + 1) * (self.interval_s + self.timeout_s)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a service, ready to hand to ``docker run``.
+
+    ``container_port`` is the port the load balancer targets (``None``: the task is not behind
+    a target group); ``host_port`` 0 lets Docker choose, as ECS does for dynamic host ports.
+    """
+
+    family_revision: str
+    container_name: str
+    image: str
+    environment: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    ports: dict[int, int] = field(default_factory=dict)
+    container_port: int | None = None
+    health: HealthCheck | None = None
+    memory_mib: int | None = None
+    memory_reservation_mib: int | None = None
+    cpu_shares: int | None = None
+    task_cpu_units: int | None = None
+    read_only: bool = False
+    stop_timeout_s: int = ECS_DEFAULT_STOP_TIMEOUT_S
+
+    def run_kwargs(self, *, name: str, labels: dict[str, str]) -> dict[str, Any]:
+        """Keyword arguments of ``DockerClient.containers.run`` for one task."""
+        kwargs: dict[str, Any] = {
+            "image": self.image,
+            "name": name,
+            "labels": labels,
+            "environment": self.environment,
+            "detach": True,
+            # NOTE: ports only on the loopback, like a task behind a security group that admits
+            # nothing but the load balancer; None asks Docker for a free port (hostPort 0).
+            "ports": {
+                f"{cport}/tcp": ("127.0.0.1", hport or None) for cport, hport in self.ports.items()
+            },
+            "read_only": self.read_only,
+        }
+        optional = {
+            "command": self.command,
+            "entrypoint": self.entrypoint,
+            "working_dir": self.working_dir,
+            "user": self.user,
+            "healthcheck": self.health.docker() if self.health else None,
+            "mem_limit": f"{self.memory_mib}m" if self.memory_mib else None,
+            "mem_reservation": f"{self.memory_reservation_mib}m"
+            if self.memory_reservation_mib
+            else None,
+            # ECS maps a container's cpu units to CPU shares and the task's cpu to a hard cap.
+            "cpu_shares": max(self.cpu_shares, 2) if self.cpu_shares else None,
+            "nano_cpus": self.task_cpu_units * _NS // 1024 if self.task_cpu_units else None,
+        }
+        kwargs.update({key: value for key, value in optional.items() if value is not None})
+        return kwargs
+
+
+def _health(definition: dict[str, Any]) -> HealthCheck | None:
+    check = definition.get("healthCheck")
+    if not check or not check.get("command"):
+        return None
+    values = {**ECS_HEALTH_DEFAULTS, **{k: v for k, v in check.items() if v is not None}}
+    return HealthCheck(
+        command=list(check["command"]),
+        interval_s=int(values["interval"]),
+        timeout_s=int(values["timeout"]),
+        retries=int(values["retries"]),
+        start_period_s=int(values["startPeriod"]),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value not in (None, "", 0, "0") else None
+
+
+def task_spec(task_definition: dict[str, Any], load_balancer: dict[str, Any] | None) -> TaskSpec:
+    """The :class:`TaskSpec` of an ECS ``describe_task_definition()["taskDefinition"]``.
+
+    ``load_balancer`` is the service's ``loadBalancers`` entry (container name and port the
+    target group points at), or None.
+    """
+    family_revision = f"{task_definition['family']}:{task_definition['revision']}"
+    definitions = task_definition.get("containerDefinitions", [])
+    if len(definitions) != 1:
+        names = [d.get("name") for d in definitions]
+        raise ConfigError(
+            f"Task definition {family_revision} has {len(definitions)} containers {names}; the "
+            "local runtime runs tasks of exactly one container.",
+            "Keep one container per task in the local environment (sidecars are not supported).",
+        )
+    definition = definitions[0]
+    network_mode = task_definition.get("networkMode", "bridge")
+    if network_mode != "bridge":
+        raise ConfigError(
+            f"Task definition {family_revision} uses networkMode {network_mode!r}.",
+            "The local runtime plays ECS on EC2 with bridge networking and dynamic host ports; "
+            'set network_mode = "bridge" in the local environment.',
+        )
+    ports = {
+        int(m["containerPort"]): int(m.get("hostPort") or 0)
+        for m in definition.get("portMappings", [])
+        if m.get("protocol", "tcp") == "tcp"
+    }
+    container_port = None
+    if load_balancer is not None:
+        if load_balancer.get("containerName") != definition["name"]:
+            raise ConfigError(
+                f"The service's load balancer targets container {load_balancer.get('containerName')!r}, "
+                f"but task definition {family_revision} has only {definition['name']!r}.",
+                "Make the service's load_balancer container_name match the container definition.",
+            )
+        container_port = int(load_balancer["containerPort"])
+        if container_port not in ports:
+            raise ConfigError(
+                f"The load balancer targets port {container_port} of {definition['name']!r}, which "
+                f"maps only {sorted(ports)} in {family_revision}.",
+                "Add a portMappings entry for that containerPort (hostPort 0).",
+            )
+    return TaskSpec(
+        family_revision=family_revision,
+        container_name=definition["name"],
+        image=definition["image"],
+        environment={e["name"]: e["value"] for e in definition.get("environment", [])},
+        command=definition.get("command") or None,
+        entrypoint=definition.get("entryPoint") or None,
+        working_dir=definition.get("workingDirectory") or None,
+        user=definition.get("user") or None,
+        ports=ports,
+        container_port=container_port,
+        health=_health(definition),
+        memory_mib=_int_or_none(definition.get("memory"))
+        or _int_or_none(task_definition.get("memory")),
+        memory_reservation_mib=_int_or_none(definition.get("memoryReservation")),
+        cpu_shares=_int_or_none(definition.get("cpu")),
+        task_cpu_units=_int_or_none(task_definition.get("cpu")),
+        read_only=bool(definition.get("readonlyRootFilesystem", False)),
+        stop_timeout_s=int(definition.get("stopTimeout") or ECS_DEFAULT_STOP_TIMEOUT_S),
+    )

@@ -1,0 +1,19 @@
+"""Tear down the local runtime of an environment: its tasks and its proxy."""
+
+from __future__ import annotations
+
+import docker
+
+from mlinfra.local_runtime._tasks import list_tasks, stop_tasks
+from mlinfra.proxy import LocalProxy
+
+
+def stop_all(env: str, *, client: docker.DockerClient | None = None) -> int:
+    """Stop and remove every task container of ``env`` and its proxy; the number removed.
+
+    Targets are not deregistered: ``mlinfra destroy`` removes the target group right after.
+    """
+    client = client or docker.from_env()
+    tasks = list_tasks(client, env)
+    stop_tasks(tasks)
+    return len(tasks) + LocalProxy(env, client=client).stop()
