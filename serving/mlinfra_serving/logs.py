@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 LOGGER_NAME = "mlinfra_serving"
 
@@ -22,11 +22,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to ``sys.stdout`` as it is at each record, not as it was at set-up, so a
+    replaced stdout (pytest's capture, a redirect in an embedding server) still gets the lines."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def get_logger() -> logging.Logger:
     """The service logger, writing JSON to stdout (configured once)."""
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

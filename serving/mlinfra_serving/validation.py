@@ -64,18 +64,12 @@ def decode_json(body: bytes, max_bytes: int) -> Any:
         raise ApiError(
             400, "invalid_encoding", f"The body is not UTF-8 ({err.reason}).", expected="UTF-8 JSON"
         ) from err
-    except (json.JSONDecodeError, RecursionError) as err:
-        detail = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
-        where = (
-            f" at line {err.lineno} column {err.colno}"
-            if isinstance(err, json.JSONDecodeError)
-            else ""
-        )
+    except (ValueError, RecursionError) as err:
+        # NOTE: besides JSONDecodeError, Python refuses integers over 4300 digits with a bare
+        # ValueError and deep nesting with RecursionError: all are the client's body, not a 500.
+        detail = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise ApiError(
-            400,
-            "invalid_json",
-            f"The body is not valid JSON: {detail}{where}.",
-            expected="a JSON object",
+            400, "invalid_json", f"The body is not valid JSON: {detail}.", expected="a JSON object"
         ) from err
 
 
@@ -94,7 +88,14 @@ def _number(value: Any, spec: FeatureSpec, field: str) -> float:
     try:
         number = float(value)
     except OverflowError:
-        number = math.inf
+        # An integer beyond float range: finite, so out of any range rather than "not finite".
+        raise ApiError(
+            422,
+            "out_of_range",
+            f"{field} ({spec.name}) is an integer of {len(str(value))} digits.",
+            field,
+            spec.expected(),
+        ) from None
     if not math.isfinite(number):
         raise ApiError(
             422,

@@ -1,0 +1,134 @@
+"""Every class of bad request gets a 4xx JSON body naming the problem, the field and the fix."""
+
+import json
+
+import pytest
+from falcon import testing
+
+from mlinfra_serving.app import create_app
+from mlinfra_serving.config import Settings
+
+RECORD = {"bedrooms": 3, "bathrooms": 2, "sqft_living": 1500, "year_built": 2020}
+
+# (case id, raw body, status, code, field)
+BAD_BODIES = [
+    ("malformed-json", b'{"features": [3, 2,', 400, "invalid_json", None),
+    ("empty-body", b"", 400, "empty_body", None),
+    ("not-utf8", b'{"features": [3, 2, 1500, "\xff"]}', 400, "invalid_encoding", None),
+    ("top-level-list", b"[3, 2, 1500, 2020]", 422, "wrong_type", "$"),
+    ("top-level-string", b'"hello"', 422, "wrong_type", "$"),
+    ("no-known-field", b"{}", 422, "missing_field", "features"),
+    ("extra-field", b'{"features": [3, 2, 1500, 2020], "x": 1}', 422, "unexpected_field", "x"),
+    ("two-shapes", b'{"features": [3,2,1500,2020], "instances": []}', 422, "conflicting_fields", "instances"),
+    ("features-not-list", b'{"features": {"a": 1}}', 422, "wrong_type", "features"),
+    ("too-few-features", b'{"features": [3, 2, 1500]}', 422, "wrong_feature_count", "features"),
+    ("too-many-features", b'{"features": [3, 2, 1500, 2020, 1]}', 422, "wrong_feature_count", "features"),
+    ("string-value", b'{"features": [3, "2", 1500, 2020]}', 422, "wrong_type", "features[1]"),
+    ("null-value", b'{"features": [3, 2, null, 2020]}', 422, "null_value", "features[2]"),
+    ("boolean-value", b'{"features": [true, 2, 1500, 2020]}', 422, "wrong_type", "features[0]"),
+    ("nested-list-value", b'{"features": [[3], 2, 1500, 2020]}', 422, "wrong_type", "features[0]"),
+    ("nan-literal", b'{"features": [3, 2, NaN, 2020]}', 422, "non_finite_value", "features[2]"),
+    ("infinity-literal", b'{"features": [3, 2, 1500, -Infinity]}', 422, "non_finite_value", "features[3]"),
+    ("overflowing-float", b'{"features": [3, 2, 1e999, 2020]}', 422, "non_finite_value", "features[2]"),
+    ("overflowing-int", b'{"features": [3, 2, 1' + b"0" * 400 + b", 2020]}", 422, "out_of_range", "features[2]"),
+    ("negative-bedrooms", b'{"features": [-1, 2, 1500, 2020]}', 422, "out_of_range", "features[0]"),
+    ("year-too-old", b'{"features": [3, 2, 1500, 1700]}', 422, "out_of_range", "features[3]"),
+    ("instances-not-list", b'{"instances": 3}', 422, "wrong_type", "instances"),
+    ("instances-empty", b'{"instances": []}', 422, "empty_batch", "instances"),
+    ("instances-row-not-list", b'{"instances": [[3, 2, 1500, 2020], 7]}', 422, "wrong_type", "instances[1]"),
+    ("instances-bad-value", b'{"instances": [[3, 2, 1500, 2020], [3, 2, "x", 2020]]}', 422, "wrong_type", "instances[1][2]"),
+    ("batch-over-limit", json.dumps({"instances": [[3, 2, 1500, 2020]] * 6}).encode(), 413, "batch_too_large", "instances"),
+    ("records-not-object", b'{"records": [[3, 2, 1500, 2020]]}', 422, "wrong_type", "records[0]"),
+    ("records-missing-name", json.dumps({"records": [{k: v for k, v in RECORD.items() if k != "bathrooms"}]}).encode(), 422, "missing_feature", "records[0].bathrooms"),
+    ("records-unknown-name", json.dumps({"records": [{**RECORD, "garage": 1}]}).encode(), 422, "unknown_feature", "records[0].garage"),
+    ("records-bad-value", json.dumps({"records": [{**RECORD, "year_built": None}]}).encode(), 422, "null_value", "records[0].year_built"),
+    ("body-over-limit", b'{"features": [3, 2, 1500, 2020]' + b" " * 3000 + b"}", 413, "body_too_large", None),
+]  # fmt: skip
+
+
+def _assert_error(result: testing.Result, status: int, code: str, field: str | None) -> None:
+    assert result.status_code == status, result.text
+    assert result.headers["content-type"].startswith("application/json")
+    body = result.json
+    assert body["status"] == "error"
+    assert body["error"]["code"] == code
+    assert body["error"]["field"] == field
+    assert body["error"]["message"]
+    assert body["error"]["expected"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+def test_bad_body_is_a_precise_4xx(
+    client: testing.TestClient, body: bytes, status: int, code: str, field: str | None
+) -> None:
+    result = client.simulate_post("/predict", body=body, content_type="application/json")
+    _assert_error(result, status, code, field)
+
+
+def test_out_of_range_names_the_feature_and_its_range(client: testing.TestClient) -> None:
+    result = client.simulate_post("/predict", json={"features": [3, 2, 50, 2020]})
+    error = result.json["error"]
+    assert "sqft_living" in error["message"] and "50" in error["message"]
+    assert error["expected"] == "a finite number in [100, 30000]"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_wrong_content_type_is_415(client: testing.TestClient, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    result = client.simulate_post(
+        "/predict", body=b'{"features": [3, 2, 1500, 2020]}', headers=headers
+    )
+    _assert_error(result, 415, "unsupported_media_type", None)
+
+
+def test_json_with_charset_is_accepted(client: testing.TestClient) -> None:
+    result = client.simulate_post(
+        "/predict",
+        body=b'{"features": [3, 2, 1500, 2020]}',
+        content_type="application/json; charset=utf-8",
+    )
+    assert result.status_code == 200
+
+
+def test_declared_oversized_body_is_refused_before_reading(client: testing.TestClient) -> None:
+    result = client.simulate_post(
+        "/predict",
+        body=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": "999999"},
+    )
+    _assert_error(result, 413, "body_too_large", None)
+
+
+def test_unknown_route_is_json_404(client: testing.TestClient) -> None:
+    result = client.simulate_get("/nope", headers={"Accept": "text/html"})
+    _assert_error(result, 404, "not_found", None)
+    assert "/nope" in result.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/predict"), ("POST", "/health"), ("DELETE", "/metadata")]
+)
+def test_wrong_method_is_json_405_naming_the_allowed_ones(
+    client: testing.TestClient, method: str, path: str
+) -> None:
+    result = client.simulate_request(method, path)
+    _assert_error(result, 405, "method_not_allowed", None)
+    assert result.headers["allow"] in result.json["error"]["expected"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"features": [3, 2, ' + b"1" * 5000 + b", 2020]}",  # over Python's int-digit limit
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON parser recurses
+    ],
+    ids=["5000-digit-integer", "deep-nesting"],
+)
+def test_bodies_that_break_the_json_parser_are_400(predictor, body: bytes) -> None:
+    client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
+    result = client.simulate_post("/predict", body=body, content_type="application/json")
+    _assert_error(result, 400, "invalid_json", None)

@@ -1,0 +1,110 @@
+"""Image tag, base image choice, wheel cache key and build-context content (no Docker needed)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlinfra import image
+from mlinfra.errors import ConfigError
+from mlinfra.model import ModelArtifact, ensure_model
+
+SERVING = Path(__file__).resolve().parents[3] / "serving"
+
+
+def test_image_tag_clean_and_dirty() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    model = "52771509a601fce4a0b563454eb610f273f8c9ea90b82b8211e97b8ed38bbe97"
+    assert image.image_tag(sha, False, model) == "0123456-52771509"
+    assert image.image_tag(sha, True, model) == "0123456-dirty-52771509"
+
+
+def test_image_tag_refuses_a_short_model_hash() -> None:
+    with pytest.raises(ConfigError, match="too short"):
+        image.image_tag("0123456789", False, "abc")
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_git_revision_sees_commits_and_uncommitted_changes(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = image.git_revision(tmp_path)
+    assert not clean.dirty and len(clean.sha) == 40
+    assert clean.source == tmp_path.resolve().as_uri()
+    (tmp_path / "a.txt").write_text("2")
+    assert image.git_revision(tmp_path).dirty
+
+
+def test_git_revision_outside_a_repository_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        image.git_revision(tmp_path)
+    assert "git checkout" in (caught.value.hint or "")
+
+
+def test_base_image_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(image.BASE_IMAGE_ENV, raising=False)
+    assert image.base_image(tmp_path) == image.OFFICIAL_BASE_IMAGE
+    (tmp_path / "base-image").write_text("local/base:1\n")
+    assert image.base_image(tmp_path) == "local/base:1"
+    monkeypatch.setenv(image.BASE_IMAGE_ENV, "mine:2")
+    assert image.base_image(tmp_path) == "mine:2"
+
+
+def test_requirements_hash_follows_the_file(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("falcon==4.4.0\n")
+    first = image.requirements_hash(requirements)
+    requirements.write_text("falcon==4.3.0\n")
+    assert image.requirements_hash(requirements) != first
+
+
+def test_serving_requirements_are_all_pinned() -> None:
+    lines = (SERVING / "requirements.txt").read_text().splitlines()
+    packages = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert packages and all("==" in line for line in packages)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
+    return ensure_model(tmp_path_factory.mktemp("m") / "model")
+
+
+def _context(tmp_path: Path, model: ModelArtifact, name: str) -> Path:
+    wheels = tmp_path / "wheels-cache"
+    wheels.mkdir(exist_ok=True)
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    context = tmp_path / name
+    context.mkdir()
+    image.assemble_context(SERVING, model, wheels, context)
+    return context
+
+
+def test_context_holds_what_the_dockerfile_copies_and_nothing_else(
+    tmp_path: Path, model: ModelArtifact
+) -> None:
+    context = _context(tmp_path, model, "ctx")
+    top = sorted(p.name for p in context.iterdir())
+    assert top == sorted([*image.SERVING_FILES, "mlinfra_serving", "model", "wheels"])
+    assert sorted(p.name for p in (context / "model").iterdir()) == ["metadata.json", "model.txt"]
+    assert (context / "wheels" / "x-1.0-py3-none-any.whl").read_bytes() == b"wheel"
+    assert not list(context.rglob("__pycache__"))
+
+
+def test_context_digest_changes_with_code_model_or_base_but_not_wheels(
+    tmp_path: Path, model: ModelArtifact
+) -> None:
+    context = _context(tmp_path, model, "ctx")
+    digest = image.context_digest(context, "base:1")
+    assert image.context_digest(_context(tmp_path, model, "again"), "base:1") == digest
+    assert image.context_digest(context, "base:2") != digest
+    (context / "wheels" / "y-1.0-py3-none-any.whl").write_bytes(b"other")
+    assert image.context_digest(context, "base:1") == digest
+    (context / "mlinfra_serving" / "app.py").write_text("# changed\n")
+    assert image.context_digest(context, "base:1") != digest
