@@ -1,0 +1,104 @@
+"""The local load balancer against real nginx: round robin, retries, reloads, a taken port."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import docker
+import httpx
+import pytest
+from local_runtime_support import free_port
+
+from mlinfra.errors import DockerError
+from mlinfra.proxy import LocalProxy, Upstream
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+class _Named(BaseHTTPRequestHandler):
+    """Answers every request with the port it listens on."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = str(self.server.server_address[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def backends() -> Iterator[list[Upstream]]:
+    """Two HTTP servers on the host's loopback, as two tasks' published ports."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Named) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield [Upstream("127.0.0.1", s.server_address[1]) for s in servers]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def proxy(docker_client: docker.DockerClient) -> Iterator[LocalProxy]:
+    proxy = LocalProxy(f"lrt{secrets.token_hex(3)}", port=free_port(), client=docker_client)
+    proxy.ensure_running()
+    yield proxy
+    proxy.stop()
+
+
+def _answers(url: str, n: int, method: str = "GET") -> Counter[str]:
+    with httpx.Client(timeout=5) as client:
+        return Counter(client.request(method, url, content=b"{}").text for _ in range(n))
+
+
+def test_requests_are_spread_over_the_upstreams_and_follow_a_reload(
+    proxy: LocalProxy, backends: list[Upstream]
+) -> None:
+    assert httpx.get(proxy.url).status_code == 503
+
+    assert proxy.set_upstreams(backends) is True
+    assert sorted(proxy.upstreams()) == sorted(backends)
+    assert _answers(proxy.url, 10) == Counter({str(b.port): 5 for b in backends})
+
+    assert proxy.set_upstreams(backends[:1]) is True
+    assert _answers(proxy.url, 4) == Counter({str(backends[0].port): 4})
+    assert proxy.set_upstreams(backends[:1]) is False  # unchanged: no reload
+
+
+def test_a_refused_connection_is_retried_on_the_next_target(
+    proxy: LocalProxy, backends: list[Upstream]
+) -> None:
+    closed = Upstream("127.0.0.1", free_port())  # nothing listens there
+    proxy.set_upstreams([closed, backends[0]])
+
+    answers = _answers(proxy.url, 6) + _answers(proxy.url, 6, method="POST")
+
+    assert answers == Counter({str(backends[0].port): 12})
+
+
+def test_a_taken_port_is_reported_with_the_setting_to_change(
+    docker_client: docker.DockerClient,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proxy = LocalProxy(f"lrt{secrets.token_hex(3)}", port=port, client=docker_client)
+        with pytest.raises(DockerError, match=f"127.0.0.1:{port}") as raised:
+            proxy.ensure_running()
+    assert "MLINFRA_PROXY_PORT" in (raised.value.hint or "")
+    assert proxy.stop() is False  # the failed container was removed

@@ -1,0 +1,34 @@
+"""The proxy's nginx.conf (its validity under real nginx is checked by the integration tests)."""
+
+from __future__ import annotations
+
+from mlinfra.proxy import Upstream, render_nginx_conf
+
+
+def _server_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("server 1")]
+
+
+def test_targets_become_one_upstream_with_keepalive_and_retries() -> None:
+    text = render_nginx_conf(
+        [Upstream("127.0.0.1", 32769), Upstream("127.0.0.1", 32768), Upstream("127.0.0.1", 32769)],
+        host="127.0.0.1",
+        port=8080,
+    )
+
+    assert _server_lines(text) == [
+        "server 127.0.0.1:32768 max_fails=2 fail_timeout=10s;",
+        "server 127.0.0.1:32769 max_fails=2 fail_timeout=10s;",
+    ]
+    assert "listen 127.0.0.1:8080;" in text
+    assert "keepalive 16;" in text
+    assert 'proxy_set_header Connection "";' in text
+    assert "proxy_next_upstream error timeout http_502 http_503;" in text
+
+
+def test_no_targets_answer_503_like_an_alb_without_healthy_targets() -> None:
+    text = render_nginx_conf([], host="127.0.0.1", port=18080)
+
+    assert "upstream" not in text
+    assert "return 503" in text
+    assert "listen 127.0.0.1:18080;" in text

@@ -1,0 +1,114 @@
+"""ECS task definition -> docker run arguments."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from mlinfra.errors import ConfigError
+from mlinfra.local_runtime import task_spec
+
+# Shaped as describe_task_definition()["taskDefinition"] returns it.
+TASK_DEFINITION: dict[str, Any] = {
+    "family": "mlinfra-local",
+    "revision": 7,
+    "networkMode": "bridge",
+    "cpu": "512",
+    "memory": "1024",
+    "containerDefinitions": [
+        {
+            "name": "app",
+            "image": "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd",
+            "cpu": 256,
+            "memory": 512,
+            "memoryReservation": 256,
+            "essential": True,
+            "readonlyRootFilesystem": True,
+            "stopTimeout": 20,
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+            "environment": [{"name": "OMP_NUM_THREADS", "value": "1"}],
+            "healthCheck": {
+                "command": ["CMD-SHELL", "curl -f http://127.0.0.1:8080/health || exit 1"],
+                "interval": 10,
+                "timeout": 3,
+                "retries": 2,
+                "startPeriod": 5,
+            },
+        }
+    ],
+}
+LOAD_BALANCER = {"targetGroupArn": "arn:tg", "containerName": "app", "containerPort": 8080}
+
+
+def _definition(**container_changes: Any) -> dict[str, Any]:
+    definition = copy.deepcopy(TASK_DEFINITION)
+    definition["containerDefinitions"][0].update(container_changes)
+    return definition
+
+
+def test_the_task_definition_becomes_docker_run_arguments() -> None:
+    spec = task_spec(TASK_DEFINITION, LOAD_BALANCER)
+    kwargs = spec.run_kwargs(name="task-1", labels={"mlinfra.env": "local"})
+
+    assert spec.family_revision == "mlinfra-local:7"
+    assert spec.container_port == 8080
+    assert kwargs["image"] == "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd"
+    assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
+    assert kwargs["environment"] == {"OMP_NUM_THREADS": "1"}
+    assert kwargs["healthcheck"] == {
+        "test": ["CMD-SHELL", "curl -f http://127.0.0.1:8080/health || exit 1"],
+        "interval": 10_000_000_000,
+        "timeout": 3_000_000_000,
+        "retries": 2,
+        "start_period": 5_000_000_000,
+    }
+    assert (kwargs["mem_limit"], kwargs["mem_reservation"]) == ("512m", "256m")
+    assert (kwargs["cpu_shares"], kwargs["nano_cpus"]) == (256, 500_000_000)
+    assert kwargs["read_only"] is True
+    assert spec.stop_timeout_s == 20
+    assert "command" not in kwargs
+
+
+def test_absent_fields_take_the_ecs_defaults() -> None:
+    definition = _definition(healthCheck={"command": ["CMD", "true"]}, memory=None, cpu=None)
+    del definition["containerDefinitions"][0]["stopTimeout"]
+    spec = task_spec(definition, None)
+
+    assert spec.health is not None
+    assert (spec.health.interval_s, spec.health.timeout_s, spec.health.retries) == (30, 5, 3)
+    assert spec.health.deadline_s() == 4 * 35
+    assert spec.memory_mib == 1024  # the task's memory when the container sets none
+    assert spec.cpu_shares is None
+    assert spec.stop_timeout_s == 30
+    assert spec.container_port is None
+
+
+def test_a_fixed_host_port_is_kept() -> None:
+    spec = task_spec(_definition(portMappings=[{"containerPort": 8080, "hostPort": 9000}]), None)
+    assert spec.run_kwargs(name="t", labels={})["ports"] == {"8080/tcp": ("127.0.0.1", 9000)}
+
+
+@pytest.mark.parametrize(
+    ("definition", "balancer", "message"),
+    [
+        ({**TASK_DEFINITION, "networkMode": "awsvpc"}, None, "networkMode 'awsvpc'"),
+        (
+            {
+                **TASK_DEFINITION,
+                "containerDefinitions": TASK_DEFINITION["containerDefinitions"] * 2,
+            },
+            None,
+            "has 2 containers",
+        ),
+        (TASK_DEFINITION, {**LOAD_BALANCER, "containerName": "web"}, "container 'web'"),
+        (TASK_DEFINITION, {**LOAD_BALANCER, "containerPort": 9090}, "targets port 9090"),
+    ],
+)
+def test_what_the_runtime_cannot_run_is_refused_with_the_fix(
+    definition: dict[str, Any], balancer: dict[str, Any] | None, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        task_spec(definition, balancer)
+    assert raised.value.hint
