@@ -1,8 +1,318 @@
-"""The mlinfra command line (placeholder until the CLI lands)."""
+"""The mlinfra command line: thin commands that parse arguments, call :mod:`mlinfra.deploy` and
+render what it returns with :mod:`mlinfra.reports` (or as JSON with ``--json``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-app = typer.Typer(help="mlinfra: a LightGBM model to production on AWS ECS behind an ALB.")
+from mlinfra import deploy, reports
+from mlinfra.errors import ConfigError, MlinfraError
+
+app = typer.Typer(
+    help="mlinfra: a LightGBM model to production on AWS ECS behind an ALB, with Terraform.\n\n"
+    "Every command takes --env (local, dev, staging, prod; default $MLINFRA_ENV). "
+    "`local` runs the same environment code against an emulated AWS on this machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+T = TypeVar("T")
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env", "-e", help="Environment (a folder of environments/); default $MLINFRA_ENV."
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of a report.")
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+_options: dict[str, bool] = {"debug": False}
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show Python tracebacks on errors.")
+    ] = False,
+) -> None:
+    _options["debug"] = debug
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """MlinfraError -> one or two lines and its exit code; anything else -> one line, unless --debug."""
+    try:
+        yield
+    except MlinfraError as err:
+        if _options["debug"]:
+            raise
+        reports.error(_err(), err)
+        raise typer.Exit(err.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        if _options["debug"]:
+            raise
+        _err().print(f"[bold red]internal error:[/] {err.__class__.__name__}: {err}")
+        _err().print("  run again with `mlinfra --debug ...` for the traceback, and report it.")
+        raise typer.Exit(70) from None
+
+
+def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
+    """Run a long step under a spinner whose text follows the step's progress lines."""
+    console = _err()
+    with console.status(message) as spinner:
+
+        def say(line: str) -> None:
+            spinner.update(f"{message}: {line}")
+            console.log(line)
+
+        return work(say)
+
+
+def _target(env: str | None) -> deploy.Target:
+    from mlinfra.terraform import require_terraform
+
+    require_terraform()
+    selected = deploy.select_environment(env)
+    return _step(f"connecting to {selected.name}", lambda say: deploy.connect(selected, say))
+
+
+def _confirm_prod(target: deploy.Target, yes: bool, action: str) -> None:
+    if target.env.name == "prod" and not yes:
+        typer.confirm(f"{action} in prod?", abort=True)
+
+
+def _layer_progress() -> tuple[Progress, Callable[[Any], None]]:
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=_err()
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_layer(event: Any) -> None:
+        if event.layer not in tasks:
+            tasks[event.layer] = progress.add_task(event.layer, total=None)
+        progress.update(
+            tasks[event.layer],
+            description=f"{event.layer} {event.status}",
+            completed=event.current or 0,
+            total=event.total,
+        )
+
+    return progress, on_layer
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    retrain: Annotated[bool, typer.Option(help="Train again even if a model exists.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Train the default house-price model into .mlinfra/model (skipped when one exists)."""
+    with _handled():
+        artifact = _step("training", lambda _say: deploy.train(retrain))
+        data = {
+            "model_dir": str(artifact.dir),
+            "version": artifact.version,
+            "sha256": artifact.sha256,
+        }
+        if json_:
+            reports.print_json(_out(), data)
+        else:
+            _out().print(f"model {artifact.version} in {artifact.dir} (sha256 {artifact.sha8})")
+
+
+@app.command()
+def build(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """Build the serving image with the model; tag <git sha>[-dirty]-<model sha8>."""
+    with _handled():
+        selected = deploy.select_environment(env)
+        built = _step("building the image", lambda say: deploy.build(selected, say))
+        data = {"image": built.reference, "image_id": built.image_id, "reused": built.reused}
+        if json_:
+            reports.print_json(_out(), data)
+        else:
+            _out().print(f"{'reused' if built.reused else 'built'} {built.reference}")
+
+
+@app.command()
+def push(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """Log in to the registry (ECR, or the local one) and push the last built image."""
+    with _handled():
+        target = _target(env)
+        progress, on_layer = _layer_progress()
+        with progress:
+            result = deploy.push(target, on_layer)
+        data = {"image": result.image, "digest": result.digest, "size": result.size}
+        if json_:
+            reports.print_json(_out(), data)
+        else:
+            _out().print(f"pushed {result.image}\n  digest {result.digest}")
+
+
+@app.command()
+def plan(
+    env: EnvOption = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 no changes, 2 changes, 1 error.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
+    with _handled():
+        target = _target(env)
+        result = _step("planning", lambda say: deploy.plan(target, say=say))
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.plan_result(_out(), result)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Apply the saved plans (refused when stale), then wait for the service to be stable."""
+    with _handled():
+        target = _target(env)
+        _confirm_prod(target, yes, "Apply the saved plans")
+        result = _step("applying", lambda say: deploy.apply(target, say))
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.apply_result(_out(), result)
+
+
+@app.command(name="deploy")
+def deploy_command(
+    env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False
+) -> None:
+    """Train if needed, build, push, plan, apply, then report the status."""
+    with _handled():
+        target = _target(env)
+        _confirm_prod(target, yes, "Deploy")
+
+        def work(say: Callable[[str], None]) -> deploy.ApplyResult:
+            # One live display at a time: under the spinner, layers report as lines.
+            def on_layer(event: Any) -> None:
+                if event.status in ("Pushed", "Layer already exists"):
+                    say(f"layer {event.layer}: {event.status.lower()}")
+
+            return deploy.deploy(target, say, on_layer)
+
+        result = _step("deploying", work)
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.apply_result(_out(), result)
+
+
+@app.command()
+def status(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """The URL, targets' health, service counts, the image, and live /health and /ready probes."""
+    with _handled():
+        target = _target(env)
+        report = _step("reading the service", lambda _say: deploy.status(target))
+        if json_:
+            reports.print_json(_out(), report.to_dict())
+        else:
+            _out().print(reports.status_panel(report))
+
+
+@app.command()
+def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Destroy the service stack, then the registry stack (through saved destroy plans)."""
+    with _handled():
+        target = _target(env)
+        if not yes:
+            typer.confirm(f"Destroy everything in {target.env.name}?", abort=True)
+        removed = _step("destroying", lambda say: deploy.destroy(target, say))
+        if json_:
+            reports.print_json(_out(), [s.to_dict() for s in removed])
+        else:
+            reports.destroyed(_out(), removed)
+
+
+@app.command()
+def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """Terraform outputs of the registry and service stacks."""
+    with _handled():
+        target = _target(env)
+        values = deploy.outputs(target)
+        if json_:
+            reports.print_json(_out(), values)
+        else:
+            _out().print(reports.outputs_table(values))
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise ConfigError(
+            f"Duration {text!r} is not understood.", "Use a number and a unit: 30s, 10m, 2h, 1d."
+        )
+    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+
+
+@app.command()
+def logs(
+    env: EnvOption = None,
+    since: Annotated[str, typer.Option(help="How far back: 30s, 10m, 2h, 1d.")] = "10m",
+    limit: Annotated[int, typer.Option(help="At most this many of the latest lines.")] = 200,
+    json_: JsonOption = False,
+) -> None:
+    """Tail the service's CloudWatch log group."""
+    with _handled():
+        window = parse_duration(since)
+        target = _target(env)
+        events = deploy.logs(target, window, limit)
+        if json_:
+            reports.print_json(_out(), [e.to_dict() for e in events])
+        else:
+            reports.log_lines(_out(), events)
+
+
+@app.command()
+def doctor(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """Check Terraform, Docker, the model, AWS credentials and the registry login; say how to fix each."""
+    from mlinfra import doctor as checks
+
+    with _handled():
+        selected = deploy.select_environment(env)
+        results = _step("checking", lambda _say: checks.run(selected))
+        if json_:
+            reports.print_json(_out(), [c.to_dict() for c in results])
+        else:
+            _out().print(reports.doctor_table(results))
+    if not all(c.ok for c in results):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -10,7 +320,7 @@ def version() -> None:
     """Print mlinfra's version."""
     from mlinfra import __version__
 
-    print(__version__)
+    _out().print(__version__)
 
 
 def main() -> None:

@@ -138,8 +138,17 @@ def diagnostic(text: str) -> str:
     return "\n".join(kept[:_MAX_DIAGNOSTIC_LINES])
 
 
+# The variables a hand-run terraform needs to find the same state (never credentials).
+_LOCATING_VARIABLES = ("TF_DATA_DIR", "AWS_ENDPOINT_URL")
+
+
 def error_from_output(
-    command: str, stack: str, working_dir: Path, text: str, planfile: Path | None = None
+    command: str,
+    stack: str,
+    working_dir: Path,
+    text: str,
+    planfile: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> TerraformError:
     """The most specific TerraformError for a failed run, carrying Terraform's diagnostic."""
     detail = diagnostic(text)
@@ -152,11 +161,14 @@ def error_from_output(
     if "Error acquiring the state lock" in text:
         found = _LOCK_ID.search(text)
         lock_id = found.group(1) if found else "<LOCK ID>"
+        prefix = "".join(
+            f"{key}={(env or {})[key]} " for key in _LOCATING_VARIABLES if (env or {}).get(key)
+        )
         return StateLockError(
             f"The {stack} stack's state is locked (lock ID {lock_id}); "
             f"terraform {command} did not run.\n{detail}",
             "If no other terraform run is in progress, release the stale lock with: "
-            f"terraform -chdir={working_dir} force-unlock -force {lock_id}",
+            f"{prefix}terraform -chdir={working_dir} force-unlock -force {lock_id}",
         )
     return TerraformError(
         f"terraform {command} failed for the {stack} stack ({working_dir}):\n{detail}",
@@ -205,7 +217,9 @@ class Stack:
         env: variables every terraform run gets (emulator endpoint and credentials, for example).
         cli_config: Terraform CLI config (``.mlinfra/terraformrc``: provider mirror, plugin cache).
         backend_config: ``-backend-config`` values (bucket, key, region...) for ``init``.
-        stamp_dir: where to remember what ``init`` last ran with (so it reruns only when needed).
+        data_dir: Terraform's data folder (``TF_DATA_DIR``); default ``<working_dir>/.terraform``.
+            mlinfra keeps it under ``.mlinfra/<env>/`` so that two state folders (a user's and a
+            test's) never share one backend configuration.
     """
 
     def __init__(
@@ -216,13 +230,16 @@ class Stack:
         env: Mapping[str, str] | None = None,
         cli_config: Path | None = None,
         backend_config: Mapping[str, str] | None = None,
-        stamp_dir: Path | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.working_dir = working_dir
         self.backend_config = dict(backend_config or {})
-        self.stamp_file = (stamp_dir or working_dir / ".terraform") / f"{name}.init-stamp"
+        self.data_dir = data_dir or working_dir / ".terraform"
+        self.stamp_file = self.data_dir / "mlinfra-init-stamp"
         self.env = dict(env or {})
+        if data_dir is not None:
+            self.env["TF_DATA_DIR"] = str(data_dir)
         if cli_config is not None:
             self.env["TF_CLI_CONFIG_FILE"] = str(cli_config)
         self.env.setdefault("TF_IN_AUTOMATION", "1")
@@ -237,7 +254,9 @@ class Stack:
             code, out, err = self._terraform.cmd(command, *args, **options)
         succeeded = code == 0 or (command == "plan" and code == _PLAN_HAS_CHANGES)
         if not succeeded:
-            raise error_from_output(command, self.name, self.working_dir, err or out, planfile)
+            raise error_from_output(
+                command, self.name, self.working_dir, err or out, planfile, self.env
+            )
         return out
 
     # -- init, only when needed -------------------------------------------------------------
@@ -251,7 +270,7 @@ class Stack:
         return digest.hexdigest()
 
     def needs_init(self) -> bool:
-        if not (self.working_dir / ".terraform").is_dir():
+        if not self.data_dir.is_dir():
             return True
         if not (self.working_dir / ".terraform.lock.hcl").exists():
             return True

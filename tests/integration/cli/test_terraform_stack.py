@@ -106,9 +106,8 @@ def test_a_held_state_lock_names_the_force_unlock_command(
     with pytest.raises(StateLockError) as caught:
         stack.plan(tmp_path / "p.tfplan", [_var_file(tmp_path / "v.json", "x")])
     assert lock_id in caught.value.message
-    assert f"terraform -chdir={ssm_stack_dir} force-unlock -force {lock_id}" in (
-        caught.value.hint or ""
-    )
+    unlock = f"AWS_ENDPOINT_URL={emulator_env['AWS_ENDPOINT_URL']} terraform -chdir={ssm_stack_dir} force-unlock -force {lock_id}"
+    assert unlock in (caught.value.hint or "")
 
 
 def test_a_configuration_error_carries_terraforms_diagnostic(

@@ -1,0 +1,552 @@
+"""What the CLI's commands do: each function takes an environment, does the work and returns data.
+
+Rendering (rich or ``--json``) is :mod:`mlinfra.reports`' job; nothing here prints. Progress
+goes through ``say`` callbacks, so the same functions serve the CLI and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from mlinfra import config, registry, tfvars
+from mlinfra.errors import ConfigError, DeployError, MlinfraError
+from mlinfra.logs import LogEvent, tail
+from mlinfra.probes import Probe, probe_all
+from mlinfra.terraform import PlanSummary, Stack, StalePlanError
+
+ENV_VARIABLE = "MLINFRA_ENV"
+STATE_BUCKET_VARIABLE = "MLINFRA_STATE_BUCKET"
+# Applied in this order (the registry must exist before a push); destroyed in reverse.
+STACKS = ("registry", "service")
+STABLE_TIMEOUT_S = 600.0
+LAST_BUILD = "last-build.json"
+
+Say = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment and how to reach its AWS
+# ---------------------------------------------------------------------------------------------
+
+
+def select_environment(name: str | None) -> config.Environment:
+    """``--env``, else ``$MLINFRA_ENV``; a ConfigError listing the valid names otherwise."""
+    chosen = name or os.environ.get(ENV_VARIABLE)
+    if not chosen:
+        raise ConfigError(
+            "No environment given.",
+            f"Pass --env with one of: {', '.join(config.environment_names())} "
+            f"(or set {ENV_VARIABLE}).",
+        )
+    return config.environment(chosen)
+
+
+@dataclass
+class Target:
+    """One environment wired to its AWS: the real one, or the emulator for ``local``."""
+
+    env: config.Environment
+    aws_env: dict[str, str]
+    backend_bucket: str
+    region: str
+    emulator_endpoint: str | None = None
+
+    def session(self) -> boto3.Session:
+        if self.emulator_endpoint is not None:
+            from mlinfra.emulator import boto3_session
+
+            return boto3_session(self.emulator_endpoint)
+        return boto3.Session(region_name=self.region)
+
+    def stack(self, name: str) -> Stack:
+        from mlinfra.bootstrap import terraform_cli_config
+
+        working_dir = self.env.path / name
+        if not working_dir.is_dir():
+            raise ConfigError(
+                f"Environment {self.env.name!r} has no {name} stack ({working_dir}).",
+                f"Every environment needs {' and '.join(STACKS)} folders (docs/team-contract.md).",
+            )
+        return Stack(
+            name,
+            working_dir,
+            env=self.aws_env,
+            cli_config=terraform_cli_config(config.state_dir()),
+            backend_config={
+                "bucket": self.backend_bucket,
+                "key": f"{self.env.name}/{name}.tfstate",
+                "region": self.region,
+                **({"use_path_style": "true"} if self.emulator_endpoint else {}),
+            },
+            data_dir=self.env.state_dir / name / "terraform-data",
+        )
+
+    def planfile(self, stack: str) -> Path:
+        return self.env.state_dir / f"{stack}.tfplan"
+
+    def var_files(self, stack: str) -> list[Path]:
+        """The environment's own ``*.tfvars`` beside the stack, plus the image for the service."""
+        files = sorted((self.env.path / stack).glob("*.tfvars"))
+        if stack == "service":
+            files.append(tfvars.image_tfvars_path(self.env.state_dir))
+        return files
+
+
+def connect(env: config.Environment, say: Say = _quiet) -> Target:
+    """Reach the environment's AWS; for ``local`` start (or reuse) the emulator first."""
+    if env.is_local:
+        from mlinfra import emulator
+
+        running = emulator.start()
+        if not running.reused:
+            say(f"started the AWS emulator at {running.endpoint}")
+        return Target(
+            env,
+            emulator.client_env(running.endpoint),
+            emulator.STATE_BUCKET,
+            emulator.REGION,
+            running.endpoint,
+        )
+    bucket = os.environ.get(STATE_BUCKET_VARIABLE)
+    if not bucket:
+        raise ConfigError(
+            f"No Terraform state bucket for environment {env.name!r}.",
+            f"Set {STATE_BUCKET_VARIABLE} to an S3 bucket you own (state key: {env.name}/<stack>.tfstate).",
+        )
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return Target(env, {}, bucket, region)
+
+
+# ---------------------------------------------------------------------------------------------
+# train, build, push
+# ---------------------------------------------------------------------------------------------
+
+
+def train(retrain: bool = False) -> Any:
+    """The model artifact: trained now when absent (or when ``retrain``)."""
+    from mlinfra import model
+
+    if retrain:
+        return model.train(model.default_model_dir())
+    return model.ensure_model()
+
+
+def repository_name(env: config.Environment) -> str:
+    return f"mlinfra-{env.name}"
+
+
+def build(env: config.Environment, say: Say = _quiet) -> Any:
+    """Build the serving image for ``env`` (training the model first if needed)."""
+    from mlinfra import image, model
+
+    try:
+        artifact = model.ModelArtifact.load(model.default_model_dir())
+    except ConfigError as err:
+        raise ConfigError(
+            f"No usable model artifact in {model.default_model_dir()}: {err.message}",
+            "Run `mlinfra train` first (or `mlinfra deploy`, which trains when needed).",
+        ) from err
+    built = image.build_image(artifact, repository_name(env), progress=say)
+    tfvars.write_atomic_json(
+        env.state_dir / LAST_BUILD,
+        {"reference": built.reference, "tag": built.tag, "image_id": built.image_id},
+    )
+    return built
+
+
+def last_build(env: config.Environment) -> dict[str, str]:
+    path = env.state_dir / LAST_BUILD
+    if not path.exists():
+        raise ConfigError(
+            f"No image was built for environment {env.name!r} yet.",
+            f"Run `mlinfra build --env {env.name}` first.",
+        )
+    return json.loads(path.read_text())
+
+
+def registry_login(target: Target) -> tuple[str, registry.Credentials]:
+    """The repository to push to and its credentials (the local registry, or ECR)."""
+    if target.env.is_local:
+        local = registry.LocalRegistry(config.state_dir() / "registry")
+        local.start()
+        return f"{local.address}/{repository_name(target.env)}", local.credentials()
+    repository_url = target.stack("registry").outputs().get("repository_url")
+    if not repository_url:
+        raise DeployError(
+            f"The registry stack of {target.env.name!r} has no repository_url output yet.",
+            f"Apply it first: `mlinfra plan --env {target.env.name}` then `mlinfra apply`.",
+        )
+    session = target.session()
+    return repository_url, registry.ecr_credentials(
+        repository_url, {"region_name": session.region_name}
+    )
+
+
+def push(
+    target: Target, on_progress: Callable[[registry.LayerProgress], None] = lambda _: None
+) -> registry.PushResult:
+    """Push the last built image and record its URI for the service stack's next plan."""
+    built = last_build(target.env)
+    repository, credentials = registry_login(target)
+    result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
+    tfvars.write_image_tfvars(target.env.state_dir, result.image)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# plan, apply
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The saved plans of an environment's stacks; ``waiting`` names stacks not planned, and why."""
+
+    env: str
+    plans: tuple[PlanSummary, ...]
+    waiting: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.has_changes for p in self.plans)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "has_changes": self.has_changes,
+            "plans": [p.to_dict() for p in self.plans],
+            "waiting": self.waiting,
+        }
+
+
+def plan_stack(target: Target, stack: str, destroy: bool = False) -> PlanSummary:
+    return target.stack(stack).plan(target.planfile(stack), target.var_files(stack), destroy)
+
+
+def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> PlanResult:
+    """Plan each stack to its saved plan; the service waits until an image was pushed."""
+    plans: list[PlanSummary] = []
+    waiting: dict[str, str] = {}
+    for stack in stacks:
+        if stack == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
+            target.planfile(stack).unlink(missing_ok=True)
+            waiting[stack] = f"no image pushed yet: run `mlinfra push --env {target.env.name}`"
+            continue
+        say(f"planning the {stack} stack")
+        plans.append(plan_stack(target, stack))
+    return PlanResult(target.env.name, tuple(plans), waiting)
+
+
+def _check_plan_image(target: Target, stack: Stack, planfile: Path) -> None:
+    """Refuse a service plan made for another image than the last one pushed."""
+    pushed = tfvars.read_image_tfvars(target.env.state_dir)
+    planned = stack.show_json(planfile).get("variables", {}).get("container_image", {})
+    if pushed and planned.get("value") not in (None, pushed):
+        raise StalePlanError(
+            f"The saved service plan deploys {planned['value']}, but the last push was {pushed}.",
+            f"Make a new plan: `mlinfra plan --env {target.env.name}`.",
+        )
+
+
+def apply_stack(target: Target, stack_name: str) -> None:
+    """Apply a stack's saved plan (only if still current), then retire the plan file."""
+    stack = target.stack(stack_name)
+    planfile = target.planfile(stack_name)
+    if stack_name == "service" and planfile.exists():
+        _check_plan_image(target, stack, planfile)
+    stack.apply(planfile)
+    # An applied plan is stale by definition; keeping it would only invite a second apply.
+    planfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    env: str
+    applied: tuple[str, ...]
+    status: StatusReport | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "applied": list(self.applied),
+            "status": self.status.to_dict() if self.status else None,
+        }
+
+
+def apply(target: Target, say: Say = _quiet) -> ApplyResult:
+    """Apply the saved plans in stack order, then wait for the service to be stable."""
+    pending = [s for s in STACKS if target.planfile(s).exists()]
+    if not pending:
+        raise ConfigError(
+            f"No saved plan for environment {target.env.name!r}.",
+            f"Run `mlinfra plan --env {target.env.name}` first.",
+        )
+    for stack in pending:
+        say(f"applying the {stack} stack")
+        apply_stack(target, stack)
+    report = None
+    if "service" in pending:
+        wait_stable(target, say)
+        report = status(target)
+    return ApplyResult(target.env.name, tuple(pending), report)
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting for stability
+# ---------------------------------------------------------------------------------------------
+
+
+def _run_locally(target: Target, outputs: dict[str, Any], say: Say) -> None:
+    """Hand the applied service to the local runtime (the emulator runs no containers)."""
+    from mlinfra import local_runtime
+
+    _repository, credentials = registry_login(target)
+    local_runtime.converge(
+        target.emulator_endpoint or "",
+        env=target.env.name,
+        cluster=outputs["cluster_name"],
+        service=outputs["service_name"],
+        auth_config=credentials.auth_config(),
+        say=say,
+    )
+
+
+def wait_stable(target: Target, say: Say = _quiet, timeout_s: float = STABLE_TIMEOUT_S) -> None:
+    """Wait until the ECS service runs its desired count on the new deployment (rollout COMPLETED)."""
+    outputs = target.stack("service").outputs()
+    if target.env.is_local:
+        _run_locally(target, outputs, say)
+    ecs = target.session().client("ecs")
+    deadline = time.monotonic() + timeout_s
+    seen = ""
+    while True:
+        service = _describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+        primary = _primary_deployment(service)
+        line = (
+            f"service {service['serviceName']}: {service.get('runningCount', 0)}/"
+            f"{service.get('desiredCount', 0)} running, {service.get('pendingCount', 0)} pending, "
+            f"rollout {primary.get('rolloutState', 'unknown')}"
+        )
+        if line != seen:
+            say(line)
+            seen = line
+        if _is_stable(service):
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(
+                f"The service did not become stable within {timeout_s:.0f} s ({line}).",
+                f"Look at `mlinfra status --env {target.env.name}` and `mlinfra logs`.",
+            )
+        time.sleep(5)
+
+
+def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
+    found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+    if not found:
+        raise DeployError(
+            f"ECS service {service!r} not found in cluster {cluster!r}.",
+            "Apply the service stack (`mlinfra apply --env ENV`).",
+        )
+    return found[0]
+
+
+def _primary_deployment(service: dict[str, Any]) -> dict[str, Any]:
+    return next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+
+
+def _is_stable(service: dict[str, Any]) -> bool:
+    # The same test as boto3's services_stable waiter, plus the rollout state AWS reports.
+    deployments = service.get("deployments", [])
+    return (
+        len(deployments) == 1
+        and service.get("runningCount") == service.get("desiredCount")
+        and _primary_deployment(service).get("rolloutState", "COMPLETED") == "COMPLETED"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What runs where: the URL, the ALB, the ECS service, the image and live probes."""
+
+    env: str
+    deployed: bool
+    url: str | None
+    healthy: bool
+    service: dict[str, Any] = field(default_factory=dict)
+    listeners: tuple[dict[str, Any], ...] = ()
+    targets: tuple[dict[str, Any], ...] = ()
+    image: str | None = None
+    probes: tuple[Probe, ...] = ()
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "deployed": self.deployed,
+            "url": self.url,
+            "healthy": self.healthy,
+            "service": self.service,
+            "listeners": list(self.listeners),
+            "targets": list(self.targets),
+            "image": self.image,
+            "probes": [p.to_dict() for p in self.probes],
+            "outputs": self.outputs,
+        }
+
+
+def _service_summary(ecs: Any, outputs: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    service = _describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    containers = definition["taskDefinition"].get("containerDefinitions", [])
+    summary = {
+        "name": service["serviceName"],
+        "cluster": outputs["cluster_name"],
+        "desired": service.get("desiredCount", 0),
+        "running": service.get("runningCount", 0),
+        "pending": service.get("pendingCount", 0),
+        "rollout_state": _primary_deployment(service).get("rolloutState"),
+        "task_definition": service["taskDefinition"].rsplit("/", 1)[-1],
+    }
+    return summary, containers[0]["image"] if containers else None
+
+
+def _load_balancing(
+    elbv2: Any, target_group_arn: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    group = elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"][0]
+    listeners = [
+        {"port": listener["Port"], "protocol": listener["Protocol"]}
+        for arn in group.get("LoadBalancerArns", [])
+        for listener in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    ]
+    health = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+    targets = [
+        {
+            "id": item["Target"]["Id"],
+            "port": item["Target"].get("Port"),
+            "state": item["TargetHealth"]["State"],
+            "reason": item["TargetHealth"].get("Reason"),
+        }
+        for item in health["TargetHealthDescriptions"]
+    ]
+    return listeners, targets
+
+
+def public_url(target: Target, outputs: dict[str, Any]) -> str | None:
+    """A URL that answers from this machine: the local proxy, or the ALB's ``service_url``."""
+    if target.env.is_local:
+        from mlinfra import local_runtime
+
+        return local_runtime.status(target.env.name).url
+    return outputs.get("service_url")
+
+
+def status(target: Target) -> StatusReport:
+    """Read the service stack's outputs, the ECS service, the ALB, and probe the URL."""
+    outputs = target.stack("service").outputs()
+    if not outputs.get("service_name"):
+        return StatusReport(target.env.name, deployed=False, url=None, healthy=False)
+    session = target.session()
+    service, image = _service_summary(session.client("ecs"), outputs)
+    listeners, targets = _load_balancing(session.client("elbv2"), outputs["target_group_arn"])
+    url = public_url(target, outputs)
+    probes = tuple(probe_all(url)) if url else ()
+    return StatusReport(
+        env=target.env.name,
+        deployed=True,
+        url=url,
+        healthy=bool(probes) and all(p.ok for p in probes),
+        service=service,
+        listeners=tuple(listeners),
+        targets=tuple(targets),
+        image=image,
+        probes=probes,
+        outputs=outputs,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy, destroy, outputs, logs
+# ---------------------------------------------------------------------------------------------
+
+
+def deploy(
+    target: Target,
+    say: Say = _quiet,
+    on_layer: Callable[[registry.LayerProgress], None] = lambda _: None,
+) -> ApplyResult:
+    """train if needed, build, registry stack, push, service stack, wait, status."""
+    artifact = train()
+    say(f"model {artifact.version} (sha256 {artifact.sha8})")
+    built = build(target.env, say)
+    say(f"image {built.reference}")
+    plan(target, ["registry"], say)
+    apply_stack(target, "registry")
+    pushed = push(target, on_layer)
+    say(f"pushed {pushed.image} ({pushed.digest})")
+    plan(target, ["service"], say)
+    say("applying the service stack")
+    apply_stack(target, "service")
+    wait_stable(target, say)
+    return ApplyResult(target.env.name, STACKS, status(target))
+
+
+def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
+    """Destroy the service stack, stop what runs locally, then destroy the registry stack."""
+    removed: list[PlanSummary] = []
+    for stack_name in reversed(STACKS):
+        stack = target.stack(stack_name)
+        if not stack.outputs():
+            say(f"the {stack_name} stack holds nothing")
+            continue
+        files = [f for f in target.var_files(stack_name) if f.exists()]
+        say(f"destroying the {stack_name} stack")
+        removed.append(stack.destroy(target.planfile(stack_name), files))
+        target.planfile(stack_name).unlink(missing_ok=True)
+        if stack_name == "service" and target.env.is_local:
+            _stop_local(target.env.name, say)
+    return removed
+
+
+def _stop_local(env: str, say: Say) -> None:
+    from mlinfra import local_runtime
+    from mlinfra.proxy import LocalProxy
+
+    stopped = local_runtime.stop_all(env)
+    LocalProxy(env).stop()
+    say(f"stopped {stopped} local task(s) and the proxy")
+
+
+def outputs(target: Target) -> dict[str, dict[str, Any]]:
+    """Every stack's Terraform outputs."""
+    return {stack: target.stack(stack).outputs() for stack in STACKS}
+
+
+def logs(target: Target, since: timedelta, limit: int) -> list[LogEvent]:
+    """The service's latest CloudWatch log events."""
+    group = target.stack("service").outputs().get("log_group_name")
+    if not group:
+        raise MlinfraError(
+            f"Environment {target.env.name!r} has no log group yet (no log_group_name output).",
+            f"Deploy first: `mlinfra deploy --env {target.env.name}`.",
+        )
+    start = datetime.now(UTC) - since
+    return tail(target.session().client("logs"), group, start, limit)

@@ -1,0 +1,176 @@
+"""Rich renderings of what the commands return (the same data ``--json`` prints as JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mlinfra.errors import MlinfraError
+from mlinfra.terraform import PlanSummary
+
+if TYPE_CHECKING:
+    from mlinfra.deploy import ApplyResult, PlanResult, StatusReport
+    from mlinfra.doctor import Check
+    from mlinfra.logs import LogEvent
+
+
+def print_json(console: Console, data: Any) -> None:
+    # NOTE: plain print, not rich's: `--json` output must parse with no markup or wrapping.
+    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def error(console: Console, err: MlinfraError) -> None:
+    """An MlinfraError as one or two lines: what went wrong, then how to fix it."""
+    console.print(Text("error: ", style="bold red") + Text(err.message))
+    if err.hint:
+        console.print(Text("  fix: ", style="yellow") + Text(err.hint))
+
+
+# ---------------------------------------------------------------------------------------------
+# plan
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_table(summary: PlanSummary) -> Table:
+    totals = summary.totals
+    verb = "destroy plan" if summary.destroy else "plan"
+    table = Table(
+        title=f"{summary.stack} stack {verb}: {totals.add} to add, {totals.change} to change, "
+        f"{totals.destroy} to destroy",
+        title_justify="left",
+        expand=False,
+    )
+    table.add_column("resource type")
+    table.add_column("add", justify="right", style="green")
+    table.add_column("change", justify="right", style="yellow")
+    table.add_column("destroy", justify="right", style="red")
+    for resource_type, counts in sorted(summary.by_type.items()):
+        table.add_row(
+            resource_type, _count(counts.add), _count(counts.change), _count(counts.destroy)
+        )
+    if summary.changed_outputs:
+        table.caption = f"outputs changing: {', '.join(summary.changed_outputs)}"
+    return table
+
+
+def _count(value: int) -> str:
+    return str(value) if value else "·"
+
+
+def plan_result(console: Console, result: PlanResult) -> None:
+    for summary in result.plans:
+        if summary.has_changes:
+            console.print(plan_table(summary))
+        else:
+            console.print(f"[bold]{summary.stack} stack[/]: no changes.")
+        console.print(f"  saved plan: {summary.planfile}", style="dim")
+    for stack, reason in result.waiting.items():
+        console.print(f"[bold]{stack} stack[/]: not planned, {reason}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------------
+
+
+def status_panel(report: StatusReport) -> Panel:
+    if not report.deployed:
+        return Panel(
+            f"Nothing deployed in [bold]{report.env}[/] (the service stack has no outputs).\n"
+            f"Deploy with: mlinfra deploy --env {report.env}",
+            title=f"mlinfra status: {report.env}",
+        )
+    verdict = (
+        Text("healthy", style="bold green")
+        if report.healthy
+        else Text("unhealthy", style="bold red")
+    )
+    head = Table.grid(padding=(0, 2))
+    head.add_row("URL", Text(report.url or "none"))
+    head.add_row("state", verdict)
+    head.add_row("image", Text(report.image or "unknown"))
+    service = report.service
+    head.add_row(
+        "service",
+        Text(
+            f"{service.get('name')} on {service.get('cluster')}: desired {service.get('desired')}, "
+            f"running {service.get('running')}, pending {service.get('pending')}, "
+            f"rollout {service.get('rollout_state') or 'unknown'} "
+            f"({service.get('task_definition')})"
+        ),
+    )
+    head.add_row(
+        "listeners",
+        Text(", ".join(f"{x['protocol']}:{x['port']}" for x in report.listeners) or "none"),
+    )
+    targets = Table("target", "port", "health", "reason", title="targets", title_justify="left")
+    for item in report.targets:
+        style = "green" if item["state"] == "healthy" else "yellow"
+        targets.add_row(
+            item["id"], str(item["port"]), Text(item["state"], style=style), item["reason"] or ""
+        )
+    probes = Table("probe", "status", "latency", title="live probes", title_justify="left")
+    for probe in report.probes:
+        probes.add_row(
+            probe.path,
+            Text(
+                str(probe.status) if probe.status else probe.error or "failed",
+                style="green" if probe.ok else "red",
+            ),
+            f"{probe.latency_ms:.1f} ms" if probe.latency_ms is not None else "-",
+        )
+    return Panel(Group(head, targets, probes), title=f"mlinfra status: {report.env}")
+
+
+def apply_result(console: Console, result: ApplyResult) -> None:
+    console.print(f"applied: {', '.join(result.applied)} ({result.env})")
+    if result.status is not None:
+        console.print(status_panel(result.status))
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs, logs, doctor, destroy
+# ---------------------------------------------------------------------------------------------
+
+
+def outputs_table(outputs: Mapping[str, Mapping[str, Any]]) -> Table:
+    table = Table("stack", "output", "value")
+    for stack, values in outputs.items():
+        if not values:
+            table.add_row(stack, Text("(none: not applied)", style="dim"), "")
+        for name, value in sorted(values.items()):
+            shown = value if isinstance(value, str) else json.dumps(value)
+            table.add_row(stack, name, shown)
+    return table
+
+
+def log_lines(console: Console, events: Iterable[LogEvent]) -> None:
+    for event in events:
+        console.print(
+            Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3] + " ", style="dim")
+            + Text(event.stream.rsplit("/", 1)[-1][:12] + " ", style="cyan")
+            + Text(event.message)
+        )
+
+
+def doctor_table(checks: Iterable[Check]) -> Table:
+    table = Table("check", "", "detail", "fix")
+    for check in checks:
+        mark = Text("ok", style="green") if check.ok else Text("FAIL", style="bold red")
+        table.add_row(check.name, mark, check.detail, check.fix or "")
+    return table
+
+
+def destroyed(console: Console, summaries: Iterable[PlanSummary]) -> None:
+    shown = False
+    for summary in summaries:
+        console.print(f"{summary.stack} stack: destroyed {summary.totals.destroy} resource(s)")
+        shown = True
+    if not shown:
+        console.print("nothing to destroy")

@@ -1,0 +1,58 @@
+"""The generated per-deploy Terraform variables: ``.mlinfra/<env>/image.auto.tfvars.json``.
+
+It lives outside the tracked tree (a generated file inside it would mark every later build
+``-dirty``) and is written atomically, so a plan never reads half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlinfra.errors import ConfigError
+
+IMAGE_TFVARS = "image.auto.tfvars.json"
+
+
+def image_tfvars_path(state_dir: Path) -> Path:
+    """Where the image variables of one environment live (``state_dir`` is ``.mlinfra/<env>``)."""
+    return state_dir / IMAGE_TFVARS
+
+
+def write_atomic_json(path: Path, values: Mapping[str, Any]) -> Path:
+    """Write ``values`` as JSON to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(values), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_image_tfvars(state_dir: Path, container_image: str) -> Path:
+    """Record the image URI (``repository:tag`` or ``repository@sha256:...``) for the next plan."""
+    if ":" not in container_image.rsplit("/", 1)[-1] and "@" not in container_image:
+        raise ConfigError(
+            f"Image {container_image!r} has no tag or digest.",
+            "Pass a full image URI such as 127.0.0.1:5000/mlinfra-local:<tag>.",
+        )
+    return write_atomic_json(image_tfvars_path(state_dir), {"container_image": container_image})
+
+
+def read_image_tfvars(state_dir: Path) -> str | None:
+    """The image URI the last push recorded, or None when there is none yet."""
+    path = image_tfvars_path(state_dir)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("container_image")
