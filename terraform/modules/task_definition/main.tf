@@ -1,0 +1,290 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = data.aws_caller_identity.current.account_id
+}
+
+################################################################################
+# Task Definition
+################################################################################
+
+locals {
+  health_check_command = coalesce(var.health_check.command, [
+    "CMD", "python3", "-c",
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${var.container_port}${var.health_check.path}', timeout=${var.health_check.timeout - 1})",
+  ])
+
+  container = {
+    name                   = var.name
+    image                  = var.container_image
+    essential              = true
+    command                = var.command
+    portMappings           = [{ containerPort = var.container_port, hostPort = 0, protocol = "tcp" }]
+    environment            = [for key in sort(keys(var.environment)) : { name = key, value = var.environment[key] }]
+    secrets                = [for key in sort(keys(var.secrets)) : { name = key, valueFrom = var.secrets[key] }]
+    stopTimeout            = var.stop_timeout
+    readonlyRootFilesystem = var.readonly_root_filesystem
+
+    healthCheck = {
+      command     = local.health_check_command
+      interval    = var.health_check.interval
+      timeout     = var.health_check.timeout
+      retries     = var.health_check.retries
+      startPeriod = var.health_check.start_period
+    }
+
+    linuxParameters = {
+      # An init process reaps zombies and forwards ECS's SIGTERM to the server.
+      initProcessEnabled = true
+      tmpfs = [for path in sort(keys(var.tmpfs_mounts)) : {
+        containerPath = path
+        size          = var.tmpfs_mounts[path]
+        mountOptions  = ["nosuid", "nodev", "noexec"]
+      }]
+    }
+
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = var.log_group_name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = var.log_stream_prefix
+      }
+    }
+  }
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  network_mode             = "bridge"
+  requires_compatibilities = ["EC2"]
+  cpu                      = tostring(var.cpu)
+  memory                   = tostring(var.memory)
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  # NOTE: nulls (an unset command) are dropped so that the plan compares what ECS returns.
+  container_definitions = jsonencode([{ for key, value in local.container : key => value if value != null }])
+
+  tags = var.tags
+}
+
+################################################################################
+# Task Execution IAM Role
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only ECS tasks of this account may assume the roles.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+locals {
+  ssm_secret_arns = [for arn in values(var.secrets) : arn if strcontains(arn, ":ssm:")]
+  # A Secrets Manager reference may end in ":<json-key>:<version-stage>:<version-id>"; IAM wants the secret's own ARN.
+  secretsmanager_secret_arns = distinct([
+    for arn in values(var.secrets) : join(":", slice(split(":", arn), 0, 7)) if strcontains(arn, ":secretsmanager:")
+  ])
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid = "EcrAuth"
+    # GetAuthorizationToken takes no resource: it returns a token for the registry, not a repository.
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "EcrPull"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [var.repository_arn]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${var.log_group_name}:log-stream:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.ssm_secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "SsmSecrets"
+      actions   = ["ssm:GetParameters"]
+      resources = local.ssm_secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.secretsmanager_secret_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "SecretsManagerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.secretsmanager_secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secrets_kms_key_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "SecretsKms"
+      actions   = ["kms:Decrypt"]
+      resources = var.secrets_kms_key_arns
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-task-execution"
+  description        = "ECS pulls the image, writes logs and reads the secrets of ${var.name}"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+################################################################################
+# Task IAM Role
+################################################################################
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  description        = "What the ${var.name} application may call in AWS"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  count = var.task_role_policy_json != null ? 1 : 0
+
+  name   = "application"
+  role   = aws_iam_role.task.id
+  policy = var.task_role_policy_json
+}
+
+################################################################################
+# Service
+################################################################################
+
+# Two resources because ignore_changes cannot depend on a variable: the autoscaled one leaves
+# desired_count to Application Auto Scaling. Their bodies must stay identical otherwise.
+resource "aws_ecs_service" "this" {
+  count = var.autoscaling_enabled ? 0 : 1
+
+  name                               = var.name
+  cluster                            = var.cluster_arn
+  task_definition                    = aws_ecs_task_definition.this.arn
+  desired_count                      = var.desired_count
+  deployment_minimum_healthy_percent = var.deployment.minimum_healthy_percent
+  deployment_maximum_percent         = var.deployment.maximum_percent
+  health_check_grace_period_seconds  = var.deployment.health_check_grace_period_seconds
+  wait_for_steady_state              = var.deployment.wait_for_steady_state
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+  enable_execute_command             = false
+
+  capacity_provider_strategy {
+    capacity_provider = var.capacity_provider_name
+    weight            = 1
+    base              = 0
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arn
+    container_name   = var.name
+    container_port   = var.container_port
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = var.deployment.rollback_on_failure
+  }
+
+  dynamic "ordered_placement_strategy" {
+    for_each = var.placement_spread
+
+    content {
+      type  = "spread"
+      field = ordered_placement_strategy.value
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecs_service" "autoscaled" {
+  count = var.autoscaling_enabled ? 1 : 0
+
+  name                               = var.name
+  cluster                            = var.cluster_arn
+  task_definition                    = aws_ecs_task_definition.this.arn
+  desired_count                      = var.desired_count
+  deployment_minimum_healthy_percent = var.deployment.minimum_healthy_percent
+  deployment_maximum_percent         = var.deployment.maximum_percent
+  health_check_grace_period_seconds  = var.deployment.health_check_grace_period_seconds
+  wait_for_steady_state              = var.deployment.wait_for_steady_state
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+  enable_execute_command             = false
+
+  capacity_provider_strategy {
+    capacity_provider = var.capacity_provider_name
+    weight            = 1
+    base              = 0
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arn
+    container_name   = var.name
+    container_port   = var.container_port
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = var.deployment.rollback_on_failure
+  }
+
+  dynamic "ordered_placement_strategy" {
+    for_each = var.placement_spread
+
+    content {
+      type  = "spread"
+      field = ordered_placement_strategy.value
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    ignore_changes = [desired_count] # the autoscaling target owns it
+  }
+}
+
+locals {
+  service = one(concat(aws_ecs_service.this, aws_ecs_service.autoscaled))
+}

@@ -1,0 +1,182 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mlinfra-test:1" }
+  }
+}
+
+variables {
+  name                   = "mlinfra-test"
+  container_image        = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlinfra-test:a1b2c3d-0123abcd"
+  log_group_name         = "/mlinfra/test"
+  repository_arn         = "arn:aws:ecr:eu-west-1:123456789012:repository/mlinfra-test"
+  cluster_arn            = "arn:aws:ecs:eu-west-1:123456789012:cluster/mlinfra-test"
+  capacity_provider_name = "mlinfra-test-ec2"
+  target_group_arn       = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/mlinfra-test/0123456789abcdef"
+}
+
+run "defaults_are_secure" {
+  command = plan
+
+  assert {
+    condition     = aws_ecs_task_definition.this.network_mode == "bridge" && aws_ecs_task_definition.this.requires_compatibilities == toset(["EC2"])
+    error_message = "The task must use bridge networking on EC2."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].portMappings == [{ containerPort = 8080, hostPort = 0, protocol = "tcp" }]
+    error_message = "The container port must map to host port 0 (an ephemeral port)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].readonlyRootFilesystem && jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.tmpfs[0].containerPath == "/tmp"
+    error_message = "The root filesystem must be read-only, with a tmpfs at /tmp."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].logConfiguration.options == { awslogs-group = "/mlinfra/test", awslogs-region = "eu-west-1", awslogs-stream-prefix = "ecs" }
+    error_message = "Logs must go to the given log group in the current region."
+  }
+  assert {
+    condition     = strcontains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].healthCheck.command[3], "http://127.0.0.1:8080/ready")
+    error_message = "The default health check must probe /ready on the container port."
+  }
+  assert {
+    condition     = !can(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].command)
+    error_message = "An unset command must be left out, keeping the image's CMD."
+  }
+  assert {
+    condition     = aws_iam_role.execution.name != aws_iam_role.task.name && length(aws_iam_role_policy.task) == 0
+    error_message = "Execution and task roles must differ, and the task role must grant nothing by default."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "EcrPull"]) == toset(["arn:aws:ecr:eu-west-1:123456789012:repository/mlinfra-test"])
+    error_message = "The execution role may pull only from the given repository."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "Logs"]) == toset(["arn:aws:logs:eu-west-1:123456789012:log-group:/mlinfra/test:log-stream:*"])
+    error_message = "The execution role may write only to the given log group."
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.execution.statement : s if contains(["SsmSecrets", "SecretsManagerSecrets", "SecretsKms"], s.sid)]) == 0
+    error_message = "Without secrets, the execution role must read none."
+  }
+  assert {
+    condition     = length(aws_ecs_service.this) == 1 && length(aws_ecs_service.autoscaled) == 0 && aws_ecs_service.this[0].desired_count == 2
+    error_message = "Without autoscaling, Terraform owns desired_count (2 by default)."
+  }
+  assert {
+    condition     = aws_ecs_service.this[0].deployment_circuit_breaker[0].enable && aws_ecs_service.this[0].deployment_circuit_breaker[0].rollback
+    error_message = "The deployment circuit breaker must roll back failed deploys."
+  }
+  assert {
+    condition     = aws_ecs_service.this[0].deployment_minimum_healthy_percent == 100 && aws_ecs_service.this[0].deployment_maximum_percent == 200 && aws_ecs_service.this[0].health_check_grace_period_seconds == 60
+    error_message = "A deploy must start new tasks before stopping old ones, with a 60 s grace period."
+  }
+  assert {
+    condition     = aws_ecs_service.this[0].ordered_placement_strategy[0].field == "attribute:ecs.availability-zone" && aws_ecs_service.this[0].ordered_placement_strategy[0].type == "spread"
+    error_message = "Tasks must spread across Availability Zones first."
+  }
+  assert {
+    condition     = one(aws_ecs_service.this[0].capacity_provider_strategy).capacity_provider == "mlinfra-test-ec2" && one(aws_ecs_service.this[0].load_balancer).container_port == 8080
+    error_message = "The service must use the capacity provider and register the container port in the target group."
+  }
+  assert {
+    condition     = aws_ecs_service.this[0].enable_execute_command == false
+    error_message = "ECS Exec must be off."
+  }
+}
+
+run "secrets_autoscaling_and_custom_container" {
+  command = plan
+
+  variables {
+    container_port      = 9000
+    autoscaling_enabled = true
+    desired_count       = 3
+    environment         = { LOG_LEVEL = "debug" }
+    secrets = {
+      API_TOKEN = "arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token"
+      DB_PASS   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::"
+    }
+    secrets_kms_key_arns     = ["arn:aws:kms:eu-west-1:123456789012:key/abcd"]
+    task_role_policy_json    = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::models/*\"}]}"
+    readonly_root_filesystem = false
+    health_check             = { command = ["CMD-SHELL", "curl -f http://localhost:9000/health || exit 1"] }
+    deployment               = { minimum_healthy_percent = 50, rollback_on_failure = false }
+  }
+
+  assert {
+    condition     = length(aws_ecs_service.this) == 0 && length(aws_ecs_service.autoscaled) == 1
+    error_message = "With autoscaling, the service whose desired_count Terraform ignores must be used."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].secrets == [{ name = "API_TOKEN", valueFrom = "arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token" }, { name = "DB_PASS", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::" }]
+    error_message = "Secrets must reach the container as valueFrom references."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "SecretsManagerSecrets"]) == toset(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"])
+    error_message = "The execution role must read the secret itself (its ARN without the JSON-key suffix), and only it."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "SsmSecrets"]) == toset(["arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token"])
+    error_message = "The execution role must read only the listed SSM parameter."
+  }
+  assert {
+    condition     = length(aws_iam_role_policy.task) == 1
+    error_message = "A task role policy must be attached when given."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].healthCheck.command == ["CMD-SHELL", "curl -f http://localhost:9000/health || exit 1"] && jsondecode(aws_ecs_task_definition.this.container_definitions)[0].portMappings[0].containerPort == 9000
+    error_message = "A given health check command and container port must be used."
+  }
+  assert {
+    condition     = aws_ecs_service.autoscaled[0].deployment_minimum_healthy_percent == 50 && aws_ecs_service.autoscaled[0].deployment_circuit_breaker[0].rollback == false
+    error_message = "deployment settings must reach the service."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    container_image        = "mlinfra:latest"
+    repository_arn         = "mlinfra-test"
+    cluster_arn            = "mlinfra-test"
+    target_group_arn       = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1"
+    log_group_name         = "arn:aws:logs:eu-west-1:123456789012:log-group:/x"
+    secrets                = { TOKEN = "my-token-name" }
+    stop_timeout           = 600
+    health_check           = { interval = 5, timeout = 10 }
+    deployment             = { minimum_healthy_percent = 100, maximum_percent = 100 }
+    placement_spread       = ["memory"]
+    task_role_policy_json  = "not json"
+    capacity_provider_name = ""
+  }
+
+  expect_failures = [
+    var.container_image,
+    var.repository_arn,
+    var.cluster_arn,
+    var.target_group_arn,
+    var.log_group_name,
+    var.secrets,
+    var.stop_timeout,
+    var.health_check,
+    var.deployment,
+    var.placement_spread,
+    var.task_role_policy_json,
+    var.capacity_provider_name,
+  ]
+}

@@ -1,0 +1,316 @@
+################################################################################
+# Common
+################################################################################
+
+variable "name" {
+  description = "Name of the service; also the task definition family, the container name and the stem of the IAM role names."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_-]{0,39}$", var.name))
+    error_message = "name must be 1-40 letters, digits, '-' or '_', starting with a letter (\"<name>-task-execution\" must fit IAM's 64 characters); shorten or rename it."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates (and propagated from the service to its tasks)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Task Definition - Container
+################################################################################
+
+variable "container_image" {
+  description = "Full image URI with its tag or digest, e.g. \"123456789012.dkr.ecr.us-east-1.amazonaws.com/mlinfra-prod:a1b2c3d-0123abcd\"."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[^\\s]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.container_image)) && !endswith(var.container_image, ":latest")
+    error_message = "container_image must be an image URI ending in a tag (\":<tag>\", not \":latest\") or a digest (\"@sha256:...\"), so that each deploy names one exact image; use the tag `mlinfra build` printed."
+  }
+}
+
+variable "container_port" {
+  description = "Port the container listens on; Docker maps it to an ephemeral host port (bridge mode, host port 0)."
+  type        = number
+  default     = 8080
+  nullable    = false
+
+  validation {
+    condition     = var.container_port >= 1 && var.container_port <= 65535 && floor(var.container_port) == var.container_port
+    error_message = "container_port must be a whole number from 1 to 65535 (the port the server binds inside the container)."
+  }
+}
+
+variable "cpu" {
+  description = "CPU units reserved for the task (1024 = one vCPU)."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = var.cpu >= 128 && var.cpu <= 196608
+    error_message = "cpu must be between 128 and 196608 CPU units (1024 = one vCPU)."
+  }
+}
+
+variable "memory" {
+  description = "Hard memory limit of the task in MiB; the container is killed above it."
+  type        = number
+  default     = 1024
+  nullable    = false
+
+  validation {
+    condition     = var.memory >= 128
+    error_message = "memory must be at least 128 MiB (and fit the instance type)."
+  }
+}
+
+variable "command" {
+  description = "Overrides the image's CMD (null keeps the image's)."
+  type        = list(string)
+  default     = null
+}
+
+variable "environment" {
+  description = "Plain environment variables of the container. Put credentials in secrets, never here."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "secrets" {
+  description = "Environment variables read at start from SSM parameters or Secrets Manager secrets: name => ARN (a Secrets Manager ARN may carry a \":json-key::\" suffix). The execution role may read only these."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in values(var.secrets) : can(regex("^arn:[a-z-]+:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)", arn))])
+    error_message = "Each secrets value must be the full ARN of an SSM parameter (\"arn:aws:ssm:<region>:<account>:parameter/...\") or a Secrets Manager secret (\"arn:aws:secretsmanager:<region>:<account>:secret:...\"), not a name."
+  }
+}
+
+variable "secrets_kms_key_arns" {
+  description = "Customer-managed KMS keys the secrets are encrypted with (the execution role gets kms:Decrypt on these only)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.secrets_kms_key_arns : can(regex("^arn:[a-z-]+:kms:", arn))])
+    error_message = "secrets_kms_key_arns must hold KMS key ARNs (\"arn:aws:kms:<region>:<account>:key/...\")."
+  }
+}
+
+variable "health_check" {
+  description = "Container health check. command null probes http://127.0.0.1:<container_port><path> with python3 (in the mlinfra image); give a command for other images."
+  type = object({
+    command      = optional(list(string))
+    path         = optional(string, "/ready")
+    interval     = optional(number, 15)
+    timeout      = optional(number, 5)
+    retries      = optional(number, 3)
+    start_period = optional(number, 30)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = (
+      var.health_check.interval >= 5 && var.health_check.interval <= 300 &&
+      var.health_check.timeout >= 2 && var.health_check.timeout <= 60 && var.health_check.timeout < var.health_check.interval &&
+      var.health_check.retries >= 1 && var.health_check.retries <= 10 &&
+      var.health_check.start_period >= 0 && var.health_check.start_period <= 300
+    )
+    error_message = "health_check needs interval 5-300 s, timeout 2-60 s and shorter than interval, retries 1-10, start_period 0-300 s (ECS's limits)."
+  }
+
+  validation {
+    condition     = startswith(var.health_check.path, "/") && (var.health_check.command == null || contains(["CMD", "CMD-SHELL"], try(var.health_check.command[0], "")))
+    error_message = "health_check.path must start with \"/\", and a health_check.command must start with \"CMD\" or \"CMD-SHELL\", e.g. [\"CMD-SHELL\", \"curl -f http://localhost:8080/ready || exit 1\"]."
+  }
+}
+
+variable "stop_timeout" {
+  description = "Seconds between SIGTERM and SIGKILL when a task stops; give in-flight requests time to finish."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.stop_timeout >= 2 && var.stop_timeout <= 120
+    error_message = "stop_timeout must be between 2 and 120 seconds (ECS's limit)."
+  }
+}
+
+variable "readonly_root_filesystem" {
+  description = "Mount the container's root filesystem read-only (the mlinfra image writes only to tmpfs_mounts). Turn off only for images that write elsewhere."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "tmpfs_mounts" {
+  description = "Writable in-memory mounts: container path => size in MiB (the mlinfra image keeps its metrics under /tmp)."
+  type        = map(number)
+  default     = { "/tmp" = 64 }
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for path, size in var.tmpfs_mounts : startswith(path, "/") && size >= 1])
+    error_message = "tmpfs_mounts must map absolute container paths (\"/tmp\") to sizes of at least 1 MiB."
+  }
+}
+
+################################################################################
+# Task Definition - Logging
+################################################################################
+
+variable "log_group_name" {
+  description = "CloudWatch Logs group the container writes to (the cloudwatch module's log_group_name)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[\\w./#-]{1,512}$", var.log_group_name))
+    error_message = "log_group_name must be a log group name (1-512 of letters, digits, '_', '-', '/', '.', '#'), not an ARN; pass the cloudwatch module's log_group_name output."
+  }
+}
+
+variable "log_stream_prefix" {
+  description = "Prefix of the log streams; ECS names each stream <prefix>/<container>/<task id>."
+  type        = string
+  default     = "ecs"
+  nullable    = false
+}
+
+################################################################################
+# Task Execution IAM Role
+################################################################################
+
+variable "repository_arn" {
+  description = "ARN of the ECR repository holding the image (the ecr module's repository_arn): the only repository the execution role can pull from."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", var.repository_arn))
+    error_message = "repository_arn must be an ECR repository ARN (\"arn:aws:ecr:<region>:<account>:repository/<name>\"); pass the ecr module's repository_arn output."
+  }
+}
+
+################################################################################
+# Task IAM Role
+################################################################################
+
+variable "task_role_policy_json" {
+  description = "IAM policy (JSON) for what the application itself may call in AWS. Null: the task role grants nothing."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.task_role_policy_json == null || can(jsondecode(var.task_role_policy_json).Statement)
+    error_message = "task_role_policy_json must be an IAM policy document in JSON with a Statement (e.g. from data.aws_iam_policy_document.<name>.json), or null."
+  }
+}
+
+################################################################################
+# Service
+################################################################################
+
+variable "cluster_arn" {
+  description = "ARN of the ECS cluster to run in (the ecs_ec2_cluster module's cluster_arn)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:ecs:[a-z0-9-]+:[0-9]{12}:cluster/.+$", var.cluster_arn))
+    error_message = "cluster_arn must be an ECS cluster ARN (\"arn:aws:ecs:<region>:<account>:cluster/<name>\"); pass the ecs_ec2_cluster module's cluster_arn output."
+  }
+}
+
+variable "capacity_provider_name" {
+  description = "Capacity provider that places the tasks (the ecs_ec2_cluster module's capacity_provider_name)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = length(var.capacity_provider_name) > 0
+    error_message = "capacity_provider_name must not be empty; pass the ecs_ec2_cluster module's capacity_provider_name output."
+  }
+}
+
+variable "target_group_arn" {
+  description = "ALB target group the service registers its tasks in (the alb module's target_group_arn)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$", var.target_group_arn))
+    error_message = "target_group_arn must be a target group ARN (\"arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/...\"); pass the alb module's target_group_arn output."
+  }
+}
+
+variable "desired_count" {
+  description = "Number of tasks to run. With autoscaling_enabled it only seeds the service; the autoscaling target owns it afterwards."
+  type        = number
+  default     = 2
+  nullable    = false
+
+  validation {
+    condition     = var.desired_count >= 0 && floor(var.desired_count) == var.desired_count
+    error_message = "desired_count must be a whole number >= 0 (use at least 2 for a service that survives one task's loss)."
+  }
+}
+
+variable "autoscaling_enabled" {
+  description = "Set true when an Application Auto Scaling target (the autoscaling module) manages the task count: Terraform then leaves desired_count alone. Switching it replaces the service."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "deployment" {
+  description = "Rolling deployment: healthy percentages during a deploy, the circuit breaker's rollback, and the seconds the load balancer health check is ignored after a task starts."
+  type = object({
+    minimum_healthy_percent           = optional(number, 100)
+    maximum_percent                   = optional(number, 200)
+    rollback_on_failure               = optional(bool, true)
+    health_check_grace_period_seconds = optional(number, 60)
+    wait_for_steady_state             = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = (
+      var.deployment.minimum_healthy_percent >= 0 && var.deployment.minimum_healthy_percent <= 100 &&
+      var.deployment.maximum_percent >= 100 && var.deployment.maximum_percent <= 200 &&
+      var.deployment.maximum_percent > var.deployment.minimum_healthy_percent
+    )
+    error_message = "deployment needs 0 <= minimum_healthy_percent <= 100 < maximum_percent <= 200 (e.g. 100 and 200: start new tasks before stopping old ones)."
+  }
+
+  validation {
+    condition     = var.deployment.health_check_grace_period_seconds >= 0 && var.deployment.health_check_grace_period_seconds <= 2147483647
+    error_message = "deployment.health_check_grace_period_seconds must be >= 0."
+  }
+}
+
+variable "placement_spread" {
+  description = "Spread tasks across these placement fields, in order (Availability Zones first, then instances)."
+  type        = list(string)
+  default     = ["attribute:ecs.availability-zone", "instanceId"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.placement_spread) <= 5 && alltrue([for f in var.placement_spread : f == "instanceId" || startswith(f, "attribute:")])
+    error_message = "placement_spread must hold at most 5 fields, each \"instanceId\" or \"attribute:<name>\" (e.g. \"attribute:ecs.availability-zone\")."
+  }
+}
