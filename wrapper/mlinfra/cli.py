@@ -4,6 +4,7 @@ render what it returns with :mod:`mlinfra.reports` (or as JSON with ``--json``).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -84,7 +85,7 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
 
         def say(line: str) -> None:
             spinner.update(f"{message}: {line}")
-            console.log(line)
+            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
 
         return work(say)
 

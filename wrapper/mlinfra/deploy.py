@@ -25,6 +25,7 @@ from mlinfra.terraform import PlanSummary, Stack, StalePlanError
 
 ENV_VARIABLE = "MLINFRA_ENV"
 STATE_BUCKET_VARIABLE = "MLINFRA_STATE_BUCKET"
+EMULATOR_PORT_VARIABLE = "MLINFRA_EMULATOR_PORT"
 # Applied in this order (the registry must exist before a push); destroyed in reverse.
 STACKS = ("registry", "service")
 STABLE_TIMEOUT_S = 600.0
@@ -60,7 +61,7 @@ class Target:
 
     env: config.Environment
     aws_env: dict[str, str]
-    backend_bucket: str
+    backend_bucket: str | None
     region: str
     emulator_endpoint: str | None = None
 
@@ -80,19 +81,27 @@ class Target:
                 f"Environment {self.env.name!r} has no {name} stack ({working_dir}).",
                 f"Every environment needs {' and '.join(STACKS)} folders (docs/team-contract.md).",
             )
+        backend_file = working_dir / "backend.hcl"
         return Stack(
             name,
             working_dir,
             env=self.aws_env,
             cli_config=terraform_cli_config(config.state_dir()),
-            backend_config={
-                "bucket": self.backend_bucket,
-                "key": f"{self.env.name}/{name}.tfstate",
-                "region": self.region,
-                **({"use_path_style": "true"} if self.emulator_endpoint else {}),
-            },
+            backend_files=[backend_file] if backend_file.exists() else [],
+            backend_config=self._backend_overrides(name, backend_file.exists()),
             data_dir=self.env.state_dir / name / "terraform-data",
         )
+
+    def _backend_overrides(self, stack: str, has_file: bool) -> dict[str, str]:
+        """Backend values beyond the stack's ``backend.hcl``: all of them when it has none."""
+        values: dict[str, str] = {}
+        if self.backend_bucket:
+            values["bucket"] = self.backend_bucket
+        if not has_file:
+            values |= {"key": f"{self.env.name}/{stack}.tfstate", "region": self.region}
+        if self.emulator_endpoint:
+            values["use_path_style"] = "true"
+        return values
 
     def planfile(self, stack: str) -> Path:
         return self.env.state_dir / f"{stack}.tfplan"
@@ -110,7 +119,9 @@ def connect(env: config.Environment, say: Say = _quiet) -> Target:
     if env.is_local:
         from mlinfra import emulator
 
-        running = emulator.start()
+        running = emulator.start(
+            port=int(os.environ.get(EMULATOR_PORT_VARIABLE, emulator.DEFAULT_PORT))
+        )
         if not running.reused:
             say(f"started the AWS emulator at {running.endpoint}")
         return Target(
@@ -120,10 +131,11 @@ def connect(env: config.Environment, say: Say = _quiet) -> Target:
             emulator.REGION,
             running.endpoint,
         )
+    # The stacks' backend.hcl name the bucket; the variable overrides it (or stands in for it).
     bucket = os.environ.get(STATE_BUCKET_VARIABLE)
-    if not bucket:
+    if not bucket and not all((env.path / s / "backend.hcl").exists() for s in STACKS):
         raise ConfigError(
-            f"No Terraform state bucket for environment {env.name!r}.",
+            f"No Terraform state bucket for environment {env.name!r} (no backend.hcl).",
             f"Set {STATE_BUCKET_VARIABLE} to an S3 bucket you own (state key: {env.name}/<stack>.tfstate).",
         )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -499,6 +511,7 @@ def deploy(
     built = build(target.env, say)
     say(f"image {built.reference}")
     plan(target, ["registry"], say)
+    say("applying the registry stack")
     apply_stack(target, "registry")
     pushed = push(target, on_layer)
     say(f"pushed {pushed.image} ({pushed.digest})")

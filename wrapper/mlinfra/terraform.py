@@ -217,6 +217,8 @@ class Stack:
         env: variables every terraform run gets (emulator endpoint and credentials, for example).
         cli_config: Terraform CLI config (``.mlinfra/terraformrc``: provider mirror, plugin cache).
         backend_config: ``-backend-config`` values (bucket, key, region...) for ``init``.
+        backend_files: ``-backend-config`` files (the environments' ``backend.hcl``), given
+            before ``backend_config`` so that values passed here win.
         data_dir: Terraform's data folder (``TF_DATA_DIR``); default ``<working_dir>/.terraform``.
             mlinfra keeps it under ``.mlinfra/<env>/`` so that two state folders (a user's and a
             test's) never share one backend configuration.
@@ -230,11 +232,13 @@ class Stack:
         env: Mapping[str, str] | None = None,
         cli_config: Path | None = None,
         backend_config: Mapping[str, str] | None = None,
+        backend_files: Sequence[Path] = (),
         data_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.working_dir = working_dir
         self.backend_config = dict(backend_config or {})
+        self.backend_files = tuple(backend_files)
         self.data_dir = data_dir or working_dir / ".terraform"
         self.stamp_file = self.data_dir / "mlinfra-init-stamp"
         self.env = dict(env or {})
@@ -265,6 +269,8 @@ class Stack:
         digest = hashlib.sha256()
         for path in sorted(self.working_dir.glob("*.tf")):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        for path in self.backend_files:
+            digest.update(path.read_bytes())
         digest.update(json.dumps(self.backend_config, sort_keys=True).encode())
         digest.update(self.env.get("TF_CLI_CONFIG_FILE", "").encode())
         return digest.hexdigest()
@@ -281,9 +287,13 @@ class Stack:
         """``terraform init`` when the configuration, backend or CLI config changed; True if it ran."""
         if not force and not self.needs_init():
             return False
+        # A list makes python-terraform repeat -backend-config once per item (file or key=value).
+        backend = [str(p.resolve()) for p in self.backend_files] + [
+            f"{key}={value}" for key, value in self.backend_config.items()
+        ]
         self._run(
             "init",
-            backend_config=self.backend_config or None,
+            backend_config=backend or None,
             reconfigure=IsFlagged,
             input=False,
             no_color=IsFlagged,
