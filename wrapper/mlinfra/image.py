@@ -8,6 +8,7 @@ where pip trusts the network's CA. The image's tag is ``<git short sha>[-dirty]-
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -229,6 +230,14 @@ def _existing_image(client: DockerClient, reference: str) -> Image | None:
         return None
 
 
+def _remove_quietly(client: DockerClient, image_id: str) -> None:
+    """Drop a replaced image; one a container still uses stays, as docker keeps it anyway."""
+    from docker.errors import APIError
+
+    with contextlib.suppress(APIError):
+        client.images.remove(image_id)
+
+
 def _stream_build(lines: Iterable[dict], progress: Progress) -> str | None:
     """Forward the engine's build messages; return the image id or raise with the log's tail."""
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -258,11 +267,13 @@ def build_image(
     progress: Progress | None = None,
     project: Path | None = None,
     base: str | None = None,
+    replace: bool = False,
 ) -> BuiltImage:
     """Build ``serving/`` with ``model`` as ``<repository>:<tag>`` and return what was built.
 
     A tag that already exists with the same content is reused; one with other content (a
-    ``-dirty`` tree changed since) is refused rather than silently overwritten.
+    ``-dirty`` tree changed since) is refused rather than silently overwritten, unless
+    ``replace`` (the old image keeps its id and loses the tag).
     """
     say = progress or (lambda _line: None)
     project = project or project_dir()
@@ -285,10 +296,14 @@ def build_image(
             if seen == digest:
                 say(f"{reference} already holds this content; reusing it")
                 return BuiltImage(repository, tag, existing.id, existing.attrs["Size"], reused=True)
-            raise DockerError(
-                f"{reference} exists with other content (context {str(seen)[:12]}, now {digest[:12]}).",
-                f"Commit your changes for a new tag, or remove the old image: docker rmi {reference}",
-            )
+            if not replace:
+                raise DockerError(
+                    f"{reference} exists with other content"
+                    f" (context {str(seen)[:12]}, now {digest[:12]}).",
+                    "Commit your changes for a new tag, or replace the old image"
+                    f" (build with replace=True, or `docker rmi {reference}`).",
+                )
+            say(f"{reference} exists with other content; replacing it")
 
         say(f"building {reference} on {base}")
         from docker.errors import APIError
@@ -310,4 +325,6 @@ def build_image(
             ) from err
 
     image = client.images.get(reference)
+    if existing is not None and existing.id != image.id:
+        _remove_quietly(client, existing.id)
     return BuiltImage(repository, tag, image.id, image.attrs["Size"])

@@ -1,0 +1,39 @@
+"""Helpers to run the serving image the way ECS does, for the tests of this folder."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from testcontainers.core.container import DockerContainer
+
+from mlinfra.image import BuiltImage
+
+CONTAINER_PORT = 8080
+
+
+def serving_container(image: BuiltImage, name: str, **env: str) -> DockerContainer:
+    """A container as ECS runs it: read-only root, tmpfs /tmp, port on a random 127.0.0.1 port."""
+    container = DockerContainer(image.reference, name=name, env=env or None)
+    container.with_tmpfs_mount("/tmp", "size=64m")
+    container.with_kwargs(read_only=True)
+    # NOTE: testcontainers binds 0.0.0.0; keep the service on loopback only.
+    container.ports[f"{CONTAINER_PORT}/tcp"] = ("127.0.0.1", None)
+    return container
+
+
+def base_url(container: DockerContainer) -> str:
+    return f"http://127.0.0.1:{container.get_exposed_port(CONTAINER_PORT)}"
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> float:
+    """Seconds until GET /ready answers 200."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url}/ready did not answer 200 within {timeout} s")
