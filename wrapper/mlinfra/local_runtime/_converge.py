@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import docker
 
@@ -50,26 +51,16 @@ def _upstreams(tasks: Sequence[LocalTask]) -> list[Upstream]:
     return [Upstream(LOOPBACK, t.host_port) for t in tasks if t.host_port is not None]
 
 
+@dataclass
 class _Converger:
     """One converge run; holds the clients so each step reads as the ECS documentation does."""
 
-    def __init__(
-        self,
-        aws: EmulatedAws,
-        view: ServiceView,
-        client: docker.DockerClient,
-        proxy: LocalProxy,
-        env: str,
-        say: Callable[[str], None],
-    ) -> None:
-        self.aws, self.view, self.client, self.proxy, self.env, self.say = (
-            aws,
-            view,
-            client,
-            proxy,
-            env,
-            say,
-        )
+    aws: EmulatedAws
+    view: ServiceView
+    client: docker.DockerClient
+    proxy: LocalProxy
+    env: str
+    say: Callable[[str], None]
 
     def run(self, auth_config: dict[str, str] | None) -> None:
         view = self.view

@@ -55,7 +55,8 @@ class LocalTask:
 
     @property
     def failed(self) -> bool:
-        return self.state in ("exited", "dead") or self.health == "unhealthy"
+        # "created": a task whose start failed half-way; it never runs, ECS would replace it.
+        return self.state in ("created", "exited", "dead", "removed") or self.health == "unhealthy"
 
 
 def _host_port(container: Container) -> int | None:
