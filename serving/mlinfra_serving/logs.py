@@ -16,6 +16,7 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
+            "logger": record.name,
             "message": record.getMessage(),
         }
         line.update(getattr(record, "fields", {}))
