@@ -238,7 +238,7 @@ def _remove_quietly(client: DockerClient, image_id: str) -> None:
         client.images.remove(image_id)
 
 
-def _stream_build(lines: Iterable[dict], progress: Progress) -> str | None:
+def _stream_build(lines: Iterable[dict], progress: Progress, what: str) -> str | None:
     """Forward the engine's build messages; return the image id or raise with the log's tail."""
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     image_id = None
@@ -247,7 +247,7 @@ def _stream_build(lines: Iterable[dict], progress: Progress) -> str | None:
         if "error" in message:
             tail.append(str(message["error"]).rstrip())
             raise DockerError(
-                "docker build failed:\n" + "\n".join(tail),
+                f"docker build of {what} failed:\n" + "\n".join(tail),
                 "Fix the failing step named in the last lines above, then build again.",
             )
         text = str(message.get("stream", "")).rstrip()
@@ -318,7 +318,7 @@ def build_image(
                 forcerm=True,
                 decode=True,
             )
-            _stream_build(stream, say)
+            _stream_build(stream, say, f"{reference} on base image {base}")
         except APIError as err:
             raise DockerError(
                 f"docker build of {reference} was refused: {err.explanation}"

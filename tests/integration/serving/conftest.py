@@ -11,7 +11,7 @@ from serving_support import base_url, serving_container, wait_ready
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage, build_image
-from mlinfra.model import ensure_model
+from mlinfra.model import ModelArtifact, ensure_model
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,13 @@ def run_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def serving_image(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Iterator[BuiltImage]:
-    model = ensure_model(tmp_path_factory.mktemp("model") / "model")
+def serving_model(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
+    return ensure_model(tmp_path_factory.mktemp("model") / "model")
+
+
+@pytest.fixture(scope="session")
+def serving_image(serving_model: ModelArtifact, run_id: str) -> Iterator[BuiltImage]:
+    model = serving_model
     # A repository of this session's own: parallel runs of teammates never share a tag.
     built = build_image(model, f"mlinfra-it-{run_id}/serving")
     yield built
