@@ -1,0 +1,72 @@
+"""serving/gunicorn.conf.py: every name is a real gunicorn setting, and the ALB/ECS timings hold."""
+
+from __future__ import annotations
+
+import inspect
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gunicorn.config import Config
+
+CONF = Path(__file__).resolve().parents[3] / "serving" / "gunicorn.conf.py"
+ALB_IDLE_TIMEOUT = 60
+ECS_STOP_TIMEOUT = 30
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    # The file sets process-wide defaults. setenv-then-delenv makes monkeypatch remember each
+    # variable as it was before the test, so it also undoes what the file sets.
+    for name in (
+        "OMP_NUM_THREADS",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "GUNICORN_WORKERS",
+        "GUNICORN_THREADS",
+    ):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def settings_in(namespace: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_") and not inspect.ismodule(value) and not inspect.isclass(value)
+    }
+
+
+def test_every_name_is_a_gunicorn_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    known = Config().settings
+    unknown = sorted(set(settings_in(load(monkeypatch))) - set(known))
+    assert unknown == []
+
+
+def test_timings_fit_the_alb_and_ecs(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert conf["keepalive"] > ALB_IDLE_TIMEOUT
+    assert conf["graceful_timeout"] < ECS_STOP_TIMEOUT
+    assert conf["preload_app"] is True
+    assert conf["worker_class"] == "gthread"
+
+
+def test_one_lightgbm_thread_and_metrics_on_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    load(monkeypatch)
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+
+
+def test_workers_and_threads_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_WORKERS="3", GUNICORN_THREADS="2")
+    assert (conf["workers"], conf["threads"]) == (3, 2)
+    assert load(monkeypatch)["workers"] >= 1
+
+
+def test_a_bad_worker_count_stops_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match="GUNICORN_WORKERS='two' is not a positive integer"):
+        load(monkeypatch, GUNICORN_WORKERS="two")
