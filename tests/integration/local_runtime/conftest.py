@@ -70,8 +70,19 @@ def emulated_service(
         TargetGroupArn=group_arn,
         Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}],
     )
+    session.client("ssm").put_parameter(Name=f"/{name}/secret", Value="s3cr3t", Type="SecureString")
+    parameter_arn = session.client("ssm").get_parameter(Name=f"/{name}/secret")["Parameter"]["ARN"]
     service = EmulatedService(
-        endpoint, name, name, f"{name}-svc", f"{name}-task", group_arn, instance_id, ecs, elbv2
+        endpoint,
+        name,
+        name,
+        f"{name}-svc",
+        f"{name}-task",
+        group_arn,
+        instance_id,
+        parameter_arn,
+        ecs,
+        elbv2,
     )
     first = service.register_revision(app_images["v1"], APP_VERSION="v1")
     ecs.create_service(

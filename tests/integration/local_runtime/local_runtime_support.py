@@ -41,6 +41,7 @@ class EmulatedService:
     family: str
     target_group_arn: str
     instance_id: str
+    secret_parameter: str
     ecs: Any
     elbv2: Any
 
@@ -61,6 +62,11 @@ class EmulatedService:
                     "stopTimeout": 5,
                     "portMappings": [{"containerPort": APP_PORT, "hostPort": 0, "protocol": "tcp"}],
                     "environment": [{"name": k, "value": v} for k, v in environment.items()],
+                    "secrets": [{"name": "APP_SECRET", "valueFrom": self.secret_parameter}],
+                    "linuxParameters": {
+                        "initProcessEnabled": True,
+                        "tmpfs": [{"containerPath": "/tmp", "size": 16}],
+                    },
                     "healthCheck": HEALTH_CHECK,
                 }
             ],

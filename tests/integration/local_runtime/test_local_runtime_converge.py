@@ -83,7 +83,10 @@ def test_converge_runs_the_task_definition_behind_the_proxy(
     task = first.tasks[0]
     assert emulated_service.registered() == [(emulated_service.instance_id, task.host_port)]
     assert emulated_service.counts() == (1, 0)
-    host_config = docker_client.containers.get(task.container).attrs["HostConfig"]
+    attrs = docker_client.containers.get(task.container).attrs
+    assert "APP_SECRET=s3cr3t" in attrs["Config"]["Env"]
+    host_config = attrs["HostConfig"]
+    assert (host_config["Init"], host_config["Tmpfs"]) == (True, {"/tmp": "size=16m"})
     assert host_config["Memory"] == 128 * 1024 * 1024
     assert host_config["CpuShares"] == 128
     assert host_config["ReadonlyRootfs"] is True

@@ -29,6 +29,14 @@ TASK_DEFINITION: dict[str, Any] = {
             "stopTimeout": 20,
             "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
             "environment": [{"name": "OMP_NUM_THREADS", "value": "1"}],
+            "secrets": [{"name": "API_KEY", "valueFrom": "/mlinfra/api-key"}],
+            "dockerLabels": {"team": "ml"},
+            "linuxParameters": {
+                "initProcessEnabled": True,
+                "tmpfs": [
+                    {"containerPath": "/tmp", "size": 64, "mountOptions": ["nosuid", "noexec"]}
+                ],
+            },
             "healthCheck": {
                 "command": ["CMD-SHELL", "curl -f http://127.0.0.1:8080/health || exit 1"],
                 "interval": 10,
@@ -49,14 +57,17 @@ def _definition(**container_changes: Any) -> dict[str, Any]:
 
 
 def test_the_task_definition_becomes_docker_run_arguments() -> None:
-    spec = task_spec(TASK_DEFINITION, LOAD_BALANCER)
+    spec = task_spec(TASK_DEFINITION, LOAD_BALANCER, {"/mlinfra/api-key": "s3cr3t"})
     kwargs = spec.run_kwargs(name="task-1", labels={"mlinfra.env": "local"})
 
     assert spec.family_revision == "mlinfra-local:7"
     assert spec.container_port == 8080
     assert kwargs["image"] == "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd"
     assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
-    assert kwargs["environment"] == {"OMP_NUM_THREADS": "1"}
+    assert kwargs["environment"] == {"OMP_NUM_THREADS": "1", "API_KEY": "s3cr3t"}
+    assert kwargs["labels"] == {"team": "ml", "mlinfra.env": "local"}
+    assert kwargs["init"] is True
+    assert kwargs["tmpfs"] == {"/tmp": "size=64m,nosuid,noexec"}
     assert kwargs["healthcheck"] == {
         "test": ["CMD-SHELL", "curl -f http://127.0.0.1:8080/health || exit 1"],
         "interval": 10_000_000_000,
@@ -73,7 +84,8 @@ def test_the_task_definition_becomes_docker_run_arguments() -> None:
 
 def test_absent_fields_take_the_ecs_defaults() -> None:
     definition = _definition(healthCheck={"command": ["CMD", "true"]}, memory=None, cpu=None)
-    del definition["containerDefinitions"][0]["stopTimeout"]
+    for absent in ("stopTimeout", "secrets", "linuxParameters"):
+        del definition["containerDefinitions"][0][absent]
     spec = task_spec(definition, None)
 
     assert spec.health is not None
@@ -83,10 +95,12 @@ def test_absent_fields_take_the_ecs_defaults() -> None:
     assert spec.cpu_shares is None
     assert spec.stop_timeout_s == 30
     assert spec.container_port is None
+    assert (spec.init, spec.tmpfs) == (False, {})
 
 
 def test_a_fixed_host_port_is_kept() -> None:
-    spec = task_spec(_definition(portMappings=[{"containerPort": 8080, "hostPort": 9000}]), None)
+    definition = _definition(portMappings=[{"containerPort": 8080, "hostPort": 9000}], secrets=[])
+    spec = task_spec(definition, None)
     assert spec.run_kwargs(name="t", labels={})["ports"] == {"8080/tcp": ("127.0.0.1", 9000)}
 
 
@@ -104,6 +118,12 @@ def test_a_fixed_host_port_is_kept() -> None:
         ),
         (TASK_DEFINITION, {**LOAD_BALANCER, "containerName": "web"}, "container 'web'"),
         (TASK_DEFINITION, {**LOAD_BALANCER, "containerPort": 9090}, "targets port 9090"),
+        (TASK_DEFINITION, LOAD_BALANCER, "Secret API_KEY .* was not resolved"),
+        (
+            _definition(mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
+            LOAD_BALANCER,
+            "mounts volumes",
+        ),
     ],
 )
 def test_what_the_runtime_cannot_run_is_refused_with_the_fix(

@@ -81,8 +81,10 @@ class EmulatedAws:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        session = boto3_session(endpoint)
+        self.session = boto3_session(endpoint)
+        session = self.session
         self.ecs = session.client("ecs")
+        self.ssm = session.client("ssm")
         self.elbv2 = session.client("elbv2")
         self.autoscaling = session.client("autoscaling")
 
@@ -100,6 +102,7 @@ class EmulatedAws:
             task_definition = self.ecs.describe_task_definition(
                 taskDefinition=described["taskDefinition"]
             )["taskDefinition"]
+            secret_values = self._secret_values(task_definition)
             balancers = described.get("loadBalancers") or []
             balancer = balancers[0] if balancers else None
             target_group = self._target_group(balancer["targetGroupArn"]) if balancer else None
@@ -107,9 +110,28 @@ class EmulatedAws:
             cluster=described["clusterArn"].rsplit("/", 1)[-1],
             service=described["serviceName"],
             desired_count=int(described.get("desiredCount", 0)),
-            task=task_spec(task_definition, balancer),
+            task=task_spec(task_definition, balancer, secret_values),
             target_group=target_group,
         )
+
+    def _secret_values(self, task_definition: dict[str, Any]) -> dict[str, str]:
+        """The values of the containers' ``secrets``, read as the ECS agent does: SSM parameters
+        (name or ARN) and Secrets Manager secrets (ARN)."""
+        sources = {
+            secret["valueFrom"]
+            for container in task_definition.get("containerDefinitions", [])
+            for secret in container.get("secrets", [])
+        }
+        values = {}
+        for source in sorted(sources):
+            if source.startswith("arn:") and ":secretsmanager:" in source:
+                secretsmanager = self.session.client("secretsmanager")
+                values[source] = secretsmanager.get_secret_value(SecretId=source)["SecretString"]
+            else:
+                # GetParameter takes the parameter's name or its ARN, as valueFrom does.
+                parameter = self.ssm.get_parameter(Name=source, WithDecryption=True)
+                values[source] = parameter["Parameter"]["Value"]
+        return values
 
     def _target_group(self, arn: str) -> TargetGroup:
         group = self.elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]

@@ -6,6 +6,7 @@ awslogs log driver is not (containers keep Docker's default logs, read with ``do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +74,16 @@ class TaskSpec:
     task_cpu_units: int | None = None
     read_only: bool = False
     stop_timeout_s: int = ECS_DEFAULT_STOP_TIMEOUT_S
+    init: bool = False
+    tmpfs: dict[str, str] = field(default_factory=dict)
+    docker_labels: dict[str, str] = field(default_factory=dict)
 
     def run_kwargs(self, *, name: str, labels: dict[str, str]) -> dict[str, Any]:
         """Keyword arguments of ``DockerClient.containers.run`` for one task."""
         kwargs: dict[str, Any] = {
             "image": self.image,
             "name": name,
-            "labels": labels,
+            "labels": {**self.docker_labels, **labels},
             "environment": self.environment,
             "detach": True,
             # NOTE: ports only on the loopback, like a task behind a security group that admits
@@ -88,6 +92,7 @@ class TaskSpec:
                 f"{cport}/tcp": ("127.0.0.1", hport or None) for cport, hport in self.ports.items()
             },
             "read_only": self.read_only,
+            "init": self.init,
         }
         optional = {
             "command": self.command,
@@ -102,6 +107,7 @@ class TaskSpec:
             # ECS maps a container's cpu units to CPU shares and the task's cpu to a hard cap.
             "cpu_shares": max(self.cpu_shares, 2) if self.cpu_shares else None,
             "nano_cpus": self.task_cpu_units * _NS // 1024 if self.task_cpu_units else None,
+            "tmpfs": self.tmpfs or None,
         }
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         return kwargs
@@ -121,15 +127,44 @@ def _health(definition: dict[str, Any]) -> HealthCheck | None:
     )
 
 
+def _tmpfs(definition: dict[str, Any]) -> dict[str, str]:
+    """ECS ``linuxParameters.tmpfs`` (size in MiB) as Docker's ``{path: "size=..,options"}``."""
+    mounts = (definition.get("linuxParameters") or {}).get("tmpfs") or []
+    return {
+        m["containerPath"]: ",".join([f"size={int(m['size'])}m", *m.get("mountOptions", [])])
+        for m in mounts
+    }
+
+
+def _environment(
+    definition: dict[str, Any], secret_values: Mapping[str, str], family_revision: str
+) -> dict[str, str]:
+    """Plain variables plus ``secrets`` (resolved by the caller), as the ECS agent injects them."""
+    environment = {e["name"]: e["value"] for e in definition.get("environment", [])}
+    for secret in definition.get("secrets", []):
+        if secret["valueFrom"] not in secret_values:
+            raise ConfigError(
+                f"Secret {secret['name']} of {family_revision} ({secret['valueFrom']}) was not resolved.",
+                "Create the SSM parameter or Secrets Manager secret in the emulator first.",
+            )
+        environment[secret["name"]] = secret_values[secret["valueFrom"]]
+    return environment
+
+
 def _int_or_none(value: Any) -> int | None:
     return int(value) if value not in (None, "", 0, "0") else None
 
 
-def task_spec(task_definition: dict[str, Any], load_balancer: dict[str, Any] | None) -> TaskSpec:
+def task_spec(
+    task_definition: dict[str, Any],
+    load_balancer: dict[str, Any] | None,
+    secret_values: Mapping[str, str] | None = None,
+) -> TaskSpec:
     """The :class:`TaskSpec` of an ECS ``describe_task_definition()["taskDefinition"]``.
 
     ``load_balancer`` is the service's ``loadBalancers`` entry (container name and port the
-    target group points at), or None.
+    target group points at), or None; ``secret_values`` maps each secret's ``valueFrom`` to its
+    value.
     """
     family_revision = f"{task_definition['family']}:{task_definition['revision']}"
     definitions = task_definition.get("containerDefinitions", [])
@@ -147,6 +182,11 @@ def task_spec(task_definition: dict[str, Any], load_balancer: dict[str, Any] | N
             f"Task definition {family_revision} uses networkMode {network_mode!r}.",
             "The local runtime plays ECS on EC2 with bridge networking and dynamic host ports; "
             'set network_mode = "bridge" in the local environment.',
+        )
+    if definition.get("mountPoints") or definition.get("volumesFrom"):
+        raise ConfigError(
+            f"Task definition {family_revision} mounts volumes; the local runtime runs none.",
+            "Use linuxParameters.tmpfs (tmpfs_mounts) for scratch space in the local environment.",
         )
     ports = {
         int(m["containerPort"]): int(m.get("hostPort") or 0)
@@ -172,7 +212,7 @@ def task_spec(task_definition: dict[str, Any], load_balancer: dict[str, Any] | N
         family_revision=family_revision,
         container_name=definition["name"],
         image=definition["image"],
-        environment={e["name"]: e["value"] for e in definition.get("environment", [])},
+        environment=_environment(definition, secret_values or {}, family_revision),
         command=definition.get("command") or None,
         entrypoint=definition.get("entryPoint") or None,
         working_dir=definition.get("workingDirectory") or None,
@@ -187,4 +227,7 @@ def task_spec(task_definition: dict[str, Any], load_balancer: dict[str, Any] | N
         task_cpu_units=_int_or_none(task_definition.get("cpu")),
         read_only=bool(definition.get("readonlyRootFilesystem", False)),
         stop_timeout_s=int(definition.get("stopTimeout") or ECS_DEFAULT_STOP_TIMEOUT_S),
+        init=bool((definition.get("linuxParameters") or {}).get("initProcessEnabled", False)),
+        tmpfs=_tmpfs(definition),
+        docker_labels=dict(definition.get("dockerLabels") or {}),
     )
