@@ -300,8 +300,8 @@ def build_image(
                 raise DockerError(
                     f"{reference} exists with other content"
                     f" (context {str(seen)[:12]}, now {digest[:12]}).",
-                    "Commit your changes for a new tag, or replace the old image"
-                    f" (build with replace=True, or `docker rmi {reference}`).",
+                    "Commit your changes (a new commit gives a new tag), or remove the old"
+                    f" image first: docker rmi {reference} (in code: build_image(..., replace=True)).",
                 )
             say(f"{reference} exists with other content; replacing it")
 

@@ -48,7 +48,7 @@ def test_a_tag_holding_other_content_is_refused_then_replaced_then_reused(
 
     with pytest.raises(DockerError, match="exists with other content") as caught:
         build_image(model, repository)
-    assert "replace" in (caught.value.hint or "")
+    assert "docker rmi" in (caught.value.hint or "")
 
     lines: list[str] = []
     replaced = build_image(model, repository, replace=True, progress=lines.append)
