@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from mlinfra import deploy, reports
+from mlinfra import config, deploy, reports
 from mlinfra.errors import ConfigError, MlinfraError
 
 app = typer.Typer(
@@ -95,6 +95,10 @@ def _target(env: str | None) -> deploy.Target:
 
     require_terraform()
     selected = deploy.select_environment(env)
+    return _connect(selected)
+
+
+def _connect(selected: config.Environment) -> deploy.Target:
     return _step(f"connecting to {selected.name}", lambda say: deploy.connect(selected, say))
 
 
@@ -163,7 +167,9 @@ def build(env: EnvOption = None, json_: JsonOption = False) -> None:
 def push(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Log in to the registry (ECR, or the local one) and push the last built image."""
     with _handled():
-        target = _target(env)
+        selected = deploy.select_environment(env)
+        deploy.last_build(selected)  # fail before starting anything when there is nothing to push
+        target = _connect(selected)
         progress, on_layer = _layer_progress()
         with progress:
             result = deploy.push(target, on_layer)

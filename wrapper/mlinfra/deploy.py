@@ -161,8 +161,10 @@ def repository_name(env: config.Environment) -> str:
 
 
 def build(env: config.Environment, say: Say = _quiet) -> Any:
-    """Build the serving image for ``env`` (training the model first if needed)."""
+    """Build the serving image for ``env`` from the trained model artifact."""
     from mlinfra import image, model
+
+    registry.docker_client()  # no engine: say so before the model and wheel steps
 
     try:
         artifact = model.ModelArtifact.load(model.default_model_dir())

@@ -1,0 +1,113 @@
+"""The CLI's argument handling and error messages, through Typer's test runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlinfra.cli import app, parse_duration
+from mlinfra.errors import ConfigError
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in (
+        "train", "build", "push", "plan", "apply", "deploy", "status", "destroy",
+        "outputs", "logs", "doctor",
+    ):  # fmt: skip
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", ["build", "plan", "status", "outputs", "doctor"])
+def test_an_unknown_env_lists_the_valid_ones(project: Path, command: str) -> None:
+    result = runner.invoke(app, [command, "--env", "nowhere"])
+    assert result.exit_code == 2
+    assert "Unknown environment 'nowhere'" in result.output
+    assert "Use one of: dev, local" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_env_at_all_says_how_to_choose(project: Path) -> None:
+    result = runner.invoke(app, ["build"])
+    assert result.exit_code == 2
+    assert "No environment given." in result.output
+    assert "--env with one of: dev, local (or set MLINFRA_ENV)" in result.output
+
+
+def test_the_env_variable_is_the_default(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLINFRA_ENV", "elsewhere")
+    result = runner.invoke(app, ["build"])
+    assert "Unknown environment 'elsewhere'" in result.output
+
+
+def test_no_terraform_on_path(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(project))
+    result = runner.invoke(app, ["plan", "--env", "dev"])
+    assert result.exit_code == 1
+    assert "terraform is not installed (not found on PATH)." in result.output
+    assert "fix: Install Terraform" in result.output
+
+
+def test_build_without_a_model_says_to_train(project: Path) -> None:
+    result = runner.invoke(app, ["build", "--env", "dev"])
+    assert result.exit_code == 2
+    assert "No usable model artifact" in result.output
+    assert "Run `mlinfra train` first" in result.output
+
+
+def test_build_without_docker_says_to_start_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["train"]).exit_code == 0
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    result = runner.invoke(app, ["build", "--env", "dev"])
+    assert result.exit_code == 1
+    assert "No Docker engine answers" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_push_before_build_says_to_build(project: Path) -> None:
+    result = runner.invoke(app, ["push", "--env", "dev"])
+    assert result.exit_code == 2
+    assert "No image was built for environment 'dev' yet." in result.output
+
+
+def test_errors_are_one_or_two_lines_and_tracebacks_need_debug(project: Path) -> None:
+    plain = runner.invoke(app, ["logs", "--env", "dev", "--since", "soon"])
+    assert plain.exit_code == 2
+    lines = plain.output.strip().splitlines()
+    assert lines == [
+        "error: Duration 'soon' is not understood.",
+        "  fix: Use a number and a unit: 30s, 10m, 2h, 1d.",
+    ]
+    debug = runner.invoke(app, ["--debug", "logs", "--env", "dev", "--since", "soon"])
+    assert isinstance(debug.exception, ConfigError)
+
+
+def test_train_json(project: Path) -> None:
+    import json
+
+    result = runner.invoke(app, ["train", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["sha256"]) == 64
+    assert Path(data["model_dir"]).joinpath("model.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400)]
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+def test_an_aws_env_without_backend_config_names_the_setting(project: Path) -> None:
+    result = runner.invoke(app, ["status", "--env", "dev"])
+    assert result.exit_code == 2
+    assert "No Terraform state bucket for environment 'dev' (no backend.hcl)." in result.output
+    assert "Set MLINFRA_STATE_BUCKET" in result.output
