@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
 from mlinfra.model import ModelArtifact
+from mlinfra.registry import docker_client
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -207,20 +208,6 @@ def context_digest(context: Path, base: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _docker_client() -> DockerClient:
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=900)
-        client.ping()
-    except DockerException as err:
-        raise DockerError(
-            f"No Docker engine answers ({err}).", "Start Docker and check `docker info`."
-        ) from err
-    return client
-
-
 def _existing_image(client: DockerClient, reference: str) -> Image | None:
     from docker.errors import ImageNotFound
 
@@ -282,7 +269,8 @@ def build_image(
     revision = git_revision(project)
     tag = image_tag(revision.sha, revision.dirty, model.sha256)
     reference = f"{repository}:{tag}"
-    client = _docker_client()
+    # The registry module owns the engine connection (and its error when none answers).
+    client = docker_client()
 
     wheels = wheel_cache(project / "serving" / "requirements.txt", state / "cache" / "wheels", say)
     with tempfile.TemporaryDirectory(prefix="build-", dir=state / "cache") as scratch:
