@@ -77,16 +77,15 @@ def _pages(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list
 
 
 class EmulatedAws:
-    """ECS, ELBv2 and Auto Scaling clients on one emulator endpoint."""
+    """ECS, ELBv2, Auto Scaling and SSM clients on one emulator endpoint."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self.session = boto3_session(endpoint)
-        session = self.session
-        self.ecs = session.client("ecs")
-        self.ssm = session.client("ssm")
-        self.elbv2 = session.client("elbv2")
-        self.autoscaling = session.client("autoscaling")
+        self.ecs = self.session.client("ecs")
+        self.ssm = self.session.client("ssm")
+        self.elbv2 = self.session.client("elbv2")
+        self.autoscaling = self.session.client("autoscaling")
 
     def read_service(self, cluster: str, service: str) -> ServiceView:
         """The service, its current task definition and its target group."""

@@ -198,12 +198,11 @@ class LocalProxy:
         while time.monotonic() < deadline:
             workers = _worker_pids(container)
             fresh = [pid for pid in workers if pid not in old_workers]
-            stale = [
-                pid
-                for pid in old_workers
-                if "shutting down" not in workers.get(pid, "shutting down")
+            # A retired worker is gone or titled "... is shutting down" and accepts no request.
+            still_accepting = [
+                pid for pid in old_workers if pid in workers and "shutting down" not in workers[pid]
             ]
-            if fresh and not stale:
+            if fresh and not still_accepting:
                 return
             time.sleep(0.05)
         raise DockerError(
