@@ -1,5 +1,9 @@
 locals {
   https_enabled = var.certificate_arn != null
+  listener_ports = concat(
+    [{ name = "http", port = var.http_port }],
+    local.https_enabled ? [{ name = "https", port = var.https_port }] : [],
+  )
 
   # Port and protocol force a new target group; deriving the name from them lets
   # create_before_destroy build the new group before the old name is released.
@@ -60,9 +64,11 @@ resource "aws_security_group" "this" {
 
 resource "aws_vpc_security_group_ingress_rule" "listener" {
   #checkov:skip=CKV_AWS_260: an internet-facing ALB must accept port 80 to redirect it to HTTPS; the sources are var.ingress_cidr_blocks.
+  # Keyed by position, not by CIDR: a CIDR known only after apply (a VPC's own) must not
+  # leave for_each without keys at plan time.
   for_each = {
-    for pair in setproduct(var.ingress_cidr_blocks, local.https_enabled ? [var.http_port, var.https_port] : [var.http_port]) :
-    "${pair[0]}:${pair[1]}" => { cidr = pair[0], port = pair[1] }
+    for pair in setproduct(local.listener_ports, range(length(var.ingress_cidr_blocks))) :
+    "${pair[0].name}-${pair[1]}" => { cidr = var.ingress_cidr_blocks[pair[1]], port = pair[0].port }
   }
 
   security_group_id = aws_security_group.this.id

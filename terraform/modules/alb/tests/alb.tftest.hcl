@@ -32,7 +32,7 @@ run "defaults_are_secure" {
   }
 
   assert {
-    condition     = keys(aws_vpc_security_group_ingress_rule.listener) == ["0.0.0.0/0:80"]
+    condition     = keys(aws_vpc_security_group_ingress_rule.listener) == ["http-0"] && aws_vpc_security_group_ingress_rule.listener["http-0"].cidr_ipv4 == "0.0.0.0/0" && aws_vpc_security_group_ingress_rule.listener["http-0"].from_port == 80
     error_message = "Without a certificate only the HTTP port is open."
   }
 
@@ -107,7 +107,7 @@ run "https_with_redirect_and_logs" {
   }
 
   assert {
-    condition     = length(aws_vpc_security_group_ingress_rule.listener) == 4 && contains(keys(aws_vpc_security_group_ingress_rule.listener), "192.168.0.0/16:443")
+    condition     = length(aws_vpc_security_group_ingress_rule.listener) == 4 && aws_vpc_security_group_ingress_rule.listener["https-1"].cidr_ipv4 == "192.168.0.0/16" && aws_vpc_security_group_ingress_rule.listener["https-1"].to_port == 443
     error_message = "Each CIDR must reach both the HTTP and the HTTPS port."
   }
 
