@@ -4,6 +4,14 @@ mock_provider "aws" {
       cidr_block = "10.20.0.0/16"
     }
   }
+
+  mock_resource "aws_lb" {
+    override_during = plan
+    defaults = {
+      arn      = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/svc/0123456789abcdef"
+      dns_name = "svc-123.elb.amazonaws.com"
+    }
+  }
 }
 
 variables {
@@ -63,8 +71,8 @@ run "defaults_are_secure" {
   }
 
   assert {
-    condition     = output.https_listener_arn == null
-    error_message = "https_listener_arn is null without a certificate."
+    condition     = output.https_listener_arn == null && output.url == "http://svc-123.elb.amazonaws.com"
+    error_message = "Without a certificate there is no HTTPS listener ARN and the URL is plain HTTP."
   }
 }
 
@@ -104,6 +112,11 @@ run "https_with_redirect_and_logs" {
       aws_lb_listener.http.default_action[0].redirect[0].status_code == "HTTP_301"
     )
     error_message = "With a certificate, HTTP must redirect permanently to HTTPS."
+  }
+
+  assert {
+    condition     = output.url == "https://svc-123.elb.amazonaws.com"
+    error_message = "With a certificate the service URL is HTTPS on the default port."
   }
 
   assert {
