@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import docker
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -15,6 +19,7 @@ from mlinfra.bootstrap import terraform_cli_config
 
 STACKS = Path(__file__).parent / "stacks"
 STATE_BUCKET = "mlinfra-test-state"
+PREFIX = "mlinfra-test-registry"
 
 
 def s3_client(env: dict[str, str]) -> Any:
@@ -56,3 +61,23 @@ def ssm_stack_dir(tmp_path: Path) -> Path:
     target = tmp_path / "ssm"
     shutil.copytree(STACKS / "ssm", target)
     return target
+
+
+@pytest.fixture()
+def tiny_image() -> Iterator[str]:
+    """A one-file image with unique content, made with `docker import` (nothing can be pulled)."""
+    payload = uuid.uuid4().hex.encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    name = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
+    client = docker.from_env()
+    repository, tag = name.split(":")
+    client.api.import_image_from_data(archive.getvalue(), repository=repository, tag=tag)
+    yield name
+    for image in client.images.list(filters={"reference": f"*{PREFIX}*"}):
+        for ref in image.tags:
+            if PREFIX in ref:
+                client.images.remove(ref, force=True)

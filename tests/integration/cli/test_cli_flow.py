@@ -9,13 +9,16 @@ plays the ALB for the probes.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from typer.testing import CliRunner
 
@@ -23,6 +26,7 @@ from mlinfra import config, emulator, tfvars
 from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.cli import app
 from mlinfra.emulator.testing import free_port
+from mlinfra.registry import LocalRegistry
 
 from .conftest import STACKS
 
@@ -70,6 +74,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, alb: ThreadingHTTPServer) 
         patch.setenv(config.STATE_DIR_ENV, str(state))
         config.project_dir.cache_clear()
         running = emulator.start(port=free_port(), state_dir=state / "emulator")
+        # `local` commands reuse this emulator: same state folder, same port.
+        patch.setenv("MLINFRA_EMULATOR_PORT", str(running.port))
         for key, value in emulator.client_env(running.endpoint).items():
             # An empty AWS_PROFILE is fine for terraform but makes boto3 look up a profile "".
             if value:
@@ -124,6 +130,16 @@ def test_plan_apply_status_outputs_logs_destroy(project: Path) -> None:
     assert outputs["registry"]["repository_url"].endswith("/mlinfra-cli-test")
     assert outputs["service"]["log_group_name"] == "/mlinfra/cli-test"
 
+    logs = emulator.boto3_session(os.environ["AWS_ENDPOINT_URL"]).client("logs")
+    logs.create_log_stream(logGroupName="/mlinfra/cli-test", logStreamName="model/model/task1")
+    logs.put_log_events(
+        logGroupName="/mlinfra/cli-test",
+        logStreamName="model/model/task1",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /health 200"}],
+    )
+    events = _json(_cli("logs", "--env", "dev", "--since", "5m", "--json"))
+    assert [e["message"] for e in events] == ["GET /health 200"]
+
     rendered = _cli("status", "--env", "dev")
     assert rendered.exit_code == 0, rendered.output
     assert "healthy" in rendered.stdout and "/ready" in rendered.stdout
@@ -147,3 +163,23 @@ def test_a_plan_for_an_older_image_is_refused(project: Path) -> None:
     assert "mlinfra plan --env dev" in refused.output
     # The registry plan went through before the refusal; clean up what it made.
     assert _cli("destroy", "--env", "dev", "--yes").exit_code == 0
+
+
+def test_push_to_the_local_registry_records_the_image(
+    project: Path, tiny_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("MLINFRA_REGISTRY_PORT", str(port))
+    env_state = config.state_dir() / "local"
+    tfvars.write_atomic_json(
+        env_state / "last-build.json", {"reference": tiny_image, "tag": "cli-v1"}
+    )
+    local = LocalRegistry(config.state_dir() / "registry")
+    try:
+        pushed = _json(_cli("push", "--env", "local", "--json"))
+        assert pushed["image"] == f"127.0.0.1:{port}/mlinfra-local:cli-v1"
+        assert pushed["digest"].startswith("sha256:")
+        assert tfvars.read_image_tfvars(env_state) == pushed["image"]
+    finally:
+        local.stop()
+        docker.from_env().images.remove(f"127.0.0.1:{port}/mlinfra-local:cli-v1", force=True)

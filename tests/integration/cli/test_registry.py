@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import socket
-import tarfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +13,9 @@ import pytest
 from mlinfra.errors import RegistryError
 from mlinfra.registry import LayerProgress, LocalRegistry, push
 
+from .conftest import PREFIX
+
 pytestmark = pytest.mark.integration
-PREFIX = "mlinfra-test-registry"
 
 
 def _free_port() -> int:
@@ -32,26 +30,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry
     assert local.start() is True
     yield local
     local.stop()
-
-
-@pytest.fixture()
-def tiny_image() -> Iterator[str]:
-    """A one-file image with unique content, made with `docker import` (nothing can be pulled)."""
-    payload = uuid.uuid4().hex.encode()
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo("hello.txt")
-        info.size = len(payload)
-        tar.addfile(info, io.BytesIO(payload))
-    name = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
-    client = docker.from_env()
-    repository, tag = name.split(":")
-    client.api.import_image_from_data(archive.getvalue(), repository=repository, tag=tag)
-    yield name
-    for image in client.images.list(filters={"reference": f"*{PREFIX}*"}):
-        for ref in image.tags:
-            if PREFIX in ref:
-                client.images.remove(ref, force=True)
 
 
 def test_a_running_registry_is_reused_and_requires_auth(registry: LocalRegistry) -> None:
