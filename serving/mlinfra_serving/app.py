@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from mlinfra_serving import resources
+from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError
 from mlinfra_serving.middleware import RequestLogMiddleware
@@ -39,10 +40,16 @@ def _serialize_http_error(
     resp.media = ApiError(err.status_code, code, message, field, expected).to_json()
 
 
-def create_app(predictor: Predictor | None, settings: Settings | None = None) -> falcon.App:
-    """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions."""
+def create_app(
+    predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
+) -> falcon.App:
+    """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
+    ``api_key`` set: ``/predict`` requires it in ``X-API-Key``."""
     settings = settings or Settings()
-    app = falcon.App(middleware=[RequestLogMiddleware()])
+    middleware: list[object] = [RequestLogMiddleware()]
+    if api_key is not None:
+        middleware.append(ApiKeyMiddleware(api_key))
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predict", resources.PredictResource(predictor, settings))
     app.add_route("/health", resources.HealthResource())
@@ -52,7 +59,11 @@ def create_app(predictor: Predictor | None, settings: Settings | None = None) ->
     feature_names = predictor.feature_names if predictor else []
     app.add_route(
         "/openapi.json",
-        resources.OpenApiResource(openapi_document(feature_names, settings.max_batch_rows)),
+        resources.OpenApiResource(
+            openapi_document(
+                feature_names, settings.max_batch_rows, api_key_required=api_key is not None
+            )
+        ),
     )
     app.add_error_handler(ApiError, _render_api_error)
     app.set_error_serializer(_serialize_http_error)

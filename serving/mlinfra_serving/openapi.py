@@ -8,6 +8,7 @@ from mlinfra_serving import __version__
 
 ERROR_CODES = {
     "400": "Malformed body: invalid_json, invalid_encoding, empty_body.",
+    "401": "unauthorized: the X-API-Key header is missing or wrong.",
     "413": "Too large: body_too_large, batch_too_large.",
     "415": "unsupported_media_type: the Content-Type is not application/json.",
     "422": (
@@ -110,8 +111,18 @@ def _errors(*statuses: str) -> dict[str, Any]:
     return {status: _json(_ref("Error"), ERROR_CODES[status]) for status in statuses}
 
 
-def openapi_document(feature_names: list[str], max_rows: int) -> dict[str, Any]:
+def _api_key_security(required: bool) -> dict[str, Any]:
+    """``/predict``'s security requirement and its 401, only when the service enforces a key."""
+    if not required:
+        return {}
+    return {"security": [{"ApiKey": []}], "responses": _errors("401")}
+
+
+def openapi_document(
+    feature_names: list[str], max_rows: int, *, api_key_required: bool = False
+) -> dict[str, Any]:
     simple = {"type": "object", "properties": {"status": {"type": "string"}}}
+    security = _api_key_security(api_key_required)
     return {
         "openapi": "3.1.0",
         "info": {"title": "mlinfra model service", "version": __version__},
@@ -129,7 +140,9 @@ def openapi_document(feature_names: list[str], max_rows: int) -> dict[str, Any]:
                             "One prediction, or one per row in order.",
                         ),
                         **_errors("400", "413", "415", "422", "503"),
+                        **security.get("responses", {}),
                     },
+                    **({"security": security["security"]} if security else {}),
                 }
             },
             "/health": {
@@ -173,6 +186,7 @@ def openapi_document(feature_names: list[str], max_rows: int) -> dict[str, Any]:
         },
         "components": {
             "schemas": _schemas(feature_names, max_rows),
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
             "responses": {
                 "NotFound": _json(_ref("Error"), "No such route (code not_found)."),
                 "MethodNotAllowed": _json(_ref("Error"), "Method not allowed on this route."),

@@ -13,6 +13,7 @@ import falcon
 
 from mlinfra_serving.app import create_app
 from mlinfra_serving.artifact import ArtifactError
+from mlinfra_serving.auth import load_api_key
 from mlinfra_serving.config import Settings, SettingsError
 from mlinfra_serving.logs import log_event
 from mlinfra_serving.predictor import Predictor
@@ -21,6 +22,7 @@ from mlinfra_serving.predictor import Predictor
 def load_application() -> falcon.App:
     try:
         settings = Settings.from_env()
+        api_key = load_api_key()
         predictor = Predictor.load(settings.model_dir)
     except (ArtifactError, SettingsError) as err:
         log_event(
@@ -35,8 +37,9 @@ def load_application() -> falcon.App:
         model_version=predictor.version,
         model_dir=str(settings.model_dir),
         features=predictor.feature_names,
+        api_key_required=api_key is not None,
     )
-    return create_app(predictor, settings)
+    return create_app(predictor, settings, api_key)
 
 
 application = load_application()
