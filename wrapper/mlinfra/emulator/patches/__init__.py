@@ -13,6 +13,8 @@ from types import ModuleType
 
 from mlinfra.emulator.patches import (
     appautoscaling_tags,
+    autoscaling_unprotected_scale_in,
+    ec2_launch_template_tags,
     ecs_bridge_network_configuration,
     ecs_service_counts,
     ecs_service_fields,
@@ -25,6 +27,8 @@ PATCHES: tuple[ModuleType, ...] = (
     ecs_service_counts,
     appautoscaling_tags,
     iam_managed_policies,
+    autoscaling_unprotected_scale_in,
+    ec2_launch_template_tags,
 )
 
 
