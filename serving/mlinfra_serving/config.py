@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = Path("/opt/mlinfra/model")
+MODEL_BACKENDS = ("lleaves", "lightgbm")
 
 
 class SettingsError(ValueError):
@@ -27,14 +28,28 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _backend(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MODEL_BACKEND", "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw not in MODEL_BACKENDS:
+        raise SettingsError(
+            f"MODEL_BACKEND={env['MODEL_BACKEND']!r} is unknown; set one of"
+            f" {', '.join(MODEL_BACKENDS)}, or unset it to prefer the compiled model."
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """``MODEL_DIR``: the artifact folder; ``MAX_BATCH_ROWS``: rows per request;
-    ``MAX_BODY_BYTES``: request body limit."""
+    ``MAX_BODY_BYTES``: request body limit; ``MODEL_BACKEND``: ``lleaves`` or ``lightgbm``
+    (None: lleaves when the image has the compiled model, else lightgbm)."""
 
     model_dir: Path = DEFAULT_MODEL_DIR
     max_batch_rows: int = 1000
     max_body_bytes: int = 1 << 20
+    model_backend: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -42,4 +57,5 @@ class Settings:
             model_dir=Path(env.get("MODEL_DIR") or DEFAULT_MODEL_DIR),
             max_batch_rows=_positive_int(env, "MAX_BATCH_ROWS", cls.max_batch_rows),
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            model_backend=_backend(env),
         )

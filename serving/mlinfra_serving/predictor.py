@@ -1,13 +1,17 @@
-"""The loaded model: a LightGBM booster plus the metadata that says what it accepts."""
+"""The loaded model: a prediction backend plus the metadata that says what it accepts.
+
+Two backends: ``lleaves`` (the forest compiled to native code at image build time, see
+``compiled.py``) and ``lightgbm`` (the stock booster). By default the compiled one serves when
+the image has it, LightGBM otherwise; ``MODEL_BACKEND`` forces either.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import lightgbm as lgb
 import numpy as np
 
 from mlinfra_serving.artifact import (
@@ -17,16 +21,74 @@ from mlinfra_serving.artifact import (
     feature_specs,
     read_metadata,
 )
+from mlinfra_serving.compiled import CompiledModel, read_manifest
+from mlinfra_serving.config import MODEL_BACKENDS
+
+
+class Backend(Protocol):
+    name: str
+    num_feature: int
+
+    def predict(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LightGBMBackend:
+    booster: Any
+    name = "lightgbm"
+
+    @property
+    def num_feature(self) -> int:
+        return int(self.booster.num_feature())
+
+    @classmethod
+    def load(cls, model_file: Path) -> LightGBMBackend:
+        # NOTE: imported here: a service on the compiled backend skips LightGBM's and scipy's
+        # import (a third of the cold start).
+        import lightgbm as lgb
+
+        try:
+            return cls(lgb.Booster(model_file=str(model_file)))
+        except lgb.basic.LightGBMError as err:
+            raise ArtifactError(f"{model_file} is not a LightGBM model ({err})") from err
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        # PERF: one thread; OMP_NUM_THREADS=1 in the image does the same for the OpenMP pool.
+        return self.booster.predict(rows, num_threads=1)
+
+
+def load_backend(model_dir: Path, sha256: str, choice: str | None) -> Backend:
+    """The backend ``choice`` names, or with None the compiled one when ``model_dir`` has it."""
+    if choice is None:
+        choice = "lleaves" if read_manifest(model_dir) is not None else "lightgbm"
+    if choice == "lleaves":
+        return CompiledModel.load(model_dir, sha256)
+    if choice == "lightgbm":
+        return LightGBMBackend.load(model_dir / MODEL_FILE)
+    raise ArtifactError(
+        f"MODEL_BACKEND={choice!r} is unknown; use one of {', '.join(MODEL_BACKENDS)}"
+    )
 
 
 @dataclass(frozen=True)
 class Predictor:
-    """Predicts with one booster. Built once at start-up and shared by every request."""
+    """Predicts with one backend. Built once at start-up and shared by every request."""
 
-    booster: lgb.Booster
+    model: Backend
     metadata: dict[str, Any]
     features: tuple[FeatureSpec, ...]
-    backend: str = "lightgbm"
+
+    @property
+    def backend(self) -> str:
+        return self.model.name
+
+    def backend_fields(self) -> dict[str, Any]:
+        """What ``/metadata`` says of the backend: its name, and for lleaves the compile record
+        (versions, target CPU, the build-time equality check)."""
+        fields: dict[str, Any] = {"backend": self.backend}
+        if isinstance(self.model, CompiledModel):
+            fields["compiled"] = self.model.manifest
+        return fields
 
     @property
     def version(self) -> str:
@@ -37,28 +99,22 @@ class Predictor:
         return [spec.name for spec in self.features]
 
     @classmethod
-    def load(cls, model_dir: Path) -> Predictor:
+    def load(cls, model_dir: Path, backend: str | None = None) -> Predictor:
         """Load and check ``model_dir``; raise ArtifactError naming what is wrong."""
         metadata = read_metadata(model_dir)
         features = feature_specs(metadata)
-        try:
-            booster = lgb.Booster(model_file=str(model_dir / MODEL_FILE))
-        except lgb.basic.LightGBMError as err:
+        model = load_backend(model_dir, str(metadata["sha256"]), backend)
+        if model.num_feature != len(features):
             raise ArtifactError(
-                f"{model_dir / MODEL_FILE} is not a LightGBM model ({err})"
-            ) from err
-        if booster.num_feature() != len(features):
-            raise ArtifactError(
-                f"model expects {booster.num_feature()} features, metadata lists {len(features)}"
+                f"model expects {model.num_feature} features, metadata lists {len(features)}"
             )
-        predictor = cls(booster, metadata, features)
+        predictor = cls(model, metadata, features)
         if not predictor.probe():
             raise ArtifactError(f"{model_dir / MODEL_FILE} gave a non-finite probe prediction")
         return predictor
 
     def predict(self, rows: np.ndarray) -> list[float]:
-        # PERF: one thread; OMP_NUM_THREADS=1 in the image does the same for the OpenMP pool.
-        return [float(v) for v in self.booster.predict(rows, num_threads=1)]
+        return self.model.predict(rows).tolist()
 
     def probe_row(self) -> list[float]:
         """A row inside every feature's range, used by readiness checks."""

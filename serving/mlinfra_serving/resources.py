@@ -76,7 +76,7 @@ class MetadataResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._predictor is None:
             raise _not_ready()
-        resp.media = {**self._predictor.metadata, "backend": self._predictor.backend}
+        resp.media = {**self._predictor.metadata, **self._predictor.backend_fields()}
 
 
 class MetricsResource:

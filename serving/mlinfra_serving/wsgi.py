@@ -23,7 +23,7 @@ def load_application() -> falcon.App:
     try:
         settings = Settings.from_env()
         api_key = load_api_key()
-        predictor = Predictor.load(settings.model_dir)
+        predictor = Predictor.load(settings.model_dir, settings.model_backend)
     except (ArtifactError, SettingsError) as err:
         log_event(
             "startup failed",
@@ -36,6 +36,7 @@ def load_application() -> falcon.App:
         "model loaded",
         model_version=predictor.version,
         model_dir=str(settings.model_dir),
+        backend=predictor.backend,
         features=predictor.feature_names,
         api_key_required=api_key is not None,
     )
