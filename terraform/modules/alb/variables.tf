@@ -222,7 +222,7 @@ variable "https_port" {
 }
 
 variable "certificate_arn" {
-  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it."
+  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it. Whether it is set must be known at plan time: pass an existing certificate (a variable or a data source), not one created in the same apply."
   type        = string
   default     = null
 
