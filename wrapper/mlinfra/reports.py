@@ -37,15 +37,15 @@ def error(console: Console, err: MlinfraError) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def plan_table(summary: PlanSummary) -> Table:
+def plan_table(summary: PlanSummary) -> Group:
     totals = summary.totals
     verb = "destroy plan" if summary.destroy else "plan"
-    table = Table(
-        title=f"{summary.stack} stack {verb}: {totals.add} to add, {totals.change} to change, "
-        f"{totals.destroy} to destroy",
-        title_justify="left",
-        expand=False,
+    # NOTE: a headline of its own, not the table's title, which would wrap to the table's width.
+    headline = Text.assemble(
+        (f"{summary.stack} stack", "bold"),
+        f" {verb}: {totals.add} to add, {totals.change} to change, {totals.destroy} to destroy",
     )
+    table = Table(expand=False)
     table.add_column("resource type")
     table.add_column("add", justify="right", style="green")
     table.add_column("change", justify="right", style="yellow")
@@ -54,9 +54,10 @@ def plan_table(summary: PlanSummary) -> Table:
         table.add_row(
             resource_type, _count(counts.add), _count(counts.change), _count(counts.destroy)
         )
+    lines: list[Any] = [headline, table]
     if summary.changed_outputs:
-        table.caption = f"outputs changing: {', '.join(summary.changed_outputs)}"
-    return table
+        lines.append(Text(f"outputs changing: {', '.join(summary.changed_outputs)}", style="dim"))
+    return Group(*lines)
 
 
 def _count(value: int) -> str:
