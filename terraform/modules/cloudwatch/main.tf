@@ -293,11 +293,25 @@ locals {
     },
   ]
 
+  # On top, the state of every alarm at a glance.
+  alarm_widgets = [for w in [{
+    type   = "alarm"
+    x      = 0
+    y      = 0
+    width  = 24
+    height = 3
+    properties = {
+      title  = "Alarms"
+      alarms = concat(values(aws_cloudwatch_metric_alarm.metric)[*].arn, aws_cloudwatch_metric_alarm.tasks_below_desired[*].arn)
+    }
+  }] : w if var.create_alarms]
+  top = var.create_alarms ? 3 : 0
+
   metric_widgets = [
     for i, w in concat(local.alb_widgets, local.service_widgets) : {
       type   = "metric"
       x      = (i % 2) * 12
-      y      = floor(i / 2) * 6
+      y      = local.top + floor(i / 2) * 6
       width  = 12
       height = 6
       properties = {
@@ -315,7 +329,7 @@ locals {
   logs_widget = {
     type   = "log"
     x      = 0
-    y      = ceil(length(local.metric_widgets) / 2) * 6
+    y      = local.top + ceil(length(local.metric_widgets) / 2) * 6
     width  = 24
     height = 6
     properties = {
@@ -331,5 +345,5 @@ resource "aws_cloudwatch_dashboard" "this" {
   count = var.create_dashboard ? 1 : 0
 
   dashboard_name = var.name
-  dashboard_body = jsonencode({ widgets = concat(local.metric_widgets, [local.logs_widget]) })
+  dashboard_body = jsonencode({ widgets = concat(local.alarm_widgets, local.metric_widgets, [local.logs_widget]) })
 }

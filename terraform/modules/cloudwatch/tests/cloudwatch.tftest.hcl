@@ -24,6 +24,14 @@ mock_provider "aws" {
     }
   }
 
+  # Alarm ARNs feed the dashboard's alarm widget, which the plan-time asserts decode.
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    override_during = plan
+    defaults = {
+      arn = "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:svc-mock"
+    }
+  }
+
   mock_resource "aws_sns_topic" {
     override_during = plan
     defaults = {
@@ -84,12 +92,14 @@ run "defaults_without_load_balancer" {
 
   assert {
     condition = (
-      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 3 &&
-      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.region == "eu-west-1" &&
-      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[2].type == "log" &&
-      strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[2].properties.query, "SOURCE '/ecs/svc'")
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 4 &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].type == "alarm" &&
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 3 &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[1].properties.region == "eu-west-1" &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[3].type == "log" &&
+      strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[3].properties.query, "SOURCE '/ecs/svc'")
     )
-    error_message = "The dashboard shows the service widgets and its log lines, in the current Region."
+    error_message = "The dashboard shows the alarms, the service widgets and its log lines, in the current Region."
   }
 }
 
@@ -162,8 +172,11 @@ run "load_balancer_topic_and_overrides" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 6
-    error_message = "With a load balancer the dashboard adds requests, latency and target health."
+    condition = (
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 7 &&
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 7
+    )
+    error_message = "With a load balancer the dashboard adds requests, latency and target health, and shows all seven alarms."
   }
 }
 
@@ -184,6 +197,23 @@ run "given_key_and_switches_off" {
   assert {
     condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.alarms[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/mine"
     error_message = "A given key must be used instead of creating one."
+  }
+}
+
+run "dashboard_without_alarms" {
+  command = plan
+
+  variables {
+    create_alarms = false
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 3 &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].type == "metric" &&
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].y == 0
+    )
+    error_message = "Without alarms the dashboard starts with the metric widgets and has no alarm widget."
   }
 }
 
