@@ -21,7 +21,7 @@ variable "tags" {
 }
 
 ################################################################################
-# Task Definition - Container
+# Task Definition
 ################################################################################
 
 variable "container_image" {
@@ -167,10 +167,6 @@ variable "tmpfs_mounts" {
     error_message = "tmpfs_mounts must map absolute container paths (\"/tmp\") to sizes of at least 1 MiB."
   }
 }
-
-################################################################################
-# Task Definition - Logging
-################################################################################
 
 variable "log_group_name" {
   description = "CloudWatch Logs group the container writes to (the cloudwatch module's log_group_name)."
