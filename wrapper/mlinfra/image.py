@@ -35,7 +35,15 @@ BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
 OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
 # The Python of both base images; the wheels are downloaded for it.
 IMAGE_PYTHON = "3.11"
-SERVING_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "gunicorn.conf.py")
+SERVING_FILES = (
+    "Dockerfile",
+    ".dockerignore",
+    "requirements.txt",
+    "requirements-compile.txt",
+    "gunicorn.conf.py",
+)
+# Wheels for the final image, then for the build stage that compiles the model.
+REQUIREMENT_FILES = ("requirements.txt", "requirements-compile.txt")
 APP_PACKAGE = "mlinfra_serving"
 MODEL_FILES = ("model.txt", "metadata.json")
 LABEL_MODEL_SHA = "io.mlinfra.model.sha256"
@@ -174,8 +182,11 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def assemble_context(serving: Path, model: ModelArtifact, wheels: Path, dest: Path) -> None:
-    """Fill ``dest`` with exactly what the Dockerfile copies."""
+def assemble_context(
+    serving: Path, model: ModelArtifact, wheel_dirs: Iterable[Path], dest: Path
+) -> None:
+    """Fill ``dest`` with exactly what the Dockerfile copies; ``wheels/`` is the union of
+    ``wheel_dirs`` (a wheel both need, numpy, is the same file in each)."""
     for name in SERVING_FILES:
         shutil.copy2(serving / name, dest / name)
     shutil.copytree(
@@ -187,8 +198,10 @@ def assemble_context(serving: Path, model: ModelArtifact, wheels: Path, dest: Pa
     for name in MODEL_FILES:
         shutil.copy2(model.dir / name, dest / "model" / name)
     (dest / "wheels").mkdir()
-    for wheel in wheels.glob("*.whl"):
-        _link_or_copy(wheel, dest / "wheels" / wheel.name)
+    for wheels in wheel_dirs:
+        for wheel in wheels.glob("*.whl"):
+            if not (dest / "wheels" / wheel.name).exists():
+                _link_or_copy(wheel, dest / "wheels" / wheel.name)
 
 
 def context_digest(context: Path, base: str) -> str:
@@ -272,10 +285,13 @@ def build_image(
     # The registry module owns the engine connection (and its error when none answers).
     client = docker_client()
 
-    wheels = wheel_cache(project / "serving" / "requirements.txt", state / "cache" / "wheels", say)
+    wheel_dirs = [
+        wheel_cache(project / "serving" / name, state / "cache" / "wheels", say)
+        for name in REQUIREMENT_FILES
+    ]
     with tempfile.TemporaryDirectory(prefix="build-", dir=state / "cache") as scratch:
         context = Path(scratch)
-        assemble_context(project / "serving", model, wheels, context)
+        assemble_context(project / "serving", model, wheel_dirs, context)
         digest = context_digest(context, base)
 
         existing = _existing_image(client, reference)

@@ -65,8 +65,9 @@ def test_requirements_hash_follows_the_file(tmp_path: Path) -> None:
     assert image.requirements_hash(requirements) != first
 
 
-def test_serving_requirements_are_all_pinned() -> None:
-    lines = (SERVING / "requirements.txt").read_text().splitlines()
+@pytest.mark.parametrize("name", image.REQUIREMENT_FILES)
+def test_serving_requirements_are_all_pinned(name: str) -> None:
+    lines = (SERVING / name).read_text().splitlines()
     packages = [line for line in lines if line.strip() and not line.startswith("#")]
     assert packages and all("==" in line for line in packages)
 
@@ -82,7 +83,7 @@ def _context(tmp_path: Path, model: ModelArtifact, name: str) -> Path:
     (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"wheel")
     context = tmp_path / name
     context.mkdir()
-    image.assemble_context(SERVING, model, wheels, context)
+    image.assemble_context(SERVING, model, [wheels], context)
     return context
 
 
