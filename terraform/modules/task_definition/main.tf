@@ -70,6 +70,9 @@ resource "aws_ecs_task_definition" "this" {
   container_definitions = jsonencode([{ for key, value in local.container : key => value if value != null }])
 
   tags = var.tags
+
+  # The first tasks pull and log as soon as the service exists: grant that before.
+  depends_on = [aws_iam_role_policy.execution]
 }
 
 ################################################################################
