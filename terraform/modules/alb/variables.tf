@@ -9,7 +9,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,25}[a-zA-Z0-9])?$", var.name)) && !startswith(var.name, "internal-")
-    error_message = "name must be 1-27 letters, digits or hyphens, must not start or end with a hyphen nor start with \"internal-\" (the target group appends a 5-character suffix within AWS's 32-character limit); shorten or rename it."
+    error_message = "name \"${var.name}\" is invalid: it must be 1-27 letters, digits or hyphens, must not start or end with a hyphen nor start with \"internal-\" (the target group appends a 5-character suffix within AWS's 32-character limit); shorten or rename it."
   }
 }
 
@@ -31,7 +31,7 @@ variable "vpc_id" {
 
   validation {
     condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
-    error_message = "vpc_id must look like \"vpc-0123abcd\"; pass the ID of an existing VPC, not its name or ARN."
+    error_message = "vpc_id \"${var.vpc_id}\" must look like \"vpc-0123abcd\"; pass the ID of an existing VPC, not its name or ARN."
   }
 }
 
@@ -42,7 +42,7 @@ variable "subnet_ids" {
 
   validation {
     condition     = length(var.subnet_ids) >= 2 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
-    error_message = "subnet_ids must hold at least two subnet IDs (\"subnet-...\") in different Availability Zones; an ALB refuses fewer."
+    error_message = "subnet_ids ${jsonencode(var.subnet_ids)} must hold at least two subnet IDs (\"subnet-...\") in different Availability Zones; an ALB refuses fewer."
   }
 }
 
@@ -61,7 +61,7 @@ variable "idle_timeout" {
 
   validation {
     condition     = var.idle_timeout >= 1 && var.idle_timeout <= 4000
-    error_message = "idle_timeout must be between 1 and 4000 seconds; the guide's 60 suits a gunicorn keep-alive above 60."
+    error_message = "idle_timeout ${var.idle_timeout} must be between 1 and 4000 seconds; the guide's 60 suits a gunicorn keep-alive above 60."
   }
 }
 
@@ -83,7 +83,7 @@ variable "access_logs" {
 
   validation {
     condition     = var.access_logs == null || try(length(var.access_logs.bucket) > 0 && !startswith(var.access_logs.bucket, "arn:"), false)
-    error_message = "access_logs.bucket must be a bucket name (not an ARN nor empty); set access_logs = null to disable logging."
+    error_message = "access_logs.bucket ${jsonencode(try(var.access_logs.bucket, null))} must be a bucket name (not an ARN nor empty); set access_logs = null to disable logging."
   }
 }
 
@@ -98,7 +98,7 @@ variable "ingress_cidr_blocks" {
 
   validation {
     condition     = length(var.ingress_cidr_blocks) > 0 && alltrue([for c in var.ingress_cidr_blocks : can(cidrhost(c, 0)) && !can(regex(":", c))])
-    error_message = "ingress_cidr_blocks must hold at least one IPv4 CIDR such as \"10.0.0.0/16\" or \"0.0.0.0/0\"."
+    error_message = "ingress_cidr_blocks ${jsonencode(var.ingress_cidr_blocks)} must hold at least one IPv4 CIDR such as \"10.0.0.0/16\" or \"0.0.0.0/0\"."
   }
 }
 
@@ -113,7 +113,7 @@ variable "target_port_range" {
 
   validation {
     condition     = var.target_port_range.from_port >= 1 && var.target_port_range.from_port <= var.target_port_range.to_port && var.target_port_range.to_port <= 65535
-    error_message = "target_port_range must satisfy 1 <= from_port <= to_port <= 65535; the default 32768-65535 covers ECS's dynamic host ports."
+    error_message = "target_port_range ${var.target_port_range.from_port}-${var.target_port_range.to_port} must satisfy 1 <= from_port <= to_port <= 65535; the default 32768-65535 covers ECS's dynamic host ports."
   }
 }
 
@@ -143,37 +143,37 @@ variable "target_group" {
 
   validation {
     condition     = var.target_group.port >= 1 && var.target_group.port <= 65535
-    error_message = "target_group.port must be the container port (1-65535), for example 8080."
+    error_message = "target_group.port ${var.target_group.port} must be the container port (1-65535), for example 8080."
   }
 
   validation {
     condition     = contains(["HTTP", "HTTPS"], var.target_group.protocol)
-    error_message = "target_group.protocol must be \"HTTP\" or \"HTTPS\" (the protocol the container speaks)."
+    error_message = "target_group.protocol \"${var.target_group.protocol}\" must be \"HTTP\" or \"HTTPS\" (the protocol the container speaks)."
   }
 
   validation {
     condition     = var.target_group.deregistration_delay >= 0 && var.target_group.deregistration_delay <= 3600
-    error_message = "target_group.deregistration_delay must be 0-3600 seconds; keep it above the longest request."
+    error_message = "target_group.deregistration_delay ${var.target_group.deregistration_delay} must be 0-3600 seconds; keep it above the longest request."
   }
 
   validation {
     condition     = var.target_group.slow_start == 0 || (var.target_group.slow_start >= 30 && var.target_group.slow_start <= 900)
-    error_message = "target_group.slow_start must be 0 (off) or 30-900 seconds."
+    error_message = "target_group.slow_start ${var.target_group.slow_start} must be 0 (off) or 30-900 seconds."
   }
 
   validation {
     condition     = contains(["round_robin", "least_outstanding_requests"], var.target_group.load_balancing)
-    error_message = "target_group.load_balancing must be \"round_robin\" or \"least_outstanding_requests\"."
+    error_message = "target_group.load_balancing \"${var.target_group.load_balancing}\" must be \"round_robin\" or \"least_outstanding_requests\"."
   }
 
   validation {
     condition     = startswith(var.target_group.health_check.path, "/")
-    error_message = "target_group.health_check.path must start with \"/\", for example \"/health\"."
+    error_message = "target_group.health_check.path \"${var.target_group.health_check.path}\" must start with \"/\", for example \"/health\"."
   }
 
   validation {
     condition     = can(regex("^[0-9]{3}([-,][0-9]{3})*$", var.target_group.health_check.matcher))
-    error_message = "target_group.health_check.matcher must be HTTP codes such as \"200\", \"200,204\" or \"200-299\"."
+    error_message = "target_group.health_check.matcher \"${var.target_group.health_check.matcher}\" must be HTTP codes such as \"200\", \"200,204\" or \"200-299\"."
   }
 
   validation {
@@ -182,14 +182,14 @@ variable "target_group" {
       var.target_group.health_check.timeout >= 2 && var.target_group.health_check.timeout <= 120 &&
       var.target_group.health_check.timeout < var.target_group.health_check.interval
     )
-    error_message = "target_group.health_check needs interval 5-300 s and timeout 2-120 s, with timeout below interval."
+    error_message = "target_group.health_check has interval ${var.target_group.health_check.interval} s and timeout ${var.target_group.health_check.timeout} s; it needs interval 5-300 s and timeout 2-120 s, with timeout below interval."
   }
 
   validation {
     condition = alltrue([
       for t in [var.target_group.health_check.healthy_threshold, var.target_group.health_check.unhealthy_threshold] : t >= 2 && t <= 10
     ])
-    error_message = "target_group.health_check thresholds must be between 2 and 10."
+    error_message = "target_group.health_check thresholds (healthy ${var.target_group.health_check.healthy_threshold}, unhealthy ${var.target_group.health_check.unhealthy_threshold}) must be between 2 and 10."
   }
 }
 
@@ -205,7 +205,7 @@ variable "http_port" {
 
   validation {
     condition     = var.http_port >= 1 && var.http_port <= 65535
-    error_message = "http_port must be between 1 and 65535."
+    error_message = "http_port ${var.http_port} must be between 1 and 65535."
   }
 }
 
@@ -217,7 +217,7 @@ variable "https_port" {
 
   validation {
     condition     = var.https_port >= 1 && var.https_port <= 65535
-    error_message = "https_port must be between 1 and 65535."
+    error_message = "https_port ${var.https_port} must be between 1 and 65535."
   }
 }
 
@@ -228,7 +228,7 @@ variable "certificate_arn" {
 
   validation {
     condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:(acm|iam):", var.certificate_arn))
-    error_message = "certificate_arn must be an ACM (or IAM server) certificate ARN, \"arn:aws:acm:REGION:ACCOUNT:certificate/ID\"; leave it null for HTTP only."
+    error_message = "certificate_arn \"${coalesce(var.certificate_arn, "null")}\" must be an ACM (or IAM server) certificate ARN, \"arn:aws:acm:REGION:ACCOUNT:certificate/ID\"; leave it null for HTTP only."
   }
 }
 
@@ -240,6 +240,6 @@ variable "ssl_policy" {
 
   validation {
     condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
-    error_message = "ssl_policy must allow only TLS 1.2+ (an \"ELBSecurityPolicy-TLS13-...\" or \"ELBSecurityPolicy-FS-1-2-...\" policy); the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
+    error_message = "ssl_policy \"${var.ssl_policy}\" must allow only TLS 1.2+ (an \"ELBSecurityPolicy-TLS13-...\" or \"ELBSecurityPolicy-FS-1-2-...\" policy); the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
   }
 }

@@ -9,7 +9,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$", var.name))
-    error_message = "name must be 1-201 letters, digits, '.', '_' or '-', starting with a letter or digit; rename it."
+    error_message = "name \"${var.name}\" is invalid: it must be 1-201 letters, digits, '.', '_' or '-', starting with a letter or digit; rename it."
   }
 }
 
@@ -31,7 +31,7 @@ variable "cluster_name" {
 
   validation {
     condition     = length(var.cluster_name) > 0 && !startswith(var.cluster_name, "arn:")
-    error_message = "cluster_name must be the cluster's name, not empty nor an ARN; pass aws_ecs_cluster.x.name."
+    error_message = "cluster_name \"${var.cluster_name}\" must be the cluster's name, not empty nor an ARN; pass aws_ecs_cluster.x.name."
   }
 }
 
@@ -42,7 +42,7 @@ variable "service_name" {
 
   validation {
     condition     = length(var.service_name) > 0 && !startswith(var.service_name, "arn:")
-    error_message = "service_name must be the service's name, not empty nor an ARN; pass aws_ecs_service.x.name."
+    error_message = "service_name \"${var.service_name}\" must be the service's name, not empty nor an ARN; pass aws_ecs_service.x.name."
   }
 }
 
@@ -54,7 +54,7 @@ variable "min_capacity" {
 
   validation {
     condition     = var.min_capacity >= 0 && floor(var.min_capacity) == var.min_capacity
-    error_message = "min_capacity must be a whole number of tasks >= 0 (the guide uses 2)."
+    error_message = "min_capacity ${var.min_capacity} must be a whole number of tasks >= 0 (the guide uses 2)."
   }
 }
 
@@ -66,7 +66,7 @@ variable "max_capacity" {
 
   validation {
     condition     = var.max_capacity >= 1 && floor(var.max_capacity) == var.max_capacity
-    error_message = "max_capacity must be a whole number of tasks >= 1 (the guide uses 10)."
+    error_message = "max_capacity ${var.max_capacity} must be a whole number of tasks >= 1 (the guide uses 10)."
   }
 }
 
@@ -88,12 +88,12 @@ variable "cpu_policy" {
 
   validation {
     condition     = var.cpu_policy.target_value > 0 && var.cpu_policy.target_value <= 100
-    error_message = "cpu_policy.target_value must be a percentage in (0, 100]; the guide uses 70."
+    error_message = "cpu_policy.target_value ${var.cpu_policy.target_value} must be a percentage in (0, 100]; the guide uses 70."
   }
 
   validation {
     condition     = var.cpu_policy.scale_in_cooldown >= 0 && var.cpu_policy.scale_out_cooldown >= 0
-    error_message = "cpu_policy cooldowns must be >= 0 seconds."
+    error_message = "cpu_policy cooldowns (in ${var.cpu_policy.scale_in_cooldown}, out ${var.cpu_policy.scale_out_cooldown}) must be >= 0 seconds."
   }
 }
 
@@ -111,12 +111,12 @@ variable "memory_policy" {
 
   validation {
     condition     = var.memory_policy.target_value > 0 && var.memory_policy.target_value <= 100
-    error_message = "memory_policy.target_value must be a percentage in (0, 100], for example 80."
+    error_message = "memory_policy.target_value ${var.memory_policy.target_value} must be a percentage in (0, 100], for example 80."
   }
 
   validation {
     condition     = var.memory_policy.scale_in_cooldown >= 0 && var.memory_policy.scale_out_cooldown >= 0
-    error_message = "memory_policy cooldowns must be >= 0 seconds."
+    error_message = "memory_policy cooldowns (in ${var.memory_policy.scale_in_cooldown}, out ${var.memory_policy.scale_out_cooldown}) must be >= 0 seconds."
   }
 }
 
@@ -139,17 +139,17 @@ variable "request_count_policy" {
       can(regex("^app/[^/]+/[^/]+$", var.request_count_policy.alb_arn_suffix)) &&
       can(regex("^targetgroup/[^/]+/[^/]+$", var.request_count_policy.target_group_arn_suffix))
     )
-    error_message = "request_count_policy needs alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\") when enabled; pass the alb module's arn_suffix and target_group_arn_suffix outputs."
+    error_message = "request_count_policy got alb_arn_suffix ${jsonencode(var.request_count_policy.alb_arn_suffix)} and target_group_arn_suffix ${jsonencode(var.request_count_policy.target_group_arn_suffix)}; it needs alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\") when enabled; pass the alb module's arn_suffix and target_group_arn_suffix outputs."
   }
 
   validation {
     condition     = var.request_count_policy.target_value > 0
-    error_message = "request_count_policy.target_value must be > 0 requests per target per minute."
+    error_message = "request_count_policy.target_value ${var.request_count_policy.target_value} must be > 0 requests per target per minute."
   }
 
   validation {
     condition     = var.request_count_policy.scale_in_cooldown >= 0 && var.request_count_policy.scale_out_cooldown >= 0
-    error_message = "request_count_policy cooldowns must be >= 0 seconds."
+    error_message = "request_count_policy cooldowns (in ${var.request_count_policy.scale_in_cooldown}, out ${var.request_count_policy.scale_out_cooldown}) must be >= 0 seconds."
   }
 }
 
@@ -172,12 +172,12 @@ variable "scheduled_actions" {
 
   validation {
     condition     = alltrue([for a in values(var.scheduled_actions) : can(regex("^(at|rate|cron)\\(.+\\)$", a.schedule))])
-    error_message = "scheduled_actions[*].schedule must be \"at(yyyy-mm-ddThh:mm:ss)\", \"rate(value unit)\" or \"cron(fields)\", for example \"cron(0 8 ? * MON-FRI *)\"."
+    error_message = "scheduled_actions ${jsonencode([for k, a in var.scheduled_actions : k if !can(regex("^(at|rate|cron)\\(.+\\)$", a.schedule))])}: each schedule must be \"at(yyyy-mm-ddThh:mm:ss)\", \"rate(value unit)\" or \"cron(fields)\", for example \"cron(0 8 ? * MON-FRI *)\"."
   }
 
   validation {
     condition     = alltrue([for a in values(var.scheduled_actions) : a.min_capacity != null || a.max_capacity != null])
-    error_message = "Each scheduled action must set min_capacity, max_capacity or both; an action that changes neither does nothing."
+    error_message = "scheduled_actions ${jsonencode([for k, a in var.scheduled_actions : k if a.min_capacity == null && a.max_capacity == null])}: each scheduled action must set min_capacity, max_capacity or both; an action that changes neither does nothing."
   }
 
   validation {
@@ -185,11 +185,11 @@ variable "scheduled_actions" {
       for a in values(var.scheduled_actions) :
       a.min_capacity == null || a.max_capacity == null || try(a.min_capacity <= a.max_capacity, false)
     ])
-    error_message = "In a scheduled action min_capacity must not exceed max_capacity; swap or fix the values."
+    error_message = "scheduled_actions ${jsonencode([for k, a in var.scheduled_actions : k if a.min_capacity != null && a.max_capacity != null && try(a.min_capacity > a.max_capacity, false)])}: min_capacity must not exceed max_capacity; swap or fix the values."
   }
 
   validation {
     condition     = alltrue([for k in keys(var.scheduled_actions) : can(regex("^[a-zA-Z0-9_.-]+$", k))])
-    error_message = "scheduled_actions keys become action names: use letters, digits, '.', '_' or '-' only."
+    error_message = "scheduled_actions keys ${jsonencode([for k in keys(var.scheduled_actions) : k if !can(regex("^[a-zA-Z0-9_.-]+$", k))])} are invalid: keys become action names: use letters, digits, '.', '_' or '-' only."
   }
 }

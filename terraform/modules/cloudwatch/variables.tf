@@ -9,7 +9,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,200}$", var.name))
-    error_message = "name must be 1-201 letters, digits, '_' or '-', starting with a letter or digit (it also names the SNS topic and dashboard); rename it."
+    error_message = "name \"${var.name}\" is invalid: it must be 1-201 letters, digits, '_' or '-', starting with a letter or digit (it also names the SNS topic and dashboard); rename it."
   }
 }
 
@@ -36,17 +36,17 @@ variable "log_group" {
 
   validation {
     condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_group.retention_in_days)
-    error_message = "log_group.retention_in_days must be one CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, or 0 to keep logs forever."
+    error_message = "log_group.retention_in_days ${var.log_group.retention_in_days} must be one CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, or 0 to keep logs forever."
   }
 
   validation {
     condition     = var.log_group.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.log_group.kms_key_arn))
-    error_message = "log_group.kms_key_arn must be a KMS key ARN (\"arn:aws:kms:REGION:ACCOUNT:key/ID\"), not an alias or key ID; leave it null for CloudWatch's default encryption."
+    error_message = "log_group.kms_key_arn \"${coalesce(var.log_group.kms_key_arn, "null")}\" must be a KMS key ARN (\"arn:aws:kms:REGION:ACCOUNT:key/ID\"), not an alias or key ID; leave it null for CloudWatch's default encryption."
   }
 
   validation {
     condition     = var.log_group.name == null || can(regex("^[a-zA-Z0-9_./#-]{1,512}$", var.log_group.name))
-    error_message = "log_group.name may hold only letters, digits and _ . / # - (1-512 characters), for example \"/ecs/mlinfra-prod\"."
+    error_message = "log_group.name \"${coalesce(var.log_group.name, "null")}\" is invalid: it may hold only letters, digits and _ . / # - (1-512 characters), for example \"/ecs/mlinfra-prod\"."
   }
 }
 
@@ -61,7 +61,7 @@ variable "cluster_name" {
 
   validation {
     condition     = length(var.cluster_name) > 0 && !startswith(var.cluster_name, "arn:")
-    error_message = "cluster_name must be the cluster's name, not empty nor an ARN; pass aws_ecs_cluster.x.name."
+    error_message = "cluster_name \"${var.cluster_name}\" must be the cluster's name, not empty nor an ARN; pass aws_ecs_cluster.x.name."
   }
 }
 
@@ -72,7 +72,7 @@ variable "service_name" {
 
   validation {
     condition     = length(var.service_name) > 0 && !startswith(var.service_name, "arn:")
-    error_message = "service_name must be the service's name, not empty nor an ARN; pass aws_ecs_service.x.name."
+    error_message = "service_name \"${var.service_name}\" must be the service's name, not empty nor an ARN; pass aws_ecs_service.x.name."
   }
 }
 
@@ -90,7 +90,7 @@ variable "load_balancer" {
       can(regex("^targetgroup/[^/]+/[^/]+$", var.load_balancer.target_group_arn_suffix)),
       false
     )
-    error_message = "load_balancer needs arn_suffix \"app/NAME/ID\" and target_group_arn_suffix \"targetgroup/NAME/ID\" (ARN suffixes, not full ARNs); pass the alb module's outputs."
+    error_message = "load_balancer ${jsonencode(var.load_balancer)} is invalid: it needs arn_suffix \"app/NAME/ID\" and target_group_arn_suffix \"targetgroup/NAME/ID\" (ARN suffixes, not full ARNs); pass the alb module's outputs."
   }
 }
 
@@ -123,14 +123,14 @@ variable "alarm_thresholds" {
       var.alarm_thresholds.p99_response_time_seconds > 0,
       var.alarm_thresholds.tasks_below_desired >= 1,
     ])
-    error_message = "alarm_thresholds: the 5xx counts and p99 response time (in seconds, not ms) must be > 0, unhealthy_hosts and tasks_below_desired (tasks missing) >= 1."
+    error_message = "alarm_thresholds ${jsonencode(var.alarm_thresholds)}: the 5xx counts and p99 response time (in seconds, not ms) must be > 0, unhealthy_hosts and tasks_below_desired (tasks missing) >= 1."
   }
 
   validation {
     condition = alltrue([
       for p in [var.alarm_thresholds.cpu_utilization_percent, var.alarm_thresholds.memory_utilization_percent] : p > 0 && p <= 100
     ])
-    error_message = "alarm_thresholds CPU and memory utilization must be percentages in (0, 100], for example 85."
+    error_message = "alarm_thresholds CPU ${var.alarm_thresholds.cpu_utilization_percent} and memory ${var.alarm_thresholds.memory_utilization_percent} must be percentages in (0, 100], for example 85."
   }
 }
 
@@ -146,12 +146,12 @@ variable "alarm_evaluation" {
 
   validation {
     condition     = var.alarm_evaluation.period >= 60 && var.alarm_evaluation.period % 60 == 0
-    error_message = "alarm_evaluation.period must be a multiple of 60 seconds (ALB and ECS metrics are per minute)."
+    error_message = "alarm_evaluation.period ${var.alarm_evaluation.period} must be a multiple of 60 seconds (ALB and ECS metrics are per minute)."
   }
 
   validation {
     condition     = var.alarm_evaluation.datapoints_to_alarm >= 1 && var.alarm_evaluation.datapoints_to_alarm <= var.alarm_evaluation.evaluation_periods
-    error_message = "alarm_evaluation.datapoints_to_alarm must be between 1 and evaluation_periods."
+    error_message = "alarm_evaluation.datapoints_to_alarm ${var.alarm_evaluation.datapoints_to_alarm} must be between 1 and evaluation_periods (${var.alarm_evaluation.evaluation_periods})."
   }
 }
 
@@ -174,12 +174,12 @@ variable "sns_topic" {
 
   validation {
     condition     = var.sns_topic.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.sns_topic.kms_key_arn))
-    error_message = "sns_topic.kms_key_arn must be a customer managed KMS key ARN; the AWS managed alias/aws/sns key cannot be used by CloudWatch alarms."
+    error_message = "sns_topic.kms_key_arn \"${coalesce(var.sns_topic.kms_key_arn, "null")}\" must be a customer managed KMS key ARN; the AWS managed alias/aws/sns key cannot be used by CloudWatch alarms."
   }
 
   validation {
     condition     = alltrue([for s in values(var.sns_topic.subscriptions) : contains(["email", "email-json", "http", "https", "sqs", "lambda", "sms"], s.protocol)])
-    error_message = "sns_topic.subscriptions[*].protocol must be one of email, email-json, http, https, sqs, lambda or sms."
+    error_message = "sns_topic.subscriptions ${jsonencode([for k, s in var.sns_topic.subscriptions : k if !contains(["email", "email-json", "http", "https", "sqs", "lambda", "sms"], s.protocol)])}: protocol must be one of email, email-json, http, https, sqs, lambda or sms."
   }
 }
 
@@ -191,7 +191,7 @@ variable "alarm_topic_arns" {
 
   validation {
     condition     = alltrue([for a in var.alarm_topic_arns : can(regex("^arn:aws[a-z-]*:sns:", a))])
-    error_message = "alarm_topic_arns must hold SNS topic ARNs (\"arn:aws:sns:REGION:ACCOUNT:NAME\")."
+    error_message = "alarm_topic_arns ${jsonencode([for a in var.alarm_topic_arns : a if !can(regex("^arn:aws[a-z-]*:sns:", a))])} are not SNS topic ARNs; it must hold SNS topic ARNs (\"arn:aws:sns:REGION:ACCOUNT:NAME\")."
   }
 }
 
