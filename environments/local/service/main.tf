@@ -1,0 +1,40 @@
+terraform {
+  required_version = ">= 1.6"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 7.0"
+    }
+  }
+
+  # bucket, key and region come from backend.hcl (`terraform init -backend-config=backend.hcl`).
+  # Against the emulator, AWS_ENDPOINT_URL redirects it (plus -backend-config=use_path_style=true).
+  backend "s3" {
+    use_lockfile = true
+  }
+}
+
+# No endpoints block: AWS_ENDPOINT_URL points the same code at the emulator.
+provider "aws" {
+  region = "us-east-1"
+}
+
+variable "container_image" {
+  description = "Image URI with tag; the CLI writes it to .mlinfra/local/image.auto.tfvars.json."
+  type        = string
+}
+
+# The emulator on this machine (moto + the local runtime): dev's shape, nothing to keep.
+module "service" {
+  source = "../../../terraform/stacks/service"
+
+  name            = "mlinfra-local"
+  environment     = "local"
+  container_image = var.container_image
+  network         = { cidr = "10.10.0.0/16", az_count = 2, private_instances = false }
+  cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
+  scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }
+  load_balancer   = { deletion_protection = false }
+  observability   = { log_retention_days = 7, alarms_enabled = false, dashboard_enabled = false }
+}

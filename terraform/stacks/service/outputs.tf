@@ -1,0 +1,34 @@
+output "alb_dns_name" {
+  description = "DNS name of the load balancer."
+  value       = module.alb.dns_name
+}
+
+output "service_url" {
+  description = "URL of the service behind the load balancer."
+  value       = module.alb.url
+}
+
+output "cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = module.cluster.cluster_name
+}
+
+output "service_name" {
+  description = "Name of the ECS service."
+  value       = module.task_definition.service_name
+}
+
+output "target_group_arn" {
+  description = "ARN of the service's target group."
+  value       = module.alb.target_group_arn
+}
+
+output "log_group_name" {
+  description = "Log group of the service's containers."
+  value       = module.cloudwatch.log_group_name
+}
+
+output "vpc_id" {
+  description = "ID of the environment's VPC."
+  value       = aws_vpc.this.id
+}
