@@ -14,11 +14,12 @@ HEALTH_CHECK = {
         "CMD",
         "python3",
         "-c",
-        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/health', timeout=2)",
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/health', timeout=3)",
     ],
     # ECS's smallest interval; Docker 20.10 runs the first check one interval after start.
     "interval": 5,
-    "timeout": 2,
+    # NOTE: a python3 start alone took over 2 s with the shared machine's load at 15.
+    "timeout": 4,
     "retries": 2,
     "startPeriod": 0,
 }

@@ -18,6 +18,7 @@ from mlinfra.errors import DockerError
 from mlinfra.proxy import LocalProxy, Upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+RELOADS = 20
 
 
 class _Named(BaseHTTPRequestHandler):
@@ -88,6 +89,35 @@ def test_a_refused_connection_is_retried_on_the_next_target(
     answers = _answers(proxy.url, 6) + _answers(proxy.url, 6, method="POST")
 
     assert answers == Counter({str(backends[0].port): 12})
+
+
+def test_reloads_under_a_request_stream_drop_no_request(
+    proxy: LocalProxy, backends: list[Upstream]
+) -> None:
+    outcomes: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def stream() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    outcomes[str(client.get(proxy.url).status_code)] += 1
+                except httpx.HTTPError as err:
+                    outcomes[type(err).__name__] += 1
+
+    threads = [threading.Thread(target=stream) for _ in range(2)]
+    proxy.set_upstreams(backends)
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(RELOADS):
+            proxy.set_upstreams(backends[: 1 + i % 2])
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert set(outcomes) == {"200"}, outcomes
 
 
 def test_a_taken_port_is_reported_with_the_setting_to_change(

@@ -22,6 +22,7 @@ def test_targets_become_one_upstream_with_keepalive_and_retries() -> None:
     ]
     assert "listen 127.0.0.1:8080;" in text
     assert "keepalive 16;" in text
+    assert "keepalive_timeout 0;" in text  # a reload must not reset client connections
     assert 'proxy_set_header Connection "";' in text
     assert "proxy_next_upstream error timeout http_502 http_503;" in text
 
