@@ -56,12 +56,12 @@ def create_app(
     app.add_route("/ready", resources.ReadyResource(predictor))
     app.add_route("/metadata", resources.MetadataResource(predictor))
     app.add_route("/metrics", resources.MetricsResource())
-    feature_names = predictor.feature_names if predictor else []
+    features = predictor.features if predictor else ()
     app.add_route(
         "/openapi.json",
         resources.OpenApiResource(
             openapi_document(
-                feature_names, settings.max_batch_rows, api_key_required=api_key is not None
+                features, settings.max_batch_rows, api_key_required=api_key is not None
             )
         ),
     )

@@ -1,10 +1,12 @@
-"""The OpenAPI 3.1 document of the service, built once from the model's feature names."""
+"""The OpenAPI 3.1 document of the service, built once from the model's features."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mlinfra_serving import __version__
+from mlinfra_serving.artifact import FeatureSpec
 
 ERROR_CODES = {
     "400": "Malformed body: invalid_json, invalid_encoding, empty_body.",
@@ -28,17 +30,26 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _schemas(feature_names: list[str], max_rows: int) -> dict[str, Any]:
+def _feature(spec: FeatureSpec) -> dict[str, Any]:
+    """A feature's value with the range the service enforces, so generated clients (and
+    fuzzers) know a valid request from one the service answers 422 out_of_range."""
+    bounds = {"minimum": spec.minimum, "maximum": spec.maximum}
+    return {"type": "number", **{k: v for k, v in bounds.items() if v is not None}}
+
+
+def _schemas(features: Sequence[FeatureSpec], max_rows: int) -> dict[str, Any]:
+    feature_names = [spec.name for spec in features]
     width = len(feature_names) or None
     row = {
         "type": "array",
+        "prefixItems": [_feature(spec) for spec in features],
         "items": {"type": "number"},
         "description": f"Feature values in this order: {', '.join(feature_names)}.",
         **({"minItems": width, "maxItems": width} if width else {}),
     }
     record = {
         "type": "object",
-        "properties": {name: {"type": "number"} for name in feature_names},
+        "properties": {spec.name: _feature(spec) for spec in features},
         "required": feature_names,
         "additionalProperties": False,
     }
@@ -119,7 +130,7 @@ def _api_key_security(required: bool) -> dict[str, Any]:
 
 
 def openapi_document(
-    feature_names: list[str], max_rows: int, *, api_key_required: bool = False
+    features: Sequence[FeatureSpec], max_rows: int, *, api_key_required: bool = False
 ) -> dict[str, Any]:
     simple = {"type": "object", "properties": {"status": {"type": "string"}}}
     security = _api_key_security(api_key_required)
@@ -185,7 +196,7 @@ def openapi_document(
             },
         },
         "components": {
-            "schemas": _schemas(feature_names, max_rows),
+            "schemas": _schemas(features, max_rows),
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
             "responses": {
                 "NotFound": _json(_ref("Error"), "No such route (code not_found)."),
