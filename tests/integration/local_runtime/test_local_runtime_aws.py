@@ -40,7 +40,11 @@ def test_instances_come_from_the_capacity_providers_auto_scaling_group(endpoint:
             "autoScalingGroupArn": group["AutoScalingGroups"][0]["AutoScalingGroupARN"]
         },
     )
-    ecs.create_cluster(clusterName=name, capacityProviders=[name])
+    ecs.create_cluster(clusterName=name)
+    # As aws_ecs_cluster_capacity_providers does it.
+    ecs.put_cluster_capacity_providers(
+        cluster=name, capacityProviders=[name], defaultCapacityProviderStrategy=[]
+    )
 
     assert len(launched) == 2
     assert EmulatedAws(endpoint).instance_ids(name) == launched
