@@ -63,7 +63,6 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "listener" {
-  #checkov:skip=CKV_AWS_260: an internet-facing ALB must accept port 80 to redirect it to HTTPS; the sources are var.ingress_cidr_blocks.
   # Keyed by position, not by CIDR: a CIDR known only after apply (a VPC's own) must not
   # leave for_each without keys at plan time.
   for_each = {
@@ -97,7 +96,6 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 ################################################################################
 
 resource "aws_lb_target_group" "this" {
-  #checkov:skip=CKV_AWS_378: TLS ends at the load balancer; the hop to the container stays inside the VPC. Set target_group.protocol = "HTTPS" if the container serves TLS.
   name        = local.target_group_name
   vpc_id      = var.vpc_id
   target_type = "instance"
@@ -132,8 +130,7 @@ resource "aws_lb_target_group" "this" {
 ################################################################################
 
 resource "aws_lb_listener" "http" {
-  #checkov:skip=CKV_AWS_2: this listener redirects to HTTPS whenever var.certificate_arn is set; without a certificate HTTP is the only option.
-  #checkov:skip=CKV_AWS_103: an HTTP listener has no TLS policy; the HTTPS listener uses var.ssl_policy (TLS 1.3 by default).
+  #checkov:skip=CKV_AWS_2: this listener redirects to HTTPS whenever var.certificate_arn is set; without a certificate plain HTTP is the only option.
   load_balancer_arn = aws_lb.this.arn
   port              = var.http_port
   protocol          = "HTTP"

@@ -28,7 +28,6 @@ data "aws_region" "current" {}
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158: KMS is optional (var.log_group.kms_key_arn); without it CloudWatch Logs encrypts at rest with its own keys.
   #checkov:skip=CKV_AWS_338: retention is an input; 90 days by default keeps request logs affordable, raise it where compliance asks for a year.
   name              = local.log_group_name
   retention_in_days = var.log_group.retention_in_days
