@@ -19,7 +19,7 @@ import boto3
 
 from mlinfra import config, registry, tfvars
 from mlinfra.errors import ConfigError, DeployError, MlinfraError
-from mlinfra.logs import LogEvent, tail
+from mlinfra.logs import LogEvent, docker_tail, tail
 from mlinfra.probes import Probe, probe_all
 from mlinfra.terraform import PlanSummary, Stack, StalePlanError
 
@@ -564,4 +564,11 @@ def logs(target: Target, since: timedelta, limit: int) -> list[LogEvent]:
             f"Deploy first: `mlinfra deploy --env {target.env.name}`.",
         )
     start = datetime.now(UTC) - since
-    return tail(target.session().client("logs"), group, start, limit)
+    events = tail(target.session().client("logs"), group, start, limit)
+    if target.env.is_local:
+        from mlinfra import local_runtime
+
+        tasks = [t.container for t in local_runtime.status(target.env.name).tasks]
+        events = sorted([*events, *docker_tail(tasks, start, limit)], key=lambda e: e.timestamp)
+        events = events[-limit:] if limit > 0 else events
+    return events

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,27 @@ def tail(logs_client: Any, log_group: str, since: datetime, limit: int) -> list[
     """The last ``limit`` events of ``log_group`` since ``since``, oldest first."""
     events = list(_events(logs_client, log_group, since))
     return events[-limit:] if limit > 0 else events
+
+
+def docker_tail(containers: Sequence[str], since: datetime, limit: int) -> list[LogEvent]:
+    """The local environment's logs: its task containers' output (the emulator keeps none)."""
+    from mlinfra.registry import docker_client
+
+    client = docker_client()
+    events: list[LogEvent] = []
+    for name in containers:
+        raw = client.containers.get(name).logs(since=since, timestamps=True, tail=limit or "all")
+        for line in raw.decode(errors="replace").splitlines():
+            stamp, _, message = line.partition(" ")
+            events.append(LogEvent(_docker_time(stamp), name, message))
+    events.sort(key=lambda event: event.timestamp)
+    return events[-limit:] if limit > 0 else events
+
+
+def _docker_time(stamp: str) -> datetime:
+    # Docker prints RFC 3339 with nanoseconds; Python's parser takes at most microseconds.
+    head, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00")
 
 
 def _events(logs_client: Any, log_group: str, since: datetime) -> Iterator[LogEvent]:

@@ -141,7 +141,8 @@ def apply_result(console: Console, result: ApplyResult) -> None:
 
 
 def outputs_table(outputs: Mapping[str, Mapping[str, Any]]) -> Table:
-    table = Table("stack", "output", "value")
+    table = Table("stack", "output")
+    table.add_column("value", overflow="fold")  # ARNs and URLs are copied, so never cut them
     for stack, values in outputs.items():
         if not values:
             table.add_row(stack, Text("(none: not applied)", style="dim"), "")
@@ -155,7 +156,7 @@ def log_lines(console: Console, events: Iterable[LogEvent]) -> None:
     for event in events:
         console.print(
             Text(event.timestamp.strftime("%H:%M:%S.%f")[:-3] + " ", style="dim")
-            + Text(event.stream.rsplit("/", 1)[-1][:12] + " ", style="cyan")
+            + Text(event.stream.rsplit("/", 1)[-1][-12:] + " ", style="cyan")
             + Text(event.message)
         )
 
