@@ -14,9 +14,9 @@ STACK = 'terraform {\n  backend "s3" {}\n}\n'
 
 @pytest.fixture()
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A project with environments `dev` and `local` (two stacks each) and an empty state folder."""
+    """A project with environments dev, local and prod (two stacks each), an empty state folder."""
     root = tmp_path / "project"
-    for env in ("dev", "local"):
+    for env in ("dev", "local", "prod"):
         for stack in ("registry", "service"):
             folder = root / "environments" / env / stack
             folder.mkdir(parents=True)

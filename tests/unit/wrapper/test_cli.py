@@ -28,7 +28,7 @@ def test_an_unknown_env_lists_the_valid_ones(project: Path, command: str) -> Non
     result = runner.invoke(app, [command, "--env", "nowhere"])
     assert result.exit_code == 2
     assert "Unknown environment 'nowhere'" in result.output
-    assert "Use one of: dev, local" in result.output
+    assert "Use one of: dev, local, prod" in result.output
     assert "Traceback" not in result.output
 
 
@@ -36,7 +36,7 @@ def test_no_env_at_all_says_how_to_choose(project: Path) -> None:
     result = runner.invoke(app, ["build"])
     assert result.exit_code == 2
     assert "No environment given." in result.output
-    assert "--env with one of: dev, local (or set MLINFRA_ENV)" in result.output
+    assert "--env with one of: dev, local, prod (or set MLINFRA_ENV)" in result.output
 
 
 def test_the_env_variable_is_the_default(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,3 +111,28 @@ def test_an_aws_env_without_backend_config_names_the_setting(project: Path) -> N
     assert result.exit_code == 2
     assert "No Terraform state bucket for environment 'dev' (no backend.hcl)." in result.output
     assert "Set MLINFRA_STATE_BUCKET" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "question"),
+    [
+        (["apply", "--env", "prod"], "Apply the saved plans in prod? [y/N]"),
+        (["deploy", "--env", "prod"], "Deploy in prod? [y/N]"),
+        (["destroy", "--env", "dev"], "Destroy everything in dev? [y/N]"),
+    ],
+)
+def test_prod_changes_and_destroy_ask_first(
+    project: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], question: str
+) -> None:
+    monkeypatch.setenv("MLINFRA_STATE_BUCKET", "team-state")
+    result = runner.invoke(app, args, input="n\n")
+    assert question in result.output
+    assert result.exit_code == 1
+    assert "Aborted" in result.output
+
+
+def test_apply_in_dev_does_not_ask(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLINFRA_STATE_BUCKET", "team-state")
+    result = runner.invoke(app, ["apply", "--env", "dev"])
+    assert "[y/N]" not in result.output
+    assert "No saved plan for environment 'dev'." in result.output
