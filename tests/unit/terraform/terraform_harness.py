@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[3]
 MODULES_DIR = PROJECT / "terraform" / "modules"
@@ -132,7 +133,7 @@ def checkov_scan(folder: Path) -> Step:
     return Step(("checkov", "-d", str(folder), "-o", "json"), PROJECT)
 
 
-def checkov_reports(result: Result) -> list[dict]:
+def checkov_reports(result: Result) -> list[dict[str, Any]]:
     """checkov's JSON report(s): one object per framework, or a list of them."""
     parsed = json.loads(result.stdout)
     return parsed if isinstance(parsed, list) else [parsed]
