@@ -17,6 +17,16 @@ from mlinfra_serving.validation import (
     parse_rows,
 )
 
+# gunicorn drains at most 64 KiB of a body the app left unread, then resets the connection; the
+# reset can reach a client still sending (through an ALB: a 502) before the 4xx does. Bodies up
+# to this size are read and dropped before a refusal, so the client gets the answer.
+DISCARD_MAX_BYTES = 8 << 20
+
+
+def _discard_unread_body(req: falcon.Request) -> None:
+    if (req.content_length or 0) <= DISCARD_MAX_BYTES:
+        req.bounded_stream.exhaust()
+
 
 def _not_ready() -> ApiError:
     return ApiError(503, "model_not_loaded", "No model is loaded.", expected="a loaded model")
@@ -28,9 +38,13 @@ class PredictResource:
         self._settings = settings
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        check_content_type(req.content_type)
         limit = self._settings.max_body_bytes
-        check_body_size(req.content_length, limit)
+        try:
+            check_content_type(req.content_type)
+            check_body_size(req.content_length, limit)
+        except ApiError:
+            _discard_unread_body(req)
+            raise
         # NOTE: read one byte past the limit so a chunked body without Content-Length is caught too.
         body = req.bounded_stream.read(limit + 1)
         payload = decode_json(body, limit)
