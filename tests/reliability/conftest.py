@@ -45,7 +45,7 @@ from reliability_support import ServiceFactory, start_service  # noqa: E402
 
 @pytest.fixture
 def start(serving_image: BuiltImage, run_id: str) -> Iterator[ServiceFactory]:
-    """``start(name, mem_limit=None, volumes=None, ready=True, **env) -> (container, url)``;
+    """``start(name, mem_limit=None, volumes=None, **env) -> (container, url)`` once ready;
     every container it started is removed when the test ends."""
     started: list[DockerContainer] = []
 

@@ -30,11 +30,10 @@ def start_service(
     *,
     mem_limit: str | None = None,
     volumes: dict[str, str] | None = None,
-    ready: bool = True,
     **env: str,
 ) -> tuple[DockerContainer, str]:
-    """Start ``image`` read-only on a random 127.0.0.1 port; wait for ``/ready`` unless not
-    ``ready``. The container is appended to ``started`` before it starts, for clean-up."""
+    """Start ``image`` read-only on a random 127.0.0.1 port and wait for ``/ready``.
+    The container is appended to ``started`` before it starts, for clean-up."""
     container = serving_container(image, name, **env)
     # NOTE: with_kwargs replaces the kwargs serving_container set, so read_only is repeated.
     container.with_kwargs(read_only=True, **({"mem_limit": mem_limit} if mem_limit else {}))
@@ -43,8 +42,7 @@ def start_service(
     started.append(container)
     container.start()
     url = base_url(container)
-    if ready:
-        wait_ready(url)
+    wait_ready(url)
     return container, url
 
 
