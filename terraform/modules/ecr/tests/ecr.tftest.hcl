@@ -57,12 +57,17 @@ run "kms_cross_account_and_protected_tag" {
     encryption           = { type = "KMS", kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/abcd" }
     force_delete         = true
     pull_account_ids     = ["222222222222"]
+    tags                 = { Team = "ml" }
     lifecycle_policy     = { keep_tagged_count = 5, tagged_patterns = ["v*"], protected_tags = ["a1b2c3d-0123abcd"] }
   }
 
   assert {
     condition     = aws_ecr_repository.this.encryption_configuration[0].kms_key == "arn:aws:kms:eu-west-1:111111111111:key/abcd"
     error_message = "The given KMS key must be used."
+  }
+  assert {
+    condition     = aws_ecr_repository.this.tags == tomap({ Team = "ml" }) && aws_ecr_repository.this.force_delete
+    error_message = "tags and force_delete must reach the repository."
   }
   assert {
     condition     = length(aws_ecr_repository_policy.pull) == 1

@@ -90,6 +90,18 @@ run "custom_ami_no_protection_no_ssm" {
     instance_count                 = { min = 2, max = 6 }
     managed_scaling                = { target_capacity = 80 }
     root_volume                    = { size_gb = 50, kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/abcd" }
+    tags                           = { Team = "ml" }
+  }
+
+  assert {
+    condition = toset([for t in aws_autoscaling_group.this.tag : "${t.key}=${t.value}" if t.propagate_at_launch]) == toset([
+      "Team=ml", "Name=mlinfra-test-ecs", "AmazonECSManaged=true",
+    ])
+    error_message = "The group must propagate the tags, its Name and ECS's AmazonECSManaged tag to the instances."
+  }
+  assert {
+    condition     = aws_ecs_cluster.this.tags == tomap({ Team = "ml" }) && aws_iam_role.instance.tags == tomap({ Team = "ml" })
+    error_message = "tags must reach every resource."
   }
 
   assert {

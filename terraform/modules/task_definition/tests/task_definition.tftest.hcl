@@ -115,6 +115,12 @@ run "secrets_autoscaling_and_custom_container" {
     readonly_root_filesystem = false
     health_check             = { command = ["CMD-SHELL", "curl -f http://localhost:9000/health || exit 1"] }
     deployment               = { minimum_healthy_percent = 50, rollback_on_failure = false }
+    tags                     = { Team = "ml" }
+  }
+
+  assert {
+    condition     = aws_ecs_service.autoscaled[0].tags == tomap({ Team = "ml" }) && aws_ecs_service.autoscaled[0].propagate_tags == "SERVICE" && aws_ecs_task_definition.this.tags == tomap({ Team = "ml" })
+    error_message = "tags must reach the service and the task definition, and the service must propagate them to its tasks."
   }
 
   assert {
