@@ -59,15 +59,19 @@ def _root(
 
 
 @contextmanager
-def _handled() -> Iterator[None]:
-    """MlinfraError -> one or two lines and its exit code; anything else -> one line, unless --debug."""
+def _handled(error_exit_code: int | None = None) -> Iterator[None]:
+    """MlinfraError -> one or two lines and its exit code; anything else -> one line, unless --debug.
+
+    ``error_exit_code`` replaces the error's own code where exit codes carry a meaning
+    (``plan --detailed-exitcode``: 2 means changes, so every error must exit 1).
+    """
     try:
         yield
     except MlinfraError as err:
         if _options["debug"]:
             raise
         reports.error(_err(), err)
-        raise typer.Exit(err.exit_code) from None
+        raise typer.Exit(error_exit_code or err.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as err:
@@ -75,7 +79,7 @@ def _handled() -> Iterator[None]:
             raise
         _err().print(f"[bold red]internal error:[/] {err.__class__.__name__}: {err}")
         _err().print("  run again with `mlinfra --debug ...` for the traceback, and report it.")
-        raise typer.Exit(70) from None
+        raise typer.Exit(error_exit_code or 70) from None
 
 
 def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
@@ -189,7 +193,7 @@ def plan(
     json_: JsonOption = False,
 ) -> None:
     """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
-    with _handled():
+    with _handled(1 if detailed_exitcode else None):
         target = _target(env)
         result = _step("planning", lambda say: deploy.plan(target, say=say))
         if json_:

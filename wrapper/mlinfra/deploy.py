@@ -533,12 +533,22 @@ def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
             say(f"the {stack_name} stack holds nothing")
             continue
         files = [f for f in target.var_files(stack_name) if f.exists()]
+        if stack_name == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
+            files.append(_destroy_image_tfvars(target))
         say(f"destroying the {stack_name} stack")
         removed.append(stack.destroy(target.planfile(stack_name), files))
         target.planfile(stack_name).unlink(missing_ok=True)
         if stack_name == "service" and target.env.is_local:
             _stop_local(target.env.name, say)
     return removed
+
+
+def _destroy_image_tfvars(target: Target) -> Path:
+    # The service stack requires container_image even to plan its destruction, which never
+    # reads it; without a recorded push (state folder wiped, say) any tagged value will do.
+    return tfvars.write_atomic_json(
+        target.env.state_dir / "destroy.tfvars.json", {"container_image": "unknown:destroy"}
+    )
 
 
 def _stop_local(env: str, say: Say) -> None:

@@ -144,6 +144,20 @@ def test_plan_apply_status_outputs_logs_destroy(project: Path) -> None:
     assert rendered.exit_code == 0, rendered.output
     assert "healthy" in rendered.stdout and "/ready" in rendered.stdout
 
+    checks = _cli("doctor", "--env", "dev", "--json")
+    assert checks.exit_code == 1, "no model in this state folder, and ECR's host is not reachable"
+    by_name = {c["name"]: c for c in json.loads(checks.stdout)}
+    assert by_name["terraform"]["ok"] and by_name["docker"]["ok"]
+    assert (
+        by_name["aws credentials"]["ok"] and "emulator" not in by_name["aws credentials"]["detail"]
+    )
+    assert (
+        not by_name["model artifact"]["ok"] and "mlinfra train" in by_name["model artifact"]["fix"]
+    )
+    assert not by_name["registry login"]["ok"] and by_name["registry login"]["fix"]
+
+    # A wiped state folder loses the recorded image; destroy must not need it.
+    tfvars.image_tfvars_path(env_state).unlink()
     removed = _json(_cli("destroy", "--env", "dev", "--yes", "--json"))
     assert [s["stack"] for s in removed] == ["service", "registry"]
     assert _json(_cli("outputs", "--env", "dev", "--json")) == {"registry": {}, "service": {}}

@@ -136,3 +136,9 @@ def test_apply_in_dev_does_not_ask(project: Path, monkeypatch: pytest.MonkeyPatc
     result = runner.invoke(app, ["apply", "--env", "dev"])
     assert "[y/N]" not in result.output
     assert "No saved plan for environment 'dev'." in result.output
+
+
+def test_detailed_exitcode_keeps_2_for_changes_only(project: Path) -> None:
+    result = runner.invoke(app, ["plan", "--env", "nowhere", "--detailed-exitcode"])
+    assert result.exit_code == 1
+    assert "Unknown environment 'nowhere'" in result.output
