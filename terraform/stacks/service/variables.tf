@@ -72,14 +72,9 @@ variable "cluster" {
 ################################################################################
 
 variable "container_image" {
-  description = "Full image URI with tag (<registry>/<repository>:<tag>); written per deploy by the CLI into .mlinfra/<env>/image.auto.tfvars.json."
+  description = "Full image URI with tag or digest (<registry>/<repository>:<tag>); written per deploy by the CLI into .mlinfra/<env>/image.auto.tfvars.json. The task_definition module validates it."
   type        = string
   nullable    = false
-
-  validation {
-    condition     = can(regex("^[^\\s:/]+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.container_image))
-    error_message = "container_image must be a full URI with an explicit tag, e.g. \"123456789012.dkr.ecr.us-east-1.amazonaws.com/mlinfra-prod:1a2b3c4-0123abcd\"; run `mlinfra push` to write it."
-  }
 }
 
 variable "task" {
