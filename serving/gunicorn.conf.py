@@ -99,3 +99,16 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server: Arbiter, worker: Worker) -> None:
+    from mlinfra_serving import logs
+
+    logs.write_in_background()
+
+
+def worker_exit(server: Arbiter, worker: Worker) -> None:
+    """Runs in the worker as it stops: the request lines still queued are written first."""
+    from mlinfra_serving import logs
+
+    logs.flush_background()

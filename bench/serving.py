@@ -1,0 +1,185 @@
+"""Serving benchmark: the project's image against the guide's Flask app, on this machine.
+
+Both images are built with the same model on the same base, both containers run at once with the
+whole machine, and wrk loads one, then the other, alternately (``--rounds``), with single-row
+``POST /predict`` at 16 connections. Then 1,000-row requests to the project's service, against
+stock LightGBM predicting the same rows in this process on every core.
+
+    task bench:serving                 # or: python bench/serving.py --seconds 10 --rounds 2
+
+The last three lines are ``throughput_vs_seed=``, ``p99_vs_seed=`` and ``batch_vs_inprocess=``.
+Results land in bench/results/serving.json; ``--plot PNG`` draws the latency distributions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import docker
+import lightgbm as lgb
+import numpy as np
+from support import (
+    WrkResult,
+    bench_model,
+    build_seed_image,
+    cpu_microseconds,
+    machine,
+    run_id,
+    running,
+    save_results,
+    wait_http,
+    wrk,
+)
+
+from mlinfra.image import build_image
+from mlinfra.model import ModelArtifact
+from mlinfra_serving.compile import feature_bounds
+
+GUIDE_BODY = json.dumps({"features": [3, 2, 1500, 2020]})
+BATCH_ROWS = 1000
+
+
+def batch_rows(model: ModelArtifact) -> np.ndarray:
+    """1,000 plausible rows: uniform within each feature's training range."""
+    text = (model.dir / "model.txt").read_text()
+    bounds = feature_bounds(model.metadata, text)
+    rng = np.random.default_rng(0)
+    rows = rng.uniform([b[0] for b in bounds], [b[1] for b in bounds], (BATCH_ROWS, len(bounds)))
+    return np.round(rows)
+
+
+def inprocess_rows_per_second(model: ModelArtifact, rows: np.ndarray, seconds: float) -> dict:
+    """Stock LightGBM in this process on every core, and on one (OpenMP's threads can lose to
+    one thread on a busy machine): rows/s of each over ``seconds``."""
+    booster = lgb.Booster(model_file=str(model.dir / "model.txt"))
+    figures = {}
+    for label, threads in (("every_core", len(os.sched_getaffinity(0))), ("one_thread", 1)):
+        booster.predict(rows, num_threads=threads)
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / 2:
+            booster.predict(rows, num_threads=threads)
+            done += len(rows)
+        figures[label] = done / (time.perf_counter() - started)
+    return figures
+
+
+def summarize(runs: list[WrkResult], cpu_us: list[float]) -> dict:
+    return {
+        "rps": sum(r.requests for r in runs) / sum(r.seconds for r in runs),
+        # Robust to the machine's other load, unlike req/s: what one request costs the service.
+        "cpu_us_per_request": sum(cpu_us) / sum(r.requests for r in runs),
+        "p50_ms": statistics.mean(r.latency_ms("50") for r in runs),
+        "p99_ms": statistics.mean(r.latency_ms("99") for r in runs),
+        "errors": sum(r.errors + r.non2xx for r in runs),
+        "percentiles_us": {
+            p: statistics.mean(r.percentiles_us[p] for r in runs) for p in runs[0].percentiles_us
+        },
+        "rounds": [r.__dict__ for r in runs],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations seed/project")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch-seconds", type=int, default=5)
+    parser.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
+    parser.add_argument(
+        "--seed-as-shipped",
+        action="store_true",
+        help="run the guide's app without OMP_NUM_THREADS=1 (LightGBM then spins one OpenMP"
+        " thread per core in each worker, which collapses under load)",
+    )
+    args = parser.parse_args()
+
+    rid = run_id()
+    model = bench_model()
+    client = docker.from_env()
+    seed_ref = f"mlinfra-bench-{rid}/seed:latest"
+    project = build_image(model, f"mlinfra-bench-{rid}/serving")
+    build_seed_image(model, seed_ref)
+    results: dict = {"machine": machine(), "args": vars(args) | {"plot": str(args.plot)}}
+    # NOTE: pinned by default, as the project's image pins it: the comparison is then of the
+    # serving stacks, not of OpenMP oversubscription (see --seed-as-shipped).
+    seed_env = {} if args.seed_as_shipped else {"OMP_NUM_THREADS": "1"}
+    try:
+        with (
+            running(seed_ref, f"mlinfra-bench-{rid}-seed", seed=True, **seed_env) as (
+                seed_box,
+                seed_url,
+            ),
+            running(project.reference, f"mlinfra-bench-{rid}-project") as (box, project_url),
+        ):
+            wait_http(f"{seed_url}/health")
+            wait_http(f"{project_url}/ready")
+            targets = {"seed": (seed_box, seed_url), "project": (box, project_url)}
+            runs: dict[str, list[WrkResult]] = {"seed": [], "project": []}
+            cpu: dict[str, list[float]] = {"seed": [], "project": []}
+            for _ in range(args.rounds):
+                for name, (container, url) in targets.items():
+                    # A short warm-up: first requests pay for imports and connection set-up.
+                    wrk(f"{url}/predict", GUIDE_BODY, seconds=1, connections=args.connections)
+                    before = cpu_microseconds(container)
+                    runs[name].append(
+                        wrk(
+                            f"{url}/predict",
+                            GUIDE_BODY,
+                            seconds=args.seconds,
+                            connections=args.connections,
+                        )
+                    )
+                    cpu[name].append(cpu_microseconds(container) - before)
+            results["single_row"] = {name: summarize(runs[name], cpu[name]) for name in runs}
+
+            rows = batch_rows(model)
+            body = json.dumps({"instances": rows.tolist()})
+            wrk(f"{project_url}/predict", body, seconds=1, connections=4)
+            batch = wrk(f"{project_url}/predict", body, seconds=args.batch_seconds, connections=4)
+            results["batch"] = {
+                "service_rows_per_s": batch.rps * BATCH_ROWS,
+                "service_errors": batch.errors + batch.non2xx,
+            }
+            inprocess = inprocess_rows_per_second(model, rows, args.batch_seconds)
+            # The stricter baseline: the faster of the two.
+            results["batch"]["inprocess"] = inprocess
+            results["batch"]["inprocess_rows_per_s"] = max(inprocess.values())
+    finally:
+        for reference in (seed_ref, project.reference):
+            client.images.remove(reference, force=True)
+
+    seed, ours = results["single_row"]["seed"], results["single_row"]["project"]
+    batch = results["batch"]
+    results["ratios"] = {
+        "throughput_vs_seed": ours["rps"] / seed["rps"],
+        "p99_vs_seed": ours["p99_ms"] / seed["p99_ms"],
+        "batch_vs_inprocess": batch["service_rows_per_s"] / batch["inprocess_rows_per_s"],
+    }
+    path = save_results("serving", results)
+    if args.plot:
+        from plot import latency_plot
+
+        latency_plot(results, args.plot)
+    print(f"machine: {results['machine']}; results in {path}")
+    for name, figures in (("seed (Flask)", seed), ("project", ours)):
+        print(
+            f"{name:>13}: {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms"
+            f"  p99 {figures['p99_ms']:6.2f} ms  CPU {figures['cpu_us_per_request']:5.0f} us/req"
+            f"  errors {figures['errors']}"
+        )
+    print(
+        f"batch of {BATCH_ROWS}: service {batch['service_rows_per_s']:,.0f} rows/s,"
+        f" in-process LightGBM {batch['inprocess']['every_core']:,.0f} rows/s on every core,"
+        f" {batch['inprocess']['one_thread']:,.0f} on one thread"
+    )
+    for key, value in results["ratios"].items():
+        print(f"{key}={value:.2f}")
+
+
+if __name__ == "__main__":
+    main()
