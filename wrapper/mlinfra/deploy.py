@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -275,13 +276,27 @@ def _check_plan_image(target: Target, stack: Stack, planfile: Path) -> None:
         )
 
 
-def apply_stack(target: Target, stack_name: str) -> None:
+# Terraform's lines worth showing while it applies (one per resource, and the slow ones' ticks).
+_PROGRESS_LINE = re.compile(
+    r": (Creation|Modifications|Destruction) complete|: Still (creating|modifying|destroying)"
+)
+
+
+def _terraform_progress(say: Say) -> Callable[[str], None]:
+    def on_line(line: str) -> None:
+        if _PROGRESS_LINE.search(line):
+            say(line)
+
+    return on_line
+
+
+def apply_stack(target: Target, stack_name: str, say: Say = _quiet) -> None:
     """Apply a stack's saved plan (only if still current), then retire the plan file."""
     stack = target.stack(stack_name)
     planfile = target.planfile(stack_name)
     if stack_name == "service" and planfile.exists():
         _check_plan_image(target, stack, planfile)
-    stack.apply(planfile)
+    stack.apply(planfile, _terraform_progress(say))
     # An applied plan is stale by definition; keeping it would only invite a second apply.
     planfile.unlink(missing_ok=True)
 
@@ -310,7 +325,7 @@ def apply(target: Target, say: Say = _quiet) -> ApplyResult:
         )
     for stack in pending:
         say(f"applying the {stack} stack")
-        apply_stack(target, stack)
+        apply_stack(target, stack, say)
     report = None
     if "service" in pending:
         wait_stable(target, say)
@@ -514,12 +529,12 @@ def deploy(
     say(f"image {built.reference}")
     plan(target, ["registry"], say)
     say("applying the registry stack")
-    apply_stack(target, "registry")
+    apply_stack(target, "registry", say)
     pushed = push(target, on_layer)
     say(f"pushed {pushed.image} ({pushed.digest})")
     plan(target, ["service"], say)
     say("applying the service stack")
-    apply_stack(target, "service")
+    apply_stack(target, "service", say)
     wait_stable(target, say)
     return ApplyResult(target.env.name, STACKS, status(target))
 
@@ -536,7 +551,7 @@ def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
         if stack_name == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
             files.append(_destroy_image_tfvars(target))
         say(f"destroying the {stack_name} stack")
-        removed.append(stack.destroy(target.planfile(stack_name), files))
+        removed.append(stack.destroy(target.planfile(stack_name), files, _terraform_progress(say)))
         target.planfile(stack_name).unlink(missing_ok=True)
         if stack_name == "service" and target.env.is_local:
             _stop_local(target.env.name, say)

@@ -14,7 +14,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,17 +252,58 @@ class Stack:
 
     # -- running terraform ------------------------------------------------------------------
 
-    def _run(self, command: str, *args: str, planfile: Path | None = None, **options: Any) -> str:
-        """Run one terraform command; stdout on success, the matching TerraformError otherwise."""
+    def _run(
+        self,
+        command: str,
+        *args: str,
+        planfile: Path | None = None,
+        on_line: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> str:
+        """Run one terraform command; stdout on success, the matching TerraformError otherwise.
+
+        With ``on_line``, each line of Terraform's output is passed on as it comes (progress).
+        """
         require_terraform()
         with _environ(self.env):
-            code, out, err = self._terraform.cmd(command, *args, **options)
+            if on_line is None:
+                code, out, err = self._terraform.cmd(command, *args, **options)
+            else:
+                code, out, err = self._stream(command, args, options, on_line)
         succeeded = code == 0 or (command == "plan" and code == _PLAN_HAS_CHANGES)
         if not succeeded:
             raise error_from_output(
                 command, self.name, self.working_dir, err or out, planfile, self.env
             )
         return out
+
+    def _stream(
+        self,
+        command: str,
+        args: Sequence[str],
+        options: Mapping[str, Any],
+        on_line: Callable[[str], None],
+    ) -> tuple[int, str, str]:
+        # NOTE: python-terraform's synchronous=False leaks into the command line (it pops the
+        # option after building the command), so streaming runs take the command it builds
+        # and run it here, in the same working directory and environment.
+        command_line = self._terraform.generate_cmd_string(command, *args, **options)
+        with subprocess.Popen(
+            command_line,
+            cwd=self.working_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            lines = []
+            for line in process.stdout or ():
+                lines.append(line)
+                if line.strip():
+                    on_line(line.rstrip())
+            # Terraform writes its diagnostics at the end, so stderr cannot fill up meanwhile.
+            err = process.stderr.read() if process.stderr else ""
+            code = process.wait()
+        return code, "".join(lines), err
 
     # -- init, only when needed -------------------------------------------------------------
 
@@ -330,8 +372,11 @@ class Stack:
         out = self._run("show", str(planfile.resolve()), json=IsFlagged, no_color=IsFlagged)
         return json.loads(out)
 
-    def apply(self, planfile: Path) -> None:
-        """Apply a saved plan, and only it; a stale plan raises StalePlanError and changes nothing."""
+    def apply(self, planfile: Path, on_line: Callable[[str], None] | None = None) -> None:
+        """Apply a saved plan, and only it; a stale plan raises StalePlanError and changes nothing.
+
+        ``on_line`` receives Terraform's progress lines as they come.
+        """
         if not planfile.exists():
             raise TerraformError(
                 f"No saved plan {planfile} for the {self.name} stack.",
@@ -342,14 +387,20 @@ class Stack:
             "apply",
             str(planfile.resolve()),
             planfile=planfile,
+            on_line=on_line,
             input=False,
             no_color=IsFlagged,
         )
 
-    def destroy(self, out: Path, var_files: Sequence[Path] = ()) -> PlanSummary:
+    def destroy(
+        self,
+        out: Path,
+        var_files: Sequence[Path] = (),
+        on_line: Callable[[str], None] | None = None,
+    ) -> PlanSummary:
         """Destroy everything in the stack through a saved destroy plan; returns what it removed."""
         summary = self.plan(out, var_files, destroy=True)
-        self.apply(out)
+        self.apply(out, on_line)
         return summary
 
     # -- reading ----------------------------------------------------------------------------

@@ -51,7 +51,9 @@ def test_plan_apply_outputs_replan_destroy(
     first = stack.plan(tmp_path / "a.tfplan", [_var_file(tmp_path / "a.json", "one")])
     assert first.by_type == {"aws_ssm_parameter": first.totals}
     assert (first.totals.add, first.totals.change, first.totals.destroy) == (1, 0, 0)
-    stack.apply(first.planfile)
+    lines: list[str] = []
+    stack.apply(first.planfile, lines.append)
+    assert any("aws_ssm_parameter.message: Creation complete" in line for line in lines)
     assert stack.outputs() == {"parameter_name": "/mlinfra-test/message", "message": "one"}
 
     again = stack.plan(tmp_path / "b.tfplan", [tmp_path / "a.json"])
@@ -75,7 +77,7 @@ def test_a_stale_saved_plan_is_refused(
     stack.apply(newer.planfile)
 
     with pytest.raises(StalePlanError, match="stale") as caught:
-        stack.apply(older.planfile)
+        stack.apply(older.planfile, on_line=lambda _line: None)
     assert "mlinfra plan" in (caught.value.hint or "")
     assert stack.outputs()["message"] == "new"
 
