@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,3 +160,14 @@ def booted_workers(container: DockerContainer) -> list[int]:
     lines = json_lines(container, stdout=False, stderr=True)
     prefix = "Booting worker with pid: "
     return [int(ln["message"][len(prefix) :]) for ln in lines if ln["message"].startswith(prefix)]
+
+
+def wait_for_workers(container: DockerContainer, count: int, timeout: float = 15.0) -> list[int]:
+    """The first ``count`` worker pids, once their boot lines reached the container's log
+    (Docker collects logs asynchronously: /ready can answer before the lines are readable)."""
+    deadline = time.monotonic() + timeout
+    while len(booted := booted_workers(container)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(booted)} of {count} workers booted within {timeout} s")
+        time.sleep(0.1)
+    return booted

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from reliability_support import ServiceFactory, booted_workers, request_log
+from reliability_support import ServiceFactory, booted_workers, request_log, wait_for_workers
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_fuzzing_finds_no_5xx_no_dropped_connection_no_worker_restart(
     start: ServiceFactory, tmp_path: Path
 ) -> None:
     container, url = start("fuzz", GUNICORN_WORKERS="2", API_KEY=API_KEY)
-    workers_at_start = booted_workers(container)
+    workers_at_start = wait_for_workers(container, 2)
     before = len(request_log(container))
     command = [
         str(ST), "--no-color", "--config-file", str(CONFIG), "run", f"{url}/openapi.json",

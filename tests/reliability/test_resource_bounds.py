@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from reliability_support import booted_workers, start_service
+from reliability_support import booted_workers, start_service, wait_for_workers
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage
@@ -91,7 +91,7 @@ def test_memory_stays_under_the_task_limit_under_the_largest_requests(
     bounded: tuple[DockerContainer, str],
 ) -> None:
     container, url = bounded
-    workers = booted_workers(container)
+    workers = wait_for_workers(container, 2)
     largest = [
         body_of(MAX_ROWS),
         body_of(10, MAX_BODY),

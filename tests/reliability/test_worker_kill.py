@@ -8,7 +8,12 @@ import time
 
 import httpx
 import pytest
-from reliability_support import ServiceFactory, booted_workers, finish_wrk, start_wrk
+from reliability_support import (
+    ServiceFactory,
+    finish_wrk,
+    start_wrk,
+    wait_for_workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +52,7 @@ def test_a_killed_worker_is_replaced_and_loses_only_its_in_flight_requests(
     start: ServiceFactory,
 ) -> None:
     container, url = start("kill", GUNICORN_WORKERS="2")
+    wait_for_workers(container, 2)
     wrk = start_wrk(url, connections=CONNECTIONS, seconds=SECONDS)
     time.sleep(3)
     killed = container.exec(["python3", "-c", KILL_ONE_WORKER])
@@ -55,7 +61,7 @@ def test_a_killed_worker_is_replaced_and_loses_only_its_in_flight_requests(
     result = finish_wrk(wrk, CONNECTIONS, SECONDS)
     print(f"\nkill: {kill}\nload: {result.to_dict()}")
 
-    booted = booted_workers(container)
+    booted = wait_for_workers(container, 3)
     assert len(kill["workers"]) == 2
     # One more boot than at start: the replacement, with a pid of its own.
     assert len(booted) == 3 and kill["victim"] in booted[:2] and booted[2] not in booted[:2]
