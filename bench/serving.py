@@ -145,10 +145,9 @@ def main() -> None:
                 "service_rows_per_s": batch.rps * BATCH_ROWS,
                 "service_errors": batch.errors + batch.non2xx,
             }
-            inprocess = inprocess_rows_per_second(model, rows, args.batch_seconds)
-            # The stricter baseline: the faster of the two.
-            results["batch"]["inprocess"] = inprocess
-            results["batch"]["inprocess_rows_per_s"] = max(inprocess.values())
+            results["batch"]["inprocess"] = inprocess_rows_per_second(
+                model, rows, args.batch_seconds
+            )
     finally:
         for reference in (seed_ref, project.reference):
             client.images.remove(reference, force=True)
@@ -158,8 +157,12 @@ def main() -> None:
     results["ratios"] = {
         "throughput_vs_seed": ours["rps"] / seed["rps"],
         "p99_vs_seed": ours["p99_ms"] / seed["p99_ms"],
-        "batch_vs_inprocess": batch["service_rows_per_s"] / batch["inprocess_rows_per_s"],
+        # As issue 9 defines it: against LightGBM on every core.
+        "batch_vs_inprocess": batch["service_rows_per_s"] / batch["inprocess"]["every_core"],
     }
+    # Stricter on a busy machine, where one thread can beat OpenMP's team: printed, not the goal.
+    batch_vs_one_thread = batch["service_rows_per_s"] / batch["inprocess"]["one_thread"]
+    results["batch_vs_inprocess_one_thread"] = batch_vs_one_thread
     path = save_results("serving", results)
     if args.plot:
         from plot import latency_plot
@@ -177,6 +180,7 @@ def main() -> None:
         f" in-process LightGBM {batch['inprocess']['every_core']:,.0f} rows/s on every core,"
         f" {batch['inprocess']['one_thread']:,.0f} on one thread"
     )
+    print(f"batch_vs_inprocess_one_thread={batch_vs_one_thread:.2f}")
     for key, value in results["ratios"].items():
         print(f"{key}={value:.2f}")
 

@@ -1,0 +1,113 @@
+"""Where a serving worker's time goes under load: py-spy samples every gunicorn worker of the
+project's image while wrk drives `POST /predict`, and the shares per function are printed.
+
+    python bench/profile.py                 # single-row requests, 16 connections
+    python bench/profile.py --batch         # 1,000-row requests, 4 connections
+
+py-spy samples wall-clock stacks of threads that are not idle: a thread in a system call
+(a socket or pipe write) or waiting for a CPU counts, one blocked in a poll or a queue does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import docker
+from support import bench_model, run_id, running, wait_http, wrk
+
+from mlinfra.image import build_image
+from serving import GUIDE_BODY, batch_rows
+
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+# Leaf frames of a thread waiting for work, not doing it.
+IDLE_LEAVES = ("select (selectors.py", "wait (threading.py", "get (queue.py", "_worker (concurrent")
+LINE_NUMBER = re.compile(r":\d+\)")
+
+
+def sample(pids: list[str], seconds: int, folder: Path) -> list[Path]:
+    outputs = [folder / f"{pid}.txt" for pid in pids]
+    recorders = []
+    for pid, out in zip(pids, outputs, strict=True):
+        command = [PY_SPY, "record", "-p", pid, "-d", str(seconds), "-r", "200"]
+        command += ["--nonblocking", "-f", "raw", "-o", str(out)]
+        recorders.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    for recorder in recorders:
+        recorder.wait(timeout=seconds + 30)
+    return outputs
+
+
+def shares(raw_files: list[Path]) -> tuple[collections.Counter, collections.Counter, int]:
+    """Samples per function (inclusive and self), without line numbers; idle stacks dropped."""
+    inclusive: collections.Counter = collections.Counter()
+    own: collections.Counter = collections.Counter()
+    total = 0
+    for path in raw_files:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
+            if frames[-1].startswith(IDLE_LEAVES):
+                continue
+            total += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+            own[frames[-1]] += int(count)
+    return inclusive, own, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", action="store_true", help="1,000-row requests")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    rid = run_id()
+    model = bench_model()
+    image = build_image(model, f"mlinfra-bench-{rid}/serving")
+    body = json.dumps({"instances": batch_rows(model).tolist()}) if args.batch else GUIDE_BODY
+    connections = 4 if args.batch else 16
+    try:
+        with (
+            running(image.reference, f"mlinfra-bench-{rid}-profile") as (container, url),
+            tempfile.TemporaryDirectory(prefix="py-spy-") as folder,
+        ):
+            wait_http(f"{url}/ready")
+            pids = [row[1] for row in container.top()["Processes"]]
+            workers = sorted(pids, key=int)[1:]  # the first is gunicorn's master
+            load = threading.Thread(
+                target=wrk,
+                args=(f"{url}/predict", body),
+                kwargs={"seconds": args.seconds + 4, "connections": connections},
+            )
+            load.start()
+            time.sleep(2)
+            inclusive, own, total = shares(sample(workers, args.seconds, Path(folder)))
+            load.join()
+    finally:
+        docker.from_env().images.remove(image.reference, force=True)
+
+    print(
+        f"{total} busy samples over {len(workers)} workers ({'batch' if args.batch else 'single row'})"
+    )
+    print("inclusive  function")
+    for frame, count in inclusive.most_common(args.top):
+        if not frame.startswith(("Thread.", "_bootstrap", "<module>")):
+            print(f"{100 * count / total:8.1f}%  {frame[:110]}")
+    print("self       function")
+    for frame, count in own.most_common(12):
+        print(f"{100 * count / total:8.1f}%  {frame[:110]}")
+
+
+if __name__ == "__main__":
+    main()
