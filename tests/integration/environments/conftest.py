@@ -8,7 +8,6 @@ teammates never share them), with the state in the emulator's S3 as ``backend.hc
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,10 +16,11 @@ from typing import Any
 
 import hcl2
 import pytest
+from environment_tree import private_tree
 
 from mlinfra import emulator as emu
 from mlinfra.bootstrap import terraform_cli_config
-from mlinfra.config import project_dir, state_dir
+from mlinfra.config import state_dir
 from mlinfra.emulator.testing import emulator_fixture
 from mlinfra.terraform import PlanSummary, Stack
 
@@ -68,13 +68,19 @@ class Environment:
         path.write_text(json.dumps(self.variables))
         return [path]
 
-    def plan(self, stack: str, destroy: bool = False) -> PlanSummary:
+    def _plan(self, stack: str, destroy: bool = False) -> PlanSummary:
         planfile = self.root / f"{self.name}-{stack}.tfplan"
         return self.stack(stack).plan(planfile, self._var_files(stack), destroy=destroy)
 
+    def plan(self, stack: str) -> PlanSummary:
+        started = time.monotonic()
+        summary = self._plan(stack)
+        self.timings[f"re-plan {stack}"] = time.monotonic() - started
+        return summary
+
     def apply(self, stack: str, destroy: bool = False) -> PlanSummary:
         started = time.monotonic()
-        summary = self.plan(stack, destroy=destroy)
+        summary = self._plan(stack, destroy=destroy)
         self.stack(stack).apply(self.root / f"{self.name}-{stack}.tfplan")
         self.timings[f"{'destroy' if destroy else 'apply'} {stack}"] = time.monotonic() - started
         return summary
@@ -82,14 +88,6 @@ class Environment:
     def ensure_state_bucket(self) -> None:
         bucket = backend_config(self.root / "environments" / self.name / "service")["bucket"]
         emu.ensure_state_bucket(self.endpoint, bucket)
-
-
-def private_tree(tmp: Path) -> Path:
-    """A copy of the Terraform code (environments and modules), without local .terraform folders."""
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan")
-    for part in ("environments", "terraform"):
-        shutil.copytree(project_dir() / part, tmp / part, ignore=ignore)
-    return tmp
 
 
 @pytest.fixture(scope="module")
