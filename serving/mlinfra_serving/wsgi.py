@@ -29,7 +29,12 @@ def load_application() -> falcon.App:
             "startup failed",
             logging.CRITICAL,
             error=str(err),
-            fix="set MODEL_DIR to a folder with model.txt and metadata.json (mlinfra train)",
+            # A settings error (a limit, the API key) names its own fix; the model needs this one.
+            fix=(
+                "set MODEL_DIR to a folder with model.txt and metadata.json (mlinfra train)"
+                if isinstance(err, ArtifactError)
+                else "correct or unset the environment variable named in the error"
+            ),
         )
         sys.exit(3)
     log_event(

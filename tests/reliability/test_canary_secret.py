@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import docker
 import httpx
@@ -77,3 +78,44 @@ def test_the_api_key_never_leaves_the_process(
     # The header name is in the image's code: the scan that finds it would find the key too.
     found = _found_in_image(serving_image.reference, (canary.encode(), b"X-API-Key"))
     assert found == {b"X-API-Key"}
+
+
+def test_a_key_from_a_secret_file_guards_predict_only(
+    start: ServiceFactory, tmp_path: Path
+) -> None:
+    key = f"file-key-{uuid.uuid4().hex}"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o755)
+    (secrets / "api-key").write_text(key + "\n")  # as `echo key > file` writes it
+    _, url = start(
+        "keyfile", volumes={str(secrets): "/run/mlinfra"}, API_KEY_FILE="/run/mlinfra/api-key"
+    )
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.post("/predict", json=GUIDE_BODY).status_code == 401
+        assert (
+            client.post("/predict", json=GUIDE_BODY, headers={"X-API-Key": key}).status_code == 200
+        )
+        assert client.get("/ready").status_code == 200
+
+
+def test_an_unusable_key_stops_the_start_without_printing_it(
+    serving_image: BuiltImage, run_id: str
+) -> None:
+    short = f"c-{uuid.uuid4().hex[:10]}"
+    container = docker.from_env().containers.run(
+        serving_image.reference,
+        detach=True,
+        name=f"mlinfra-rel-{run_id}-shortkey",
+        environment={"API_KEY": short},
+        read_only=True,
+        tmpfs={"/tmp": ""},
+    )
+    try:
+        assert container.wait(timeout=30)["StatusCode"] != 0
+        logs = container.logs(stdout=True, stderr=True).decode()
+        critical = [json.loads(ln) for ln in logs.splitlines() if '"critical"' in ln]
+        assert len(critical) == 1 and "the API key is 12 characters long" in critical[0]["error"]
+        assert "environment variable" in critical[0]["fix"]
+        assert short not in logs
+    finally:
+        container.remove(force=True)
