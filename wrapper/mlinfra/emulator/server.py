@@ -8,7 +8,6 @@ emulator is a process of its own and not ``python -m moto.server``.
 from __future__ import annotations
 
 import argparse
-from contextlib import ExitStack
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -28,9 +27,7 @@ def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
 
 
 def serve(host: str, port: int) -> None:
-    with ExitStack() as stack:
-        for patch in patches.PATCHES:
-            patch.apply(stack)
+    with patches.applied(*patches.PATCHES):
         server = make_emulator_server(host, port)
         server.serve_forever()
 

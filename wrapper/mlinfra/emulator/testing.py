@@ -60,8 +60,8 @@ def in_process(*applied: ModuleType) -> Iterator[str]:
     """
     from mlinfra.emulator.server import make_emulator_server
 
-    with patches.applied(*applied) if applied else _nothing():
-        server = make_emulator_server(HOST, free_port())
+    with patches.applied(*applied):
+        server = make_emulator_server(HOST, 0)  # the OS picks a free port
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -69,8 +69,3 @@ def in_process(*applied: ModuleType) -> Iterator[str]:
         finally:
             server.shutdown()
             thread.join()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

@@ -38,8 +38,8 @@ def names() -> list[str]:
 
 @contextmanager
 def applied(*patches: ModuleType) -> Iterator[None]:
-    """Apply ``patches`` (all of them when none is named) until the block ends."""
+    """Apply exactly ``patches`` (the server passes :data:`PATCHES`) until the block ends."""
     with ExitStack() as stack:
-        for patch in patches or PATCHES:
+        for patch in patches:
             patch.apply(stack)
         yield
