@@ -115,14 +115,21 @@ class Target:
         return files
 
 
+def _port_setting(variable: str, default: int) -> int:
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(
+            f"{variable}={value!r} is not a TCP port.", f"Set {variable} to a number 1-65535."
+        )
+    return int(value)
+
+
 def connect(env: config.Environment, say: Say = _quiet) -> Target:
     """Reach the environment's AWS; for ``local`` start (or reuse) the emulator first."""
     if env.is_local:
         from mlinfra import emulator
 
-        running = emulator.start(
-            port=int(os.environ.get(EMULATOR_PORT_VARIABLE, emulator.DEFAULT_PORT))
-        )
+        running = emulator.start(port=_port_setting(EMULATOR_PORT_VARIABLE, emulator.DEFAULT_PORT))
         if not running.reused:
             say(f"started the AWS emulator at {running.endpoint}")
         return Target(

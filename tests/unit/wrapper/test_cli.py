@@ -142,3 +142,10 @@ def test_detailed_exitcode_keeps_2_for_changes_only(project: Path) -> None:
     result = runner.invoke(app, ["plan", "--env", "nowhere", "--detailed-exitcode"])
     assert result.exit_code == 1
     assert "Unknown environment 'nowhere'" in result.output
+
+
+def test_a_bad_emulator_port_is_named(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLINFRA_EMULATOR_PORT", "45x")
+    result = runner.invoke(app, ["status", "--env", "local"])
+    assert result.exit_code == 2
+    assert "MLINFRA_EMULATOR_PORT='45x' is not a TCP port." in result.output
