@@ -202,7 +202,10 @@ def last_build(env: config.Environment) -> dict[str, str]:
 def registry_login(target: Target) -> tuple[str, registry.Credentials]:
     """The repository to push to and its credentials (the local registry, or ECR)."""
     if target.env.is_local:
-        local = registry.LocalRegistry(config.state_dir() / "registry")
+        local = registry.LocalRegistry(
+            config.state_dir() / "registry",
+            port=_port_setting(registry.PORT_ENV, registry.DEFAULT_PORT),
+        )
         local.start()
         return f"{local.address}/{repository_name(target.env)}", local.credentials()
     repository_url = target.stack("registry").outputs().get("repository_url")
