@@ -268,6 +268,19 @@ def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = F
 
 
 @app.command()
+def down(env: EnvOption = None, json_: JsonOption = False) -> None:
+    """Stop the local environment (tasks, proxy, registry, emulator); keeps the model and images."""
+    with _handled():
+        selected = deploy.select_environment(env)
+        stopped = deploy.down(selected)
+        if json_:
+            reports.print_json(_out(), stopped)
+        else:
+            for part, count in stopped.items():
+                _out().print(f"{part}: {'stopped' if count else 'not running'}")
+
+
+@app.command()
 def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Terraform outputs of the registry and service stacks."""
     with _handled():

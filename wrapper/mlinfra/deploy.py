@@ -578,11 +578,36 @@ def _destroy_image_tfvars(target: Target) -> Path:
 
 def _stop_local(env: str, say: Say) -> None:
     from mlinfra import local_runtime
-    from mlinfra.proxy import LocalProxy
 
-    stopped = local_runtime.stop_all(env)
-    LocalProxy(env).stop()
-    say(f"stopped {stopped} local task(s) and the proxy")
+    say(f"removed {local_runtime.stop_all(env)} local container(s) (the tasks and the proxy)")
+
+
+def down(env: config.Environment, say: Say = _quiet) -> dict[str, Any]:
+    """Stop the local environment's processes: tasks, proxy, registry, emulator.
+
+    The emulated AWS (and the Terraform state kept in it) goes with the emulator; the model,
+    the registry's images and the build caches stay on disk.
+    """
+    if not env.is_local:
+        raise ConfigError(
+            f"`down` stops the local environment's processes; {env.name!r} runs on AWS.",
+            f"To remove {env.name}'s infrastructure, run `mlinfra destroy --env {env.name}`.",
+        )
+    from mlinfra import emulator, local_runtime
+
+    stopped = {
+        "containers": local_runtime.stop_all(env.name),  # the tasks and the proxy
+        "registry": registry.LocalRegistry(
+            config.state_dir() / "registry",
+            port=_port_setting(registry.PORT_ENV, registry.DEFAULT_PORT),
+        ).stop(),
+        "emulator": emulator.stop(),
+    }
+    for plan_file in env.state_dir.glob("*.tfplan"):
+        # Their state lived in the emulator: they can never apply again.
+        plan_file.unlink()
+    say(f"stopped: {stopped}")
+    return stopped
 
 
 def outputs(target: Target) -> dict[str, dict[str, Any]]:
