@@ -344,6 +344,13 @@ class Stack:
         self.stamp_file.write_text(self._init_fingerprint())
         return True
 
+    def validate(self) -> None:
+        """Check the configuration offline: modules and providers installed, no backend touched."""
+        if not (self.working_dir / ".terraform.lock.hcl").exists() or not self.data_dir.is_dir():
+            # No stamp written: the backend stays unconfigured, so a later init() still runs.
+            self._run("init", backend=False, input=False, no_color=IsFlagged)
+        self._run("validate", no_color=IsFlagged)
+
     # -- plan, apply, destroy ---------------------------------------------------------------
 
     def plan(self, out: Path, var_files: Sequence[Path] = (), destroy: bool = False) -> PlanSummary:

@@ -121,3 +121,14 @@ def test_a_configuration_error_carries_terraforms_diagnostic(
         stack.plan(tmp_path / "p.tfplan", [_var_file(tmp_path / "v.json", "x")])
     assert "Error: Reference to undeclared input variable" in caught.value.message
     assert "terraform plan failed for the ssm stack" in caught.value.message
+
+
+def test_validate_runs_offline_without_a_backend(
+    ssm_stack_dir: Path, cli_config: Path, tmp_path: Path
+) -> None:
+    # No emulator, no backend configuration: validate must not need them.
+    stack = Stack("ssm", ssm_stack_dir, cli_config=cli_config, data_dir=tmp_path / "data")
+    stack.validate()
+    (ssm_stack_dir / "broken.tf").write_text('output "x" {\n  value = var.nowhere\n}\n')
+    with pytest.raises(TerraformError, match="Reference to undeclared input variable"):
+        stack.validate()
