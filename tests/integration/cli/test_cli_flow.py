@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -198,27 +197,6 @@ def test_push_to_the_local_registry_records_the_image(
     finally:
         local.stop()
         docker.from_env().images.remove(f"127.0.0.1:{port}/mlinfra-local:cli-v1", force=True)
-
-
-def test_down_stops_the_local_processes(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A state folder of its own, so this emulator is not the module's.
-    monkeypatch.setenv(config.STATE_DIR_ENV, str(tmp_path / "state"))
-    emulator_port, registry_port = free_port(), free_port()
-    monkeypatch.setenv("MLINFRA_EMULATOR_PORT", str(emulator_port))
-    monkeypatch.setenv("MLINFRA_REGISTRY_PORT", str(registry_port))
-    # doctor starts (or reuses) the emulator and the registry, as every local command does.
-    doctor = _cli("doctor", "--env", "local", "--json")
-    checks = {c["name"]: c for c in json.loads(doctor.stdout)}
-    assert checks["aws credentials"]["ok"] and checks["registry login"]["ok"]
-
-    stopped = _json(_cli("down", "--env", "local", "--json"))
-    assert stopped == {"containers": 0, "registry": True, "emulator": True}
-    for port in (emulator_port, registry_port):
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
-    assert _json(_cli("down", "--env", "local", "--json"))["emulator"] is False
 
 
 def test_down_is_for_the_local_environment_only(project: Path) -> None:
