@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from environment_tree import private_tree
+from environment_tree import backend_config, private_tree
 
 from mlinfra import emulator as emu
 from mlinfra.bootstrap import terraform_cli_config
@@ -25,20 +24,6 @@ from mlinfra.emulator.testing import emulator_fixture
 from mlinfra.terraform import PlanSummary, Stack
 
 emulator = emulator_fixture(scope="module")
-
-
-def backend_config(stack_dir: Path) -> dict[str, str]:
-    """``backend.hcl`` as ``-backend-config`` values, plus path-style S3 (moto has no bucket DNS)."""
-    with (stack_dir / "backend.hcl").open() as handle:
-        values = {
-            key: value[0] if isinstance(value, list) else value
-            for key, value in hcl2.load(handle).items()
-        }
-    values["use_path_style"] = True
-    return {
-        key: str(value).lower() if isinstance(value, bool) else str(value)
-        for key, value in values.items()
-    }
 
 
 @dataclass

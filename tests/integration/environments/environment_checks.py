@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from environment_tree import backend_config
 
 from mlinfra.emulator import boto3_session
 
@@ -34,20 +35,31 @@ class Expected:
     max_tasks: int
     log_retention_days: int
     alarms: bool
+    instance_type: str
+    private_instances: bool
     variables: dict[str, Any]
 
 
 EXPECTED = {
     "local": Expected(
-        1, 1, 2, 7, False, {"container_image": "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd"}
+        desired_count=1,
+        min_tasks=1,
+        max_tasks=2,
+        log_retention_days=7,
+        alarms=False,
+        instance_type="t3.small",
+        private_instances=False,
+        variables={"container_image": "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd"},
     ),
     "prod": Expected(
-        2,
-        2,
-        10,
-        90,
-        True,
-        {
+        desired_count=2,
+        min_tasks=2,
+        max_tasks=10,
+        log_retention_days=90,
+        alarms=True,
+        instance_type="t3.medium",
+        private_instances=True,
+        variables={
             "container_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlinfra-prod:abc1234-0123abcd",
             # prod keeps the ALB's deletion protection on; lifted here so the test can destroy.
             "alb_deletion_protection": False,
@@ -79,6 +91,22 @@ def applied_fixture(name: str) -> Any:
         return Applied(name, environment, environment.stack("service").outputs(), expected)
 
     return _applied
+
+
+def _group(applied: Applied) -> dict[str, Any]:
+    """The cluster's Auto Scaling group."""
+    groups = applied.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    return next(
+        g for g in groups if g["AutoScalingGroupName"].startswith(applied.outputs["cluster_name"])
+    )
+
+
+def _launch_data(applied: Applied) -> dict[str, Any]:
+    template = _group(applied)["LaunchTemplate"]
+    versions = applied.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+    )
+    return versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
 
 
 def _service(applied: Applied) -> dict[str, Any]:
@@ -183,19 +211,33 @@ class EnvironmentChecks:
             assert alarms == []
 
     def test_instances_require_imdsv2(self, applied):
-        ec2 = applied.client("ec2")
-        groups = applied.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
-        group = next(
-            g
-            for g in groups
-            if g["AutoScalingGroupName"].startswith(applied.outputs["cluster_name"])
-        )
-        template = group["LaunchTemplate"]
-        data = ec2.describe_launch_template_versions(
-            LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
-        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        data = _launch_data(applied)
         assert data["MetadataOptions"]["HttpTokens"] == "required"
         assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        assert data["InstanceType"] == applied.expected.instance_type
+
+    def test_instances_span_two_azs_in_the_right_subnets(self, applied):
+        ec2 = applied.client("ec2")
+        subnet_ids = _group(applied)["VPCZoneIdentifier"].split(",")
+        subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
+        vpc = subnets[0]["VpcId"]
+        gateways = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+            "NatGateways"
+        ]
+        assert len({subnet["AvailabilityZone"] for subnet in subnets}) == 2
+        public = [subnet["MapPublicIpOnLaunch"] for subnet in subnets]
+        assert public == [not applied.expected.private_instances] * 2
+        assert len(gateways) == (1 if applied.expected.private_instances else 0)
+
+    def test_state_is_kept_in_the_emulators_s3(self, applied):
+        s3 = applied.client("s3")
+        for stack in ("registry", "service"):
+            backend = backend_config(
+                applied.environment.root / "environments" / applied.name / stack
+            )
+            listed = s3.list_objects_v2(Bucket=backend["bucket"], Prefix=backend["key"])
+            # The state object is there and no lock file is left behind.
+            assert [item["Key"] for item in listed.get("Contents", [])] == [backend["key"]]
 
     def test_second_plan_has_no_changes(self, applied):
         for stack in ("registry", "service"):
