@@ -196,7 +196,8 @@ def last_build(env: config.Environment) -> dict[str, str]:
             f"No image was built for environment {env.name!r} yet.",
             f"Run `mlinfra build --env {env.name}` first.",
         )
-    return json.loads(path.read_text())
+    recorded: dict[str, str] = json.loads(path.read_text())
+    return recorded
 
 
 def registry_login(target: Target) -> tuple[str, registry.Credentials]:
@@ -399,7 +400,8 @@ def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
             f"ECS service {service!r} not found in cluster {cluster!r}.",
             "Apply the service stack (`mlinfra apply --env ENV`).",
         )
-    return found[0]
+    described: dict[str, Any] = found[0]
+    return described
 
 
 def _primary_deployment(service: dict[str, Any]) -> dict[str, Any]:

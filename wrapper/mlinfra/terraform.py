@@ -275,7 +275,7 @@ class Stack:
             raise error_from_output(
                 command, self.name, self.working_dir, err or out, planfile, self.env
             )
-        return out
+        return str(out)
 
     def _stream(
         self,
@@ -377,7 +377,8 @@ class Stack:
     def show_json(self, planfile: Path) -> dict[str, Any]:
         """The machine-readable form of a saved plan."""
         out = self._run("show", str(planfile.resolve()), json=IsFlagged, no_color=IsFlagged)
-        return json.loads(out)
+        plan: dict[str, Any] = json.loads(out)
+        return plan
 
     def apply(self, planfile: Path, on_line: Callable[[str], None] | None = None) -> None:
         """Apply a saved plan, and only it; a stale plan raises StalePlanError and changes nothing.

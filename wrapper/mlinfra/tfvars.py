@@ -55,4 +55,5 @@ def read_image_tfvars(state_dir: Path) -> str | None:
     path = image_tfvars_path(state_dir)
     if not path.exists():
         return None
-    return json.loads(path.read_text()).get("container_image")
+    image: str | None = json.loads(path.read_text()).get("container_image")
+    return image
