@@ -1,25 +1,3 @@
-terraform {
-  required_version = ">= 1.6"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.60, < 7.0"
-    }
-  }
-
-  # bucket, key and region come from backend.hcl (`terraform init -backend-config=backend.hcl`).
-  # Against the emulator, AWS_ENDPOINT_URL redirects it (plus -backend-config=use_path_style=true).
-  backend "s3" {
-    use_lockfile = true
-  }
-}
-
-# No endpoints block: AWS_ENDPOINT_URL points the same code at the emulator.
-provider "aws" {
-  region = "us-east-1"
-}
-
 variable "container_image" {
   description = "Image URI with tag; the CLI writes it to .mlinfra/local/image.auto.tfvars.json."
   type        = string
