@@ -7,10 +7,13 @@ import logging
 import queue
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 LOGGER_NAME = "mlinfra_serving"
+# How long the background writer lets lines gather before one write.
+BATCH_SECONDS = 0.02
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,6 +66,10 @@ class BackgroundStdoutHandler(logging.Handler):
     def _write_batches(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if batch[0] is not None:
+                # PERF: let a batch gather: a writer woken per record takes the GIL from the
+                # request threads once per request.
+                time.sleep(BATCH_SECONDS)
             while not self._queue.empty():
                 batch.append(self._queue.get())
             lines = []
@@ -89,6 +96,10 @@ class BackgroundStdoutHandler(logging.Handler):
 def write_in_background() -> None:
     """Serve log lines from a writer thread of this process (gunicorn's ``post_fork``: a thread
     started before the fork would not exist in the worker)."""
+    # PERF: the logging HOWTO's "Optimization": no caller frame walk, thread or process lookups
+    # per record; no line of this service prints them.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logger = get_logger()
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
