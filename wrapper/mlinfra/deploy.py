@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -124,6 +125,29 @@ def _port_setting(variable: str, default: int) -> int:
     return int(value)
 
 
+PROJECT_CONFIG = "mlinfra.toml"
+_SETTINGS = ("state_bucket", "region")
+
+
+def environment_settings(env: config.Environment) -> dict[str, str]:
+    """The optional ``[environments.<name>]`` table of ``<project>/mlinfra.toml``."""
+    path = config.project_dir() / PROJECT_CONFIG
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}.", "Fix the line it names.") from err
+    section = data.get("environments", {}).get(env.name, {})
+    unknown = sorted(set(section) - set(_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            f"{path} sets unknown keys {unknown} for environment {env.name!r}.",
+            f"Use only {', '.join(_SETTINGS)} under [environments.{env.name}].",
+        )
+    return {key: str(value) for key, value in section.items()}
+
+
 def connect(env: config.Environment, say: Say = _quiet) -> Target:
     """Reach the environment's AWS; for ``local`` start (or reuse) the emulator first."""
     if env.is_local:
@@ -139,14 +163,22 @@ def connect(env: config.Environment, say: Say = _quiet) -> Target:
             emulator.REGION,
             running.endpoint,
         )
-    # The stacks' backend.hcl name the bucket; the variable overrides it (or stands in for it).
-    bucket = os.environ.get(STATE_BUCKET_VARIABLE)
+    # The stacks' backend.hcl name the bucket; the variable or mlinfra.toml overrides it (or
+    # stands in for it).
+    settings = environment_settings(env)
+    bucket = os.environ.get(STATE_BUCKET_VARIABLE) or settings.get("state_bucket")
     if not bucket and not all((env.path / s / "backend.hcl").exists() for s in STACKS):
         raise ConfigError(
             f"No Terraform state bucket for environment {env.name!r} (no backend.hcl).",
-            f"Set {STATE_BUCKET_VARIABLE} to an S3 bucket you own (state key: {env.name}/<stack>.tfstate).",
+            f"Set {STATE_BUCKET_VARIABLE} (or state_bucket under [environments.{env.name}] in "
+            f"{PROJECT_CONFIG}) to an S3 bucket you own; the state key is {env.name}/<stack>.tfstate.",
         )
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = (
+        os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or settings.get("region")
+        or "us-east-1"
+    )
     return Target(env, {}, bucket, region)
 
 

@@ -149,3 +149,27 @@ def test_a_bad_emulator_port_is_named(project: Path, monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["status", "--env", "local"])
     assert result.exit_code == 2
     assert "MLINFRA_EMULATOR_PORT='45x' is not a TCP port." in result.output
+
+
+def test_project_config_supplies_the_state_bucket(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlinfra import deploy
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    (project / "mlinfra.toml").write_text(
+        '[environments.dev]\nstate_bucket = "team-state"\nregion = "eu-west-1"\n'
+    )
+    target = deploy.connect(deploy.select_environment("dev"))
+    assert (target.backend_bucket, target.region) == ("team-state", "eu-west-1")
+    monkeypatch.setenv("MLINFRA_STATE_BUCKET", "override")
+    assert deploy.connect(deploy.select_environment("dev")).backend_bucket == "override"
+
+
+def test_project_config_with_an_unknown_key_is_named(project: Path) -> None:
+    (project / "mlinfra.toml").write_text('[environments.dev]\nbucket = "x"\n')
+    result = runner.invoke(app, ["status", "--env", "dev"])
+    assert result.exit_code == 2
+    assert "sets unknown keys ['bucket'] for environment 'dev'" in result.output
+    assert "Use only state_bucket, region under [environments.dev]." in result.output
