@@ -260,7 +260,7 @@ class PushResult:
     size: int | None
 
 
-def _docker_client() -> Any:
+def docker_client() -> Any:
     import docker
     from docker.errors import DockerException
 
@@ -280,7 +280,7 @@ def login(credentials: Credentials) -> None:
     from docker.errors import APIError
 
     try:
-        _docker_client().login(
+        docker_client().login(
             username=credentials.username,
             password=credentials.password,
             registry=credentials.server,
@@ -306,7 +306,7 @@ def push(
     """Tag ``local_image`` as ``repository:tag``, push it, and confirm the registry's digest."""
     from docker.errors import APIError, ImageNotFound
 
-    client = _docker_client()
+    client = docker_client()
     login(credentials)
     try:
         client.images.get(local_image).tag(repository, tag)
