@@ -1,6 +1,9 @@
 """The emulator as the CLI runs it: a process of its own, found again through its state folder."""
 
+import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -55,3 +58,19 @@ def test_port_taken_by_another_program_is_refused(state_dir):
         other.listen()
         with pytest.raises(EmulatorError, match=f"Port {other.getsockname()[1]}"):
             emulator.start(port=other.getsockname()[1], state_dir=state_dir)
+
+
+def test_stop_ends_an_emulator_too_busy_to_answer(state_dir):
+    running = emulator.start(port=free_port(), state_dir=state_dir)
+    os.kill(running.pid, signal.SIGSTOP)  # frozen: it cannot answer any more
+    assert emulator.stop(state_dir, timeout_s=1) is True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(running.pid, os.WNOHANG)
+            os.kill(running.pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"emulator process {running.pid} still runs after stop()")

@@ -55,7 +55,7 @@ def _endpoint(port: int) -> str:
 
 def _answers(endpoint: str) -> bool:
     try:
-        response = httpx.get(endpoint + HEALTH_PATH, timeout=2)
+        response = httpx.get(endpoint + HEALTH_PATH, timeout=5)
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and response.json().get("emulator") == "mlinfra"
@@ -69,6 +69,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _is_emulator(pid: int, port: int) -> bool:
+    """Whether ``pid`` is our emulator serving ``port`` (not a process that reused the pid)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # no /proc (macOS): trust an emulator that answers on the port
+        return _alive(pid) and _answers(_endpoint(port))
+    return b"mlinfra.emulator.server" in args and str(port).encode() in args
 
 
 def _recorded(state_dir: Path) -> tuple[int, int] | None:
@@ -171,9 +180,11 @@ def stop(state_dir: Path | None = None, timeout_s: float = 10.0) -> bool:
     state_dir = state_dir or default_state_dir()
     try:
         pid = int((state_dir / "pid").read_text())
+        port = int((state_dir / "port").read_text())
     except (FileNotFoundError, ValueError):
         return False
-    was_running = _alive(pid) and _recorded(state_dir) is not None
+    # NOTE: identity, not a health check: a busy emulator that answers slowly must still stop.
+    was_running = _alive(pid) and _is_emulator(pid, port)
     if was_running:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
