@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -138,11 +139,27 @@ def _layer_progress() -> tuple[Progress, Callable[[Any], None]]:
 @app.command()
 def train(
     retrain: Annotated[bool, typer.Option(help="Train again even if a model exists.")] = False,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-file",
+            help="Use your own LightGBM model file (Booster.save_model) instead of training.",
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="With --from-file: the input names in column order, comma-separated "
+            "(default: the names stored in the model file)."
+        ),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Train the default house-price model into .mlinfra/model (skipped when one exists)."""
+    """Train the default house-price model into .mlinfra/model (skipped when one exists), or
+    take your own model with --from-file."""
+    names = [name.strip() for name in features.split(",")] if features else None
     with _handled():
-        artifact = _step("training", lambda _say: deploy.train(retrain))
+        artifact = _step("training", lambda _say: deploy.train(retrain, from_file, names))
         data = {
             "model_dir": str(artifact.dir),
             "version": artifact.version,

@@ -6,6 +6,7 @@ Everything generated (tfvars, saved plans, emulator and registry data, caches) g
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -83,10 +84,27 @@ class Environment:
         return self.name == "local"
 
     @property
+    def runtime_name(self) -> str:
+        """The name the local runtime labels this environment's containers with.
+
+        The environment's name for the default state folder; with ``$MLINFRA_STATE_DIR`` set (a
+        test's own local environment, say) a suffix from that folder, so two local environments
+        on one Docker engine never stop each other's containers.
+        """
+        return runtime_name(self.name, state_dir() if os.environ.get(STATE_DIR_ENV) else None)
+
+    @property
     def state_dir(self) -> Path:
         path = state_dir() / self.name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def runtime_name(env: str, own_state_dir: Path | None) -> str:
+    """``env``, or ``env-<hash of own_state_dir>`` for an environment with a state folder of its own."""
+    if own_state_dir is None:
+        return env
+    return f"{env}-{hashlib.sha256(str(own_state_dir.resolve()).encode()).hexdigest()[:8]}"
 
 
 def environment(name: str) -> Environment:

@@ -187,10 +187,15 @@ def connect(env: config.Environment, say: Say = _quiet) -> Target:
 # ---------------------------------------------------------------------------------------------
 
 
-def train(retrain: bool = False) -> Any:
-    """The model artifact: trained now when absent (or when ``retrain``)."""
+def train(
+    retrain: bool = False, model_file: Path | None = None, features: Sequence[str] | None = None
+) -> Any:
+    """The model artifact: a user's model file imported, or the default model trained now when
+    absent (or when ``retrain``)."""
     from mlinfra import model
 
+    if model_file is not None:
+        return model.import_model(model_file, model.default_model_dir(), features)
     if retrain:
         return model.train(model.default_model_dir())
     return model.ensure_model()
@@ -388,7 +393,7 @@ def _run_locally(target: Target, outputs: dict[str, Any], say: Say) -> None:
     _repository, credentials = registry_login(target)
     local_runtime.converge(
         target.emulator_endpoint or "",
-        env=target.env.name,
+        env=target.env.runtime_name,
         cluster=outputs["cluster_name"],
         service=outputs["service_name"],
         auth_config=credentials.auth_config(),
@@ -528,7 +533,7 @@ def public_url(target: Target, outputs: dict[str, Any]) -> str | None:
     if target.env.is_local:
         from mlinfra import local_runtime
 
-        return local_runtime.status(target.env.name).url
+        return local_runtime.status(target.env.runtime_name).url
     return outputs.get("service_url")
 
 
@@ -598,7 +603,7 @@ def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
         removed.append(stack.destroy(target.planfile(stack_name), files, _terraform_progress(say)))
         target.planfile(stack_name).unlink(missing_ok=True)
         if stack_name == "service" and target.env.is_local:
-            _stop_local(target.env.name, say)
+            _stop_local(target.env.runtime_name, say)
     return removed
 
 
@@ -630,7 +635,7 @@ def down(env: config.Environment, say: Say = _quiet) -> dict[str, Any]:
     from mlinfra import emulator, local_runtime
 
     stopped = {
-        "containers": local_runtime.stop_all(env.name),  # the tasks and the proxy
+        "containers": local_runtime.stop_all(env.runtime_name),  # the tasks and the proxy
         "registry": registry.LocalRegistry(
             config.state_dir() / "registry",
             port=_port_setting(registry.PORT_ENV, registry.DEFAULT_PORT),
@@ -662,7 +667,7 @@ def logs(target: Target, since: timedelta, limit: int) -> list[LogEvent]:
     if target.env.is_local:
         from mlinfra import local_runtime
 
-        tasks = [t.container for t in local_runtime.status(target.env.name).tasks]
+        tasks = [t.container for t in local_runtime.status(target.env.runtime_name).tasks]
         events = sorted([*events, *docker_tail(tasks, start, limit)], key=lambda e: e.timestamp)
         events = events[-limit:] if limit > 0 else events
     return events

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlinfra.bootstrap import ensure_base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
 from mlinfra.model import ModelArtifact
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from docker.models.images import Image
 
 BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
-OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
 # The Python of both base images; the wheels are downloaded for it.
 IMAGE_PYTHON = "3.11"
 SERVING_FILES = (
@@ -128,12 +128,13 @@ def oci_labels(revision: GitRevision, model: ModelArtifact, context_sha: str) ->
 
 
 def base_image(state: Path) -> str:
-    """``$MLINFRA_BASE_IMAGE``, else ``.mlinfra/base-image`` (written by set-up), else the official one."""
+    """``$MLINFRA_BASE_IMAGE``, else ``<state>/base-image`` (written by set-up), else what the
+    set-up chooses now (the official image, or one made here when no registry answers)."""
     chosen = os.environ.get(BASE_IMAGE_ENV, "").strip()
     record = state / "base-image"
     if not chosen and record.is_file():
         chosen = record.read_text().strip()
-    return chosen or OFFICIAL_BASE_IMAGE
+    return chosen or ensure_base_image(state, say=lambda _line: None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,3 +49,10 @@ def test_project_setting_must_point_at_a_checkout(
     with pytest.raises(ConfigError, match="holds no environments/ and serving/"):
         config.project_dir()
     config.project_dir.cache_clear()
+
+
+def test_runtime_name_is_the_env_unless_the_state_folder_is_its_own(tmp_path: Path) -> None:
+    assert config.runtime_name("local", None) == "local"
+    own = config.runtime_name("local", tmp_path)
+    assert own.startswith("local-") and own != config.runtime_name("local", tmp_path / "other")
+    assert own == config.runtime_name("local", tmp_path / ".")

@@ -50,7 +50,6 @@ def test_git_revision_outside_a_repository_says_how_to_fix(tmp_path: Path) -> No
 
 def test_base_image_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(image.BASE_IMAGE_ENV, raising=False)
-    assert image.base_image(tmp_path) == image.OFFICIAL_BASE_IMAGE
     (tmp_path / "base-image").write_text("local/base:1\n")
     assert image.base_image(tmp_path) == "local/base:1"
     monkeypatch.setenv(image.BASE_IMAGE_ENV, "mine:2")
