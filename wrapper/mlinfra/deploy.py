@@ -83,6 +83,7 @@ class Target:
                 f"Environment {self.env.name!r} has no {name} stack ({working_dir}).",
                 f"Every environment needs {' and '.join(STACKS)} folders (docs/team-contract.md).",
             )
+        require_credentials(self)
         backend_file = working_dir / "backend.hcl"
         return Stack(
             name,
@@ -180,6 +181,22 @@ def connect(env: config.Environment, say: Say = _quiet) -> Target:
         or "us-east-1"
     )
     return Target(env, {}, bucket, region)
+
+
+def require_credentials(target: Target) -> None:
+    """Fail before Terraform when an AWS environment has no credentials at all.
+
+    Terraform's own error for this is six lines about IMDS; boto3 resolves the same chain
+    (variables, profiles, SSO, instance role) and returns None when it finds none.
+    """
+    if target.emulator_endpoint is not None:
+        return
+    if target.session().get_credentials() is None:
+        raise ConfigError(
+            f"No AWS credentials found for environment {target.env.name!r}.",
+            "Set AWS_PROFILE (after `aws configure` or `aws sso login`), or AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY; check with `aws sts get-caller-identity`.",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +320,10 @@ def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> P
     """Plan each stack to its saved plan; the service waits until an image was pushed."""
     plans: list[PlanSummary] = []
     waiting: dict[str, str] = {}
+    # Read before any plan: a bad image file must not leave the registry's plan half a set.
+    image = tfvars.read_image_tfvars(target.env.state_dir) if "service" in stacks else None
     for stack in stacks:
-        if stack == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
+        if stack == "service" and image is None:
             target.planfile(stack).unlink(missing_ok=True)
             waiting[stack] = f"no image pushed yet: run `mlinfra push --env {target.env.name}`"
             continue

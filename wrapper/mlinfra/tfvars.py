@@ -55,5 +55,12 @@ def read_image_tfvars(state_dir: Path) -> str | None:
     path = image_tfvars_path(state_dir)
     if not path.exists():
         return None
-    image: str | None = json.loads(path.read_text()).get("container_image")
+    try:
+        image: str | None = json.loads(path.read_text()).get("container_image")
+    except (json.JSONDecodeError, AttributeError) as err:
+        # Written atomically by mlinfra, so a bad file was edited by hand or by another tool.
+        raise ConfigError(
+            f"{path} is not a JSON object with container_image: {err}.",
+            f"Delete {path} and run `mlinfra push` again: it rewrites the file.",
+        ) from err
     return image
