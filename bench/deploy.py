@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,12 +28,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from support import free_port, machine, save_results
+from support import machine, save_results
 
 from mlinfra.config import project_dir, state_dir
 
 MLINFRA = str(Path(sys.executable).with_name("mlinfra"))
 STACKS = ("registry", "service")
+
+
+def listener_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999): one from inside it can be taken
+    by an outgoing connection in the minutes before the proxy binds it."""
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port in 20000-32000 on 127.0.0.1")
 
 
 def isolated_environment(scratch: Path, clone: Path) -> dict[str, str]:
@@ -52,9 +70,9 @@ def isolated_environment(scratch: Path, clone: Path) -> dict[str, str]:
         **os.environ,
         "MLINFRA_PROJECT_DIR": str(clone),
         "MLINFRA_STATE_DIR": str(scratch),
-        "MLINFRA_EMULATOR_PORT": str(free_port()),
-        "MLINFRA_REGISTRY_PORT": str(free_port()),
-        "MLINFRA_PROXY_PORT": str(free_port()),
+        "MLINFRA_EMULATOR_PORT": str(listener_port()),
+        "MLINFRA_REGISTRY_PORT": str(listener_port()),
+        "MLINFRA_PROXY_PORT": str(listener_port()),
     }
 
 
@@ -109,9 +127,36 @@ def raw_plan_seconds(env: dict[str, str]) -> float:
     return total
 
 
+def profile_plan(env: dict[str, str], top: int) -> list[tuple[str, float]]:
+    """Wall-clock shares of one `mlinfra plan` by function (py-spy, idle time included: most
+    of a plan is waiting for terraform, and which call waits is the point)."""
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    with tempfile.TemporaryDirectory(prefix="py-spy-") as folder:
+        raw = Path(folder) / "plan.txt"
+        command = [py_spy, "record", "--idle", "-r", "100", "-f", "raw", "-o", str(raw), "--"]
+        subprocess.run(
+            [*command, MLINFRA, "plan", "--env", "local"],
+            env=env,
+            cwd=env["MLINFRA_PROJECT_DIR"],
+            capture_output=True,
+            timeout=300,
+        )
+        counts: dict[str, int] = {}
+        total = 0
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            total += int(count)
+            for frame in {re.sub(r":\d+\)", ")", f) for f in stack.split(";")}:
+                if "mlinfra/" in frame or "import" in frame:
+                    counts[frame] = counts.get(frame, 0) + int(count)
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return [(frame, count / total) for frame, count in ranked]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plans", type=int, default=3, help="alternations of the two plans")
+    parser.add_argument("--profile", action="store_true", help="py-spy one `mlinfra plan`")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
@@ -127,6 +172,8 @@ def main() -> None:
             wrapper.append(timed([MLINFRA, "plan", "--env", "local"], env, 300))
             raw.append(raw_plan_seconds(env))
         results["mlinfra_plan_s"], results["terraform_plan_s"] = wrapper, raw
+        if args.profile:
+            results["plan_profile"] = profile_plan(env, top=25)
     finally:
         subprocess.run(
             [MLINFRA, "destroy", "--env", "local", "--yes"],
@@ -153,6 +200,8 @@ def main() -> None:
         f"mlinfra plan {', '.join(f'{s:.1f}' for s in wrapper)} s;"
         f" terraform plan (both stacks) {', '.join(f'{s:.1f}' for s in raw)} s"
     )
+    for frame, share in results.get("plan_profile", []):
+        print(f"{100 * share:6.1f}%  {frame[:110]}")
     for key, value in results["ratios"].items():
         print(f"{key}={value:.2f}")
 

@@ -28,9 +28,23 @@ from mlinfra.image import build_image
 from serving import GUIDE_BODY, batch_rows
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
-# Leaf frames of a thread waiting for work, not doing it.
+# Leaf frames of a thread waiting for work, not doing it. py-spy cannot tell idle threads of a
+# container (other pid namespace), so they are dropped here by their leaf frame.
 IDLE_LEAVES = ("select (selectors.py", "wait (threading.py", "get (queue.py", "_worker (concurrent")
 LINE_NUMBER = re.compile(r":\d+\)")
+LOGS = Path(__file__).resolve().parents[1] / "serving" / "mlinfra_serving" / "logs.py"
+
+
+def _writer_waits() -> set[str]:
+    """The log writer's leaf frames while it sleeps or waits for a line (C calls show as the
+    Python line that made them)."""
+    lines = LOGS.read_text().splitlines()
+    waiting = ("self._queue.get()", "time.sleep(BATCH_SECONDS)")
+    return {
+        f"BackgroundStdoutHandler._write_batches (mlinfra_serving/logs.py:{number})"
+        for number, text in enumerate(lines, start=1)
+        if any(call in text for call in waiting)
+    }
 
 
 def sample(pids: list[str], seconds: int, folder: Path) -> list[Path]:
@@ -52,12 +66,14 @@ def shares(raw_files: list[Path]) -> tuple[collections.Counter, collections.Coun
     inclusive: collections.Counter = collections.Counter()
     own: collections.Counter = collections.Counter()
     total = 0
+    writer_waits = _writer_waits()
     for path in raw_files:
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
-            if frames[-1].startswith(IDLE_LEAVES):
+            leaf = stack.split(";")[-1]
+            if any(idle in leaf for idle in IDLE_LEAVES) or leaf in writer_waits:
                 continue
+            frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
             total += int(count)
             for frame in set(frames):
                 inclusive[frame] += int(count)
@@ -83,6 +99,7 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="py-spy-") as folder,
         ):
             wait_http(f"{url}/ready")
+            time.sleep(1)  # /ready answers once the first worker is up; let the others start
             pids = [row[1] for row in container.top()["Processes"]]
             workers = sorted(pids, key=int)[1:]  # the first is gunicorn's master
             load = threading.Thread(
@@ -102,7 +119,7 @@ def main() -> None:
     )
     print("inclusive  function")
     for frame, count in inclusive.most_common(args.top):
-        if not frame.startswith(("Thread.", "_bootstrap", "<module>")):
+        if not frame.startswith(("Thread.", "_bootstrap", "<module>", "Arbiter.", "run (")):
             print(f"{100 * count / total:8.1f}%  {frame[:110]}")
     print("self       function")
     for frame, count in own.most_common(12):
