@@ -129,10 +129,24 @@ def status_panel(report: StatusReport) -> Panel:
     return Panel(Group(head, targets, probes), title=f"mlinfra status: {report.env}")
 
 
+def try_it(url: str) -> str:
+    """The guide's two requests against ``url``, ready to paste."""
+    url = url.rstrip("/")
+    return (
+        f"curl {url}/health\n"
+        f"curl -X POST {url}/predict -H 'Content-Type: application/json' "
+        """-d '{"features": [3, 2, 1500, 2020]}'"""
+    )
+
+
 def apply_result(console: Console, result: ApplyResult) -> None:
     console.print(f"applied: {', '.join(result.applied)} ({result.env})")
     if result.status is not None:
         console.print(status_panel(result.status))
+        if result.status.url:
+            console.print("Try it:")
+            # NOTE: soft_wrap keeps each command on one line, so it pastes whole.
+            console.print(try_it(result.status.url), soft_wrap=True, markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------

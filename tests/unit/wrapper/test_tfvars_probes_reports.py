@@ -144,3 +144,22 @@ def test_an_error_is_one_or_two_lines() -> None:
         "error: Port 5000 is taken.",
         "  fix: Set MLINFRA_REGISTRY_PORT.",
     ]
+
+
+def test_the_deploy_report_ends_with_the_guide_requests_to_try() -> None:
+    console = Console(record=True, width=60)
+    report = StatusReport("local", deployed=True, url="http://127.0.0.1:8080/", healthy=True)
+    reports.apply_result(console, reports_apply_result(report))
+    text = console.export_text()
+    lines = text.strip().splitlines()
+    assert lines[-2] == "curl http://127.0.0.1:8080/health"
+    assert lines[-1] == (
+        "curl -X POST http://127.0.0.1:8080/predict -H 'Content-Type: application/json' "
+        """-d '{"features": [3, 2, 1500, 2020]}'"""
+    )
+
+
+def reports_apply_result(report: StatusReport) -> Any:
+    from mlinfra.deploy import ApplyResult
+
+    return ApplyResult("local", ("registry", "service"), report)
