@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -198,6 +199,20 @@ def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _interrupt(process: subprocess.Popen[str], on_line: Callable[[str], None]) -> None:
+    """Stop a running terraform the way Terraform wants: one SIGINT, then wait for it.
+
+    On one SIGINT Terraform finishes the operations in flight, saves the state and releases
+    the lock; a second SIGINT, or its output pipe closed by mlinfra exiting, stops it at once
+    and leaves the lock behind (and created resources out of the state).
+    """
+    process.send_signal(signal.SIGINT)
+    for line in process.stdout or ():
+        if line.strip():
+            on_line(line.rstrip())
+    process.wait()
+
+
 def require_terraform() -> str:
     path = shutil.which("terraform")
     if path is None:
@@ -294,12 +309,18 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C reaches mlinfra only; _interrupt passes exactly one SIGINT on.
+            start_new_session=True,
         ) as process:
-            lines = []
-            for line in process.stdout or ():
-                lines.append(line)
-                if line.strip():
-                    on_line(line.rstrip())
+            lines: list[str] = []
+            try:
+                for line in process.stdout or ():
+                    lines.append(line)
+                    if line.strip():
+                        on_line(line.rstrip())
+            except KeyboardInterrupt:
+                _interrupt(process, on_line)
+                raise
             # Terraform writes its diagnostics at the end, so stderr cannot fill up meanwhile.
             err = process.stderr.read() if process.stderr else ""
             code = process.wait()
