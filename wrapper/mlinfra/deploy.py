@@ -425,11 +425,31 @@ def wait_stable(target: Target, say: Say = _quiet, timeout_s: float = STABLE_TIM
     outputs = target.stack("service").outputs()
     if target.env.is_local:
         _run_locally(target, outputs, say)
-    ecs = target.session().client("ecs")
+    wait_for_rollout(
+        target.session().client("ecs"),
+        outputs["cluster_name"],
+        outputs["service_name"],
+        target.env.name,
+        say,
+        timeout_s,
+    )
+
+
+def wait_for_rollout(
+    ecs: Any,
+    cluster: str,
+    service_name: str,
+    env_name: str,
+    say: Say = _quiet,
+    timeout_s: float = STABLE_TIMEOUT_S,
+    poll_s: float = 5.0,
+) -> None:
+    """Poll DescribeServices until the rollout is COMPLETED; DeployError when a deployment's
+    rollout FAILED (the circuit breaker tripped) or when ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
     seen = ""
     while True:
-        service = _describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+        service = _describe_service(ecs, cluster, service_name)
         primary = _primary_deployment(service)
         line = (
             f"service {service['serviceName']}: {service.get('runningCount', 0)}/"
@@ -439,14 +459,29 @@ def wait_stable(target: Target, say: Say = _quiet, timeout_s: float = STABLE_TIM
         if line != seen:
             say(line)
             seen = line
+        _raise_if_rollout_failed(service, env_name)
         if _is_stable(service):
             return
         if time.monotonic() > deadline:
             raise DeployError(
                 f"The service did not become stable within {timeout_s:.0f} s ({line}).",
-                f"Look at `mlinfra status --env {target.env.name}` and `mlinfra logs`.",
+                f"Look at `mlinfra status --env {env_name}` and `mlinfra logs`.",
             )
-        time.sleep(5)
+        time.sleep(poll_s)
+
+
+def _raise_if_rollout_failed(service: dict[str, Any], env_name: str) -> None:
+    # NOTE: after the circuit breaker trips, ECS rolls back to the last completed deployment,
+    # which then completes: without this check the wait would end "stable" on the old image.
+    failed = [d for d in service.get("deployments", []) if d.get("rolloutState") == "FAILED"]
+    if failed:
+        reason = failed[0].get("rolloutStateReason") or "no reason given"
+        raise DeployError(
+            f"The rollout of {failed[0].get('taskDefinition', '?')} failed: {reason}",
+            "ECS's circuit breaker rolls the service back to the previous task definition; "
+            f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "
+            "again.",
+        )
 
 
 def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
