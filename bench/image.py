@@ -97,7 +97,7 @@ def main() -> None:
     print(f"machine: {results['machine']}; results in {path}")
     print(
         f"project image {results['project_bytes'] / 1e6:.0f} MB, guide's"
-        f" {results['seed_bytes'] / 1e6:.0f} MB; build with a warm layer cache {results['first_build_s']:.1f} s;"
+        f" {results['seed_bytes'] / 1e6:.0f} MB; build with a warm layer cache {results['warm_build_s']:.1f} s;"
         f" cold starts {', '.join(f'{s:.2f}' for s in starts)} s"
     )
     for key, value in results["ratios"].items():
