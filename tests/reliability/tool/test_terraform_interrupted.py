@@ -5,6 +5,7 @@ with no duplicate; a SIGKILL leaves a stale lock whose unlock command mlinfra pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,8 +88,8 @@ def converge(stack: Stack, run: dict[str, Any], tmp_path: Path) -> None:
     assert not stack.plan(tmp_path / "check.tfplan", [run["var_file"]]).has_changes
 
 
-def terraform_children(parent: int) -> list[int]:
-    """Pids of the terraform processes whose parent is ``parent`` (from /proc)."""
+def children(parent: int, name_prefix: str = "") -> list[int]:
+    """Pids of the processes whose parent is ``parent`` and name starts so (from /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -97,7 +98,7 @@ def terraform_children(parent: int) -> list[int]:
             ppid = int(fields[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if name == "terraform" and ppid == parent:
+        if name.startswith(name_prefix) and ppid == parent:
             found.append(int(stat.parent.name))
     return found
 
@@ -173,9 +174,13 @@ def test_sigkill_leaves_a_lock_that_the_printed_command_releases(
     worker = threading.Thread(target=apply)
     worker.start()
     assert started.wait(120), "terraform never started applying"
-    (pid,) = terraform_children(os.getpid())
+    (pid,) = children(os.getpid(), "terraform")
+    plugins = children(pid)  # the aws provider: it outlives a killed terraform
     os.kill(pid, signal.SIGKILL)
     worker.join(60)
+    for plugin in plugins:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(plugin, signal.SIGTERM)
     assert failures, "the killed apply reported success"
     assert lock_objects(emulator.endpoint, run["run_id"]), "no lock left behind"
 
