@@ -3,6 +3,7 @@
 ################################################################################
 
 data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394: only the first az_count zones are used, in name order; a zone AWS adds later sorts after them and changes nothing here.
   state = "available"
 }
 
@@ -21,6 +22,13 @@ resource "aws_vpc" "this" {
   enable_dns_hostnames = true
 
   tags = merge(local.tags, { Name = var.name })
+}
+
+# Nothing may use the VPC's default security group: every resource here names its own.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(local.tags, { Name = "${var.name}-default-unused" })
 }
 
 resource "aws_internet_gateway" "this" {
@@ -112,4 +120,57 @@ resource "aws_route_table_association" "private" {
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[0].id
+}
+
+################################################################################
+# Network - flow logs (rejected and accepted traffic, for incident review)
+################################################################################
+
+resource "aws_flow_log" "this" {
+  vpc_id               = aws_vpc.this.id
+  traffic_type         = "ALL"
+  log_destination_type = "cloud-watch-logs"
+  log_destination      = aws_cloudwatch_log_group.flow_logs.arn
+  iam_role_arn         = aws_iam_role.flow_logs.arn
+
+  tags = merge(local.tags, { Name = "${var.name}-flow-logs" })
+}
+
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  #checkov:skip=CKV_AWS_158: encrypted with CloudWatch's own key; a customer key is a per-account choice, as for the service's log group (cloudwatch module input kms_key_arn).
+  #checkov:skip=CKV_AWS_338: retention follows observability.log_retention_days (90 days in prod) to keep flow logs affordable; raise it where compliance asks for a year.
+  name              = "/mlinfra/${var.name}/vpc-flow-logs"
+  retention_in_days = var.observability.log_retention_days
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name_prefix        = "${substr(var.name, 0, 20)}-flow-"
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs.json
 }
