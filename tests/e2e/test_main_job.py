@@ -132,6 +132,37 @@ def test_first_deploy_from_nothing_serves_the_guide_requests(local: LocalEnv) ->
     assert body["model_version"]
 
 
+def test_the_other_commands_read_the_live_deployment(local: LocalEnv) -> None:
+    outputs = json.loads(local.ok("outputs", "--env", "local", "--json").stdout)
+    assert outputs["registry"]["repository_url"]
+    for name in ("alb_dns_name", "service_url", "cluster_name", "service_name"):
+        assert outputs["service"][name], name
+    for name in ("target_group_arn", "log_group_name"):
+        assert outputs["service"][name], name
+
+    # A request the service logs, then found by `logs` with the request id it was given.
+    url = local.status()["url"].rstrip("/")
+    request_id = f"e2e-{time.monotonic_ns()}"
+    httpx.get(f"{url}/health", headers={"X-Request-ID": request_id}, timeout=5)
+    deadline = time.monotonic() + 20
+    while True:
+        events = json.loads(local.ok("logs", "--env", "local", "--since", "5m", "--json").stdout)
+        if any(request_id in event["message"] for event in events) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert any(request_id in event["message"] for event in events)
+
+    checks = json.loads(local.ok("doctor", "--env", "local", "--json").stdout)
+    assert checks and all(check["ok"] for check in checks), checks
+
+    # Building and pushing again with nothing changed reuses the image and its digest.
+    built = json.loads(local.ok("build", "--env", "local", "--json").stdout)
+    assert built["reused"] is True
+    pushed = json.loads(local.ok("push", "--env", "local", "--json").stdout)
+    assert pushed["image"].endswith(built["image"].rpartition(":")[2])
+    assert pushed["digest"].startswith("sha256:")
+
+
 def test_second_deploy_builds_nothing_and_changes_nothing(local: LocalEnv) -> None:
     before = _task_containers(local)
     started = time.monotonic()
@@ -228,7 +259,11 @@ def test_destroy_leaves_no_tasks_and_no_emulated_resources(local: LocalEnv) -> N
     TIMINGS["destroy"] = time.monotonic() - started
     assert _task_containers(local) == []
     session = boto3_session(f"http://127.0.0.1:{local.emulator_port}")
-    assert session.client("ecs").list_clusters()["clusterArns"] == []
+    ecs = session.client("ecs")
+    # As in AWS, a deleted cluster stays listed for a while, INACTIVE.
+    arns = ecs.list_clusters()["clusterArns"]
+    clusters = ecs.describe_clusters(clusters=arns)["clusters"] if arns else []
+    assert [c["clusterName"] for c in clusters if c["status"] == "ACTIVE"] == []
     assert session.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
     assert session.client("ecr").describe_repositories()["repositories"] == []
     assert session.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
