@@ -12,6 +12,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -318,17 +319,24 @@ def plan_stack(target: Target, stack: str, destroy: bool = False) -> PlanSummary
 
 def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> PlanResult:
     """Plan each stack to its saved plan; the service waits until an image was pushed."""
-    plans: list[PlanSummary] = []
     waiting: dict[str, str] = {}
     # Read before any plan: a bad image file must not leave the registry's plan half a set.
     image = tfvars.read_image_tfvars(target.env.state_dir) if "service" in stacks else None
+    ready: list[str] = []
     for stack in stacks:
         if stack == "service" and image is None:
             target.planfile(stack).unlink(missing_ok=True)
             waiting[stack] = f"no image pushed yet: run `mlinfra push --env {target.env.name}`"
             continue
+        # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
+        target.stack(stack).init()
+        ready.append(stack)
+    # PERF: the stacks have separate states, so their plans (each mostly Terraform starting the
+    # provider, refreshing and `show -json`) run side by side.
+    for stack in ready:
         say(f"planning the {stack} stack")
-        plans.append(plan_stack(target, stack))
+    with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
+        plans = list(pool.map(lambda name: plan_stack(target, name), ready))
     return PlanResult(target.env.name, tuple(plans), waiting)
 
 

@@ -16,8 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,22 +182,6 @@ def error_from_output(
 # ---------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
-    # NOTE: python-terraform has no env parameter: it copies os.environ when it starts
-    # terraform, so the stack's variables are set for the duration of one call only.
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _interrupt(process: subprocess.Popen[str], on_line: Callable[[str], None]) -> None:
     """Stop a running terraform the way Terraform wants: one SIGINT, then wait for it.
 
@@ -280,11 +263,22 @@ class Stack:
         With ``on_line``, each line of Terraform's output is passed on as it comes (progress).
         """
         require_terraform()
-        with _environ(self.env):
-            if on_line is None:
-                code, out, err = self._terraform.cmd(command, *args, **options)
-            else:
-                code, out, err = self._stream(command, args, options, on_line)
+        # NOTE: python-terraform builds the command line; mlinfra starts the process itself,
+        # because python-terraform's cmd() takes its environment from os.environ (no env
+        # parameter), which would make two stacks run at once see each other's TF_DATA_DIR.
+        command_line = self._terraform.generate_cmd_string(command, *args, **options)
+        if on_line is None:
+            done = subprocess.run(
+                command_line,
+                cwd=self.working_dir,
+                env=self._process_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            code, out, err = done.returncode, done.stdout, done.stderr
+        else:
+            code, out, err = self._stream(command_line, on_line)
         succeeded = code == 0 or (command == "plan" and code == _PLAN_HAS_CHANGES)
         if not succeeded:
             raise error_from_output(
@@ -292,20 +286,16 @@ class Stack:
             )
         return str(out)
 
+    def _process_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
     def _stream(
-        self,
-        command: str,
-        args: Sequence[str],
-        options: Mapping[str, Any],
-        on_line: Callable[[str], None],
+        self, command_line: Sequence[str], on_line: Callable[[str], None]
     ) -> tuple[int, str, str]:
-        # NOTE: python-terraform's synchronous=False leaks into the command line (it pops the
-        # option after building the command), so streaming runs take the command it builds
-        # and run it here, in the same working directory and environment.
-        command_line = self._terraform.generate_cmd_string(command, *args, **options)
         with subprocess.Popen(
             command_line,
             cwd=self.working_dir,
+            env=self._process_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
