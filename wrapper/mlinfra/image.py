@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from mlinfra.bootstrap import ensure_base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
-from mlinfra.model import ModelArtifact
+from mlinfra.model import METADATA_FILE, ModelArtifact
 from mlinfra.registry import docker_client
 
 if TYPE_CHECKING:
@@ -213,8 +214,24 @@ def context_digest(context: Path, base: str) -> str:
         relative = path.relative_to(context).as_posix()
         if relative.startswith("wheels/"):
             continue
-        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+        content = path.read_bytes()
+        if relative == f"model/{METADATA_FILE}":
+            content = _without_timestamps(content)
+        digest.update(relative.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
+
+
+# When a model was trained or imported says nothing about what it predicts: training is
+# deterministic, so a retrain (or another machine's) of the same data gives the same model file
+# and must give the same image, not a tag conflict.
+_TIMESTAMP_KEYS = ("trained_at", "imported_at")
+
+
+def _without_timestamps(metadata: bytes) -> bytes:
+    fields = json.loads(metadata)
+    for key in _TIMESTAMP_KEYS:
+        fields.pop(key, None)
+    return json.dumps(fields, sort_keys=True).encode()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -108,3 +109,19 @@ def test_context_digest_changes_with_code_model_or_base_but_not_wheels(
     assert image.context_digest(context, "base:1") == digest
     (context / "mlinfra_serving" / "app.py").write_text("# changed\n")
     assert image.context_digest(context, "base:1") != digest
+
+
+def test_a_retrain_of_the_same_model_keeps_the_context_digest(tmp_path: Path) -> None:
+    def context(trained_at: str, weights: str) -> Path:
+        folder = tmp_path / f"{trained_at}-{weights}"
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "model.txt").write_text(weights)
+        metadata = {"sha256": weights, "trained_at": trained_at, "model_version": "v"}
+        (folder / "model" / "metadata.json").write_text(json.dumps(metadata))
+        return folder
+
+    monday, tuesday = context("monday", "tree-a"), context("tuesday", "tree-a")
+    assert image.context_digest(monday, "base") == image.context_digest(tuesday, "base")
+    assert image.context_digest(monday, "base") != image.context_digest(
+        context("monday", "tree-b"), "base"
+    )
