@@ -155,6 +155,22 @@ def request_log(container: DockerContainer) -> list[dict[str, Any]]:
     return [ln for ln in lines if ln.get("message") == "request"]
 
 
+def wait_for_request_log(
+    container: DockerContainer, count: int, timeout_s: float = 15.0
+) -> list[dict[str, Any]]:
+    """The request log once it holds ``count`` lines (or what it holds at the deadline).
+
+    Each worker writes its request lines in batches from a background thread, so the last
+    requests reach the container's log a moment after their answers.
+    """
+    deadline = time.monotonic() + timeout_s
+    lines = request_log(container)
+    while len(lines) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+        lines = request_log(container)
+    return lines
+
+
 def booted_workers(container: DockerContainer) -> list[int]:
     """Pids of every worker gunicorn booted, in order (a restart adds one)."""
     lines = json_lines(container, stdout=False, stderr=True)

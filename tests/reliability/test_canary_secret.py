@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from reliability_support import GUIDE_BODY, ServiceFactory, json_lines, request_log
+from reliability_support import GUIDE_BODY, ServiceFactory, json_lines, wait_for_request_log
 
 from mlinfra.image import BuiltImage
 
@@ -72,7 +72,7 @@ def test_the_api_key_never_leaves_the_process(
     logs = container.get_wrapped_container().logs(stdout=True, stderr=True).decode()
     assert canary not in logs
     # The logs were there to search: one line per request, and gunicorn's debug lines.
-    assert len(request_log(container)) >= len(answers)
+    assert len(wait_for_request_log(container, len(answers))) >= len(answers)
     assert any(ln["level"] == "debug" for ln in json_lines(container, stdout=False, stderr=True))
 
     # The header name is in the image's code: the scan that finds it would find the key too.

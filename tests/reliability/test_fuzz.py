@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from reliability_support import ServiceFactory, booted_workers, request_log, wait_for_workers
+from reliability_support import (
+    ServiceFactory,
+    booted_workers,
+    request_log,
+    wait_for_request_log,
+    wait_for_workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +44,8 @@ def test_fuzzing_finds_no_5xx_no_dropped_connection_no_worker_restart(
     print(f"\n{report}")
 
     assert run.returncode == 0, report
-    statuses = [line["status"] for line in request_log(container)[before:]]
+    logged = wait_for_request_log(container, before + MIN_REQUESTS)
+    statuses = [line["status"] for line in logged[before:]]
     assert len(statuses) >= MIN_REQUESTS, f"only {len(statuses)} requests reached the service"
     assert [s for s in statuses if s >= 500] == []
     assert booted_workers(container) == workers_at_start
