@@ -67,12 +67,24 @@ def provider_mirror() -> Path | None:
     return None
 
 
+def _is_unpacked(mirror: Path) -> bool:
+    """True when the mirror holds provider folders (<host>/<ns>/<type>/<version>/<os_arch>/)."""
+    return any(p.is_dir() for p in mirror.glob("*/hashicorp/aws/*/*"))
+
+
 def terraform_cli_config(state_dir: Path) -> Path:
-    """Write mlinfra's Terraform CLI config (mirror when there is one, a shared plugin cache)."""
+    """Write mlinfra's Terraform CLI config: the mirror when there is one, else a plugin cache.
+
+    An unpacked mirror needs no cache: Terraform links each folder's provider to the mirror.
+    A cache would even hurt there: every init without a lock file re-creates the cache entry,
+    and a folder running ``terraform test`` meanwhile finds its provider link dangling.
+    """
     mirror = provider_mirror()
-    cache_dir = state_dir / "plugin-cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f'plugin_cache_dir = "{cache_dir}"']
+    lines: list[str] = []
+    if mirror is None or not _is_unpacked(mirror):
+        cache_dir = state_dir / "plugin-cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        lines.append(f'plugin_cache_dir = "{cache_dir}"')
     if mirror is not None:
         lines += [
             "provider_installation {",
@@ -80,6 +92,7 @@ def terraform_cli_config(state_dir: Path) -> Path:
             "}",
         ]
     text = "\n".join(lines) + "\n"
+    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "terraformrc"
     if not path.exists() or path.read_text() != text:
         path.write_text(text)

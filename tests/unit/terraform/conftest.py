@@ -116,7 +116,7 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Consumer:
 def jobs(terraform_env: dict[str, str], consumer: Consumer) -> Iterator[Jobs]:
     """All checks of all modules, submitted at once; tests wait for their own."""
     modules = module_dirs()
-    # NOTE: Terraform's plugin cache is not safe for concurrent first fills: one init first.
+    # NOTE: where a plugin cache is used (no unpacked mirror), its first fill must not race.
     if modules:
         run(init(modules[0]), terraform_env)
     pool = Jobs(terraform_env)

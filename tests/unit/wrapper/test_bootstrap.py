@@ -39,9 +39,21 @@ def test_cli_config_uses_the_mirror_and_is_stable(
     path = bootstrap.terraform_cli_config(tmp_path / "state")
     text = path.read_text()
     assert f'filesystem_mirror {{ path = "{mirror}" }}' in text
+    # Terraform links to an unpacked mirror; a shared cache would only race between inits.
+    assert "plugin_cache_dir" not in text
     mtime = path.stat().st_mtime_ns
     bootstrap.terraform_cli_config(tmp_path / "state")
     assert path.stat().st_mtime_ns == mtime, "an unchanged config must not be rewritten"
+
+
+def test_cli_config_caches_a_packed_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io/hashicorp/aws").mkdir(parents=True)
+    (mirror / "registry.terraform.io/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip").touch()
+    monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(mirror))
+    text = bootstrap.terraform_cli_config(tmp_path / "state").read_text()
+    assert "filesystem_mirror" in text
+    assert "plugin_cache_dir" in text
 
 
 def test_cli_config_without_mirror_downloads_as_usual(
