@@ -49,7 +49,10 @@ def test_cli_config_uses_the_mirror_and_is_stable(
 def test_cli_config_caches_a_packed_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mirror = tmp_path / "mirror"
     (mirror / "registry.terraform.io/hashicorp/aws").mkdir(parents=True)
-    (mirror / "registry.terraform.io/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip").touch()
+    (
+        mirror
+        / "registry.terraform.io/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip"
+    ).touch()
     monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(mirror))
     text = bootstrap.terraform_cli_config(tmp_path / "state").read_text()
     assert "filesystem_mirror" in text
