@@ -42,7 +42,7 @@ class StateLockError(TerraformError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Plan summaries (pure: built from `terraform show -json <planfile>`)
+# Plan summaries (pure: built from the messages of `terraform plan -json`)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -92,34 +92,62 @@ class PlanSummary:
         }
 
 
-def _counts_for(actions: Sequence[str]) -> ResourceCounts:
-    # A replacement is ["delete", "create"] or ["create", "delete"]: Terraform counts it as
-    # one add and one destroy, and so do we.
-    return ResourceCounts(
-        add=int("create" in actions),
-        change=int("update" in actions),
-        destroy=int("delete" in actions),
-    )
+# A planned_change's action as counts; a replacement is one add and one destroy, as Terraform
+# counts it. Reads, moves, imports and forgets change no resource and are left out.
+_ACTION_COUNTS = {
+    "create": ResourceCounts(add=1),
+    "update": ResourceCounts(change=1),
+    "delete": ResourceCounts(destroy=1),
+    "replace": ResourceCounts(add=1, destroy=1),
+}
+
+
+def json_messages(stream: str) -> list[dict[str, Any]]:
+    """The messages of a ``-json`` run (one JSON object per line); other lines are skipped."""
+    messages = []
+    for line in stream.splitlines():
+        if line.startswith("{"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return messages
 
 
 def summarize_plan(
-    plan: Mapping[str, Any], stack: str, planfile: Path, destroy: bool = False
+    messages: Sequence[Mapping[str, Any]], stack: str, planfile: Path, destroy: bool = False
 ) -> PlanSummary:
-    """Count the resource changes of a plan's JSON form by resource type (no-ops and reads left out)."""
+    """Count a plan's resource changes by resource type, from ``terraform plan -json`` messages.
+
+    PERF: the plan's own messages instead of ``terraform show -json`` on the saved plan, which
+    loads the providers again: about 2 s of each stack's 5 s plan (docs/performance.md).
+    """
     by_type: dict[str, ResourceCounts] = {}
-    for change in plan.get("resource_changes", []):
-        counts = _counts_for(change["change"]["actions"])
-        if counts == ResourceCounts():
-            continue
-        by_type[change["type"]] = by_type.get(change["type"], ResourceCounts()) + counts
-    changed_outputs = tuple(
-        sorted(
-            name
-            for name, change in plan.get("output_changes", {}).items()
-            if change.get("actions") not in (["no-op"], None)
-        )
-    )
-    return PlanSummary(stack, planfile, by_type, changed_outputs, destroy)
+    changed_outputs: set[str] = set()
+    for message in messages:
+        if message.get("type") == "planned_change":
+            change = message["change"]
+            counts = _ACTION_COUNTS.get(change["action"])
+            if counts is not None:
+                kind = change["resource"]["resource_type"]
+                by_type[kind] = by_type.get(kind, ResourceCounts()) + counts
+        elif message.get("type") == "outputs":
+            changed_outputs |= {
+                name
+                for name, output in message["outputs"].items()
+                if output.get("action", "noop") != "noop"
+            }
+    return PlanSummary(stack, planfile, by_type, tuple(sorted(changed_outputs)), destroy)
+
+
+def diagnostics_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """A ``-json`` run's error diagnostics, worded as Terraform prints them without ``-json``."""
+    blocks = []
+    for message in messages:
+        found = message.get("diagnostic") if message.get("type") == "diagnostic" else None
+        if found and found.get("severity") == "error":
+            blocks.append(f"Error: {found.get('summary', '')}\n\n{found.get('detail', '')}")
+    return "\n\n".join(blocks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,8 +309,10 @@ class Stack:
             code, out, err = self._stream(command_line, on_line)
         succeeded = code == 0 or (command == "plan" and code == _PLAN_HAS_CHANGES)
         if not succeeded:
+            # With -json, Terraform's diagnostics are messages on stdout, not text on stderr.
+            text = diagnostics_text(json_messages(out)) if options.get("json") else ""
             raise error_from_output(
-                command, self.name, self.working_dir, err or out, planfile, self.env
+                command, self.name, self.working_dir, text or err or out, planfile, self.env
             )
         return str(out)
 
@@ -365,7 +395,7 @@ class Stack:
     # -- plan, apply, destroy ---------------------------------------------------------------
 
     def plan(self, out: Path, var_files: Sequence[Path] = (), destroy: bool = False) -> PlanSummary:
-        """Plan to the saved plan file ``out`` and summarise it from ``terraform show -json``."""
+        """Plan to the saved plan file ``out`` and summarise it from the plan's JSON messages."""
         self.init()
         out.parent.mkdir(parents=True, exist_ok=True)
         for var_file in var_files:
@@ -374,7 +404,7 @@ class Stack:
                     f"The variables file {var_file} for the {self.name} stack does not exist.",
                     "Run `mlinfra build` and `mlinfra push` first: they write it.",
                 )
-        self._run(
+        stream = self._run(
             "plan",
             out=str(out.resolve()),
             var_file=[str(p.resolve()) for p in var_files],
@@ -382,8 +412,9 @@ class Stack:
             detailed_exitcode=IsFlagged,
             input=False,
             no_color=IsFlagged,
+            json=IsFlagged,
         )
-        return summarize_plan(self.show_json(out), self.name, out, destroy)
+        return summarize_plan(json_messages(stream), self.name, out, destroy)
 
     def show_json(self, planfile: Path) -> dict[str, Any]:
         """The machine-readable form of a saved plan."""

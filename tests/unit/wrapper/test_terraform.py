@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlinfra.terraform import (
@@ -9,7 +10,9 @@ from mlinfra.terraform import (
     StalePlanError,
     StateLockError,
     diagnostic,
+    diagnostics_text,
     error_from_output,
+    json_messages,
     summarize_plan,
 )
 
@@ -44,27 +47,40 @@ by multiple users at the same time.
 """
 
 
-def _change(resource_type: str, *actions: str) -> dict:
-    return {"type": resource_type, "change": {"actions": list(actions)}}
+def _change(resource_type: str, action: str, index: int = 0) -> str:
+    """One planned_change line as `terraform plan -json` prints it (Terraform 1.11)."""
+    address = f"{resource_type}.this[{index}]"
+    resource = {"addr": address, "resource_type": resource_type, "resource_key": index}
+    return json.dumps(
+        {"type": "planned_change", "change": {"resource": resource, "action": action}}
+    )
+
+
+PLAN_STREAM = "\n".join(
+    [
+        '{"@level":"info","@message":"Terraform 1.11.4","type":"version","terraform":"1.11.4","ui":"1.2"}',
+        _change("aws_ecs_service", "update"),
+        _change("aws_ecs_task_definition", "replace"),
+        _change("aws_security_group_rule", "create", 0),
+        _change("aws_security_group_rule", "create", 1),
+        _change("aws_iam_policy_document", "read"),
+        _change("aws_lb", "move"),
+        '{"type":"change_summary","changes":{"add":3,"change":1,"import":0,"remove":1,"operation":"plan"}}',
+        '{"type":"outputs","outputs":{"service_url":{"sensitive":false,"action":"noop"},'
+        '"image":{"sensitive":false,"action":"update"}}}',
+        "not json: a line some provider printed",
+    ]
+)
 
 
 def test_summary_counts_replacements_as_an_add_and_a_destroy() -> None:
-    plan = {
-        "resource_changes": [
-            _change("aws_ecs_service", "update"),
-            _change("aws_ecs_task_definition", "delete", "create"),
-            _change("aws_lb", "no-op"),
-            _change("aws_security_group_rule", "create"),
-            _change("aws_security_group_rule", "create"),
-        ],
-        "output_changes": {"service_url": {"actions": ["no-op"]}, "image": {"actions": ["update"]}},
-    }
-    summary = summarize_plan(plan, "service", Path("service.tfplan"))
+    summary = summarize_plan(json_messages(PLAN_STREAM), "service", Path("service.tfplan"))
     assert summary.by_type == {
         "aws_ecs_service": ResourceCounts(change=1),
         "aws_ecs_task_definition": ResourceCounts(add=1, destroy=1),
         "aws_security_group_rule": ResourceCounts(add=2),
     }
+    # The same totals as Terraform's own change_summary line.
     assert summary.totals == ResourceCounts(add=3, change=1, destroy=1)
     assert summary.changed_outputs == ("image",)
     assert summary.to_dict()["by_type"]["aws_security_group_rule"] == {
@@ -75,8 +91,37 @@ def test_summary_counts_replacements_as_an_add_and_a_destroy() -> None:
 
 
 def test_an_empty_plan_has_no_changes() -> None:
-    summary = summarize_plan({"resource_changes": [_change("aws_lb", "no-op")]}, "s", Path("p"))
+    stream = '{"type":"outputs","outputs":{"url":{"sensitive":false,"action":"noop"}}}'
+    summary = summarize_plan(json_messages(stream), "s", Path("p"))
     assert not summary.has_changes
+
+
+def test_json_diagnostics_read_like_terraforms_text() -> None:
+    detail = LOCKED.split("Error: Error acquiring the state lock\n\n", 1)[1]
+    stream = "\n".join(
+        [
+            json.dumps(
+                {"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": "W"}}
+            ),
+            json.dumps(
+                {
+                    "type": "diagnostic",
+                    "@message": "Error: Error acquiring the state lock",
+                    "diagnostic": {
+                        "severity": "error",
+                        "summary": "Error acquiring the state lock",
+                        "detail": detail,
+                    },
+                }
+            ),
+        ]
+    )
+    text = diagnostics_text(json_messages(stream))
+    assert text.startswith("Error: Error acquiring the state lock")
+    assert "W" not in text.splitlines()[0]
+    err = error_from_output("plan", "service", Path("environments/local/service"), text)
+    assert isinstance(err, StateLockError)
+    assert (err.hint or "").endswith("4f1c2a7e-2b7e-4a57-9d3e-7c1f0c2d9a11")
 
 
 def test_diagnostic_keeps_terraforms_words_and_drops_source_excerpts() -> None:
