@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from mlinfra import config, deploy, reports
+from mlinfra import config, deploy, envlock, reports
 from mlinfra.errors import ConfigError, MlinfraError
 
 app = typer.Typer(
@@ -93,6 +93,13 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
 
         return work(say)
+
+
+@contextmanager
+def _exclusive(env: str | None, command: str) -> Iterator[None]:
+    """Hold the environment's run lock for a command that changes it (see mlinfra.envlock)."""
+    with envlock.exclusive(deploy.select_environment(env), command):
+        yield
 
 
 def _target(env: str | None) -> deploy.Target:
@@ -187,7 +194,7 @@ def build(env: EnvOption = None, json_: JsonOption = False) -> None:
 @app.command()
 def push(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Log in to the registry (ECR, or the local one) and push the last built image."""
-    with _handled():
+    with _handled(), _exclusive(env, "push"):
         selected = deploy.select_environment(env)
         deploy.last_build(selected)  # fail before starting anything when there is nothing to push
         target = _connect(selected)
@@ -210,7 +217,7 @@ def plan(
     json_: JsonOption = False,
 ) -> None:
     """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
-    with _handled(1 if detailed_exitcode else None):
+    with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan"):
         target = _target(env)
         result = _step("planning", lambda say: deploy.plan(target, say=say))
         if json_:
@@ -224,7 +231,7 @@ def plan(
 @app.command()
 def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
-    with _handled():
+    with _handled(), _exclusive(env, "apply"):
         target = _target(env)
         _confirm_prod(target, yes, "Apply the saved plans")
         result = _step("applying", lambda say: deploy.apply(target, say))
@@ -239,7 +246,7 @@ def deploy_command(
     env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False
 ) -> None:
     """Train if needed, build, push, plan, apply, then report the status."""
-    with _handled():
+    with _handled(), _exclusive(env, "deploy"):
         target = _target(env)
         _confirm_prod(target, yes, "Deploy")
 
@@ -273,7 +280,7 @@ def status(env: EnvOption = None, json_: JsonOption = False) -> None:
 @app.command()
 def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Destroy the service stack, then the registry stack (through saved destroy plans)."""
-    with _handled():
+    with _handled(), _exclusive(env, "destroy"):
         target = _target(env)
         if not yes:
             typer.confirm(f"Destroy everything in {target.env.name}?", abort=True)
@@ -287,7 +294,7 @@ def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = F
 @app.command()
 def down(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Stop the local environment (tasks, proxy, registry, emulator); keeps the model and images."""
-    with _handled():
+    with _handled(), _exclusive(env, "down"):
         selected = deploy.select_environment(env)
         stopped = deploy.down(selected)
         if json_:

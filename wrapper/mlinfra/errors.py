@@ -52,5 +52,9 @@ class EmulatorError(MlinfraError):
     """The local AWS emulator could not be started or reached."""
 
 
+class EnvironmentBusyError(MlinfraError):
+    """Another mlinfra run is changing the same environment."""
+
+
 class DeployError(MlinfraError):
     """A rollout did not reach a healthy, stable service."""

@@ -146,7 +146,12 @@ def diagnostics_text(messages: Sequence[Mapping[str, Any]]) -> str:
     for message in messages:
         found = message.get("diagnostic") if message.get("type") == "diagnostic" else None
         if found and found.get("severity") == "error":
-            blocks.append(f"Error: {found.get('summary', '')}\n\n{found.get('detail', '')}")
+            lines = [f"Error: {found.get('summary', '')}", ""]
+            if where := found.get("range"):
+                context = (found.get("snippet") or {}).get("context")
+                inside = f", in {context}" if context else ""
+                lines += [f"  on {where['filename']} line {where['start']['line']}{inside}:", ""]
+            blocks.append("\n".join([*lines, found.get("detail", "")]))
     return "\n\n".join(blocks)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from tool_support import clean_env, files_under, run_cli
 
+from mlinfra import envlock
 from mlinfra.emulator.testing import free_port
 from mlinfra.registry import LocalRegistry
 
@@ -132,8 +133,12 @@ def test_bad_input_is_a_short_error_and_writes_nothing(
 
     _assert_short_error(result, case)
     written = {k: v for k, v in files_under(state).items() if before.get(k) != v}
-    # Terraform's own init (plugin folder, CLI config) is not mlinfra's state.
-    written = {k: v for k, v in written.items() if "terraform-data" not in k and k != "terraformrc"}
+    # Terraform's own init (plugin folder, CLI config) and the run lock are not mlinfra's state.
+    written = {
+        k: v
+        for k, v in written.items()
+        if "terraform-data" not in k and k != "terraformrc" and not k.endswith(envlock.LOCK_FILE)
+    }
     assert not written, f"{name} wrote {sorted(written)}"
 
 
@@ -160,12 +165,59 @@ def test_a_wrong_registry_password_is_refused_in_one_line(project: Path, tmp_pat
 
         case = Case(("push",), 1, ("refused the login of user", "wrong username or password"))
         _assert_short_error(result, case)
-        assert files_under(state / "local") == before, "a refused push must record no image"
+        after = {k: v for k, v in files_under(state / "local").items() if k != envlock.LOCK_FILE}
+        assert after == before, "a refused push must record no image"
     finally:
         from mlinfra.emulator import stop
 
         stop(state / "emulator")
         registry.stop()
+
+
+# Another run holding dev's lock (as a deploy in another terminal would) until stdin closes.
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sys
+    from mlinfra import config, envlock
+
+    with envlock.exclusive(config.environment("dev"), "deploy"):
+        print("held", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+@pytest.mark.parametrize("command", ["deploy", "plan", "apply", "push", "destroy", "down"])
+def test_a_second_changing_run_of_one_environment_is_refused(
+    command: str, project: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    env = clean_env(state, MLINFRA_PROJECT_DIR=str(project))
+    with subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            before = files_under(state)
+
+            result = run_cli(
+                env,
+                command,
+                "--env",
+                "dev",
+                "--yes" if command in ("apply", "destroy", "deploy") else "--json",
+            )
+
+            case = Case(
+                (command,),
+                1,
+                ("Environment 'dev' is busy", f"pid {holder.pid}", "Wait for that run"),
+            )
+            _assert_short_error(result, case)
+            assert files_under(state) == before
+        finally:
+            holder.kill()
 
 
 # A writer interrupted between writing the temporary file and renaming it over the old one:

@@ -96,6 +96,25 @@ def test_an_empty_plan_has_no_changes() -> None:
     assert not summary.has_changes
 
 
+def test_json_diagnostics_keep_the_file_and_line() -> None:
+    message = {
+        "type": "diagnostic",
+        "diagnostic": {
+            "severity": "error",
+            "summary": "Reference to undeclared input variable",
+            "detail": 'An input variable with the name "nowhere" has not been declared.',
+            "range": {"filename": "broken.tf", "start": {"line": 2, "column": 11}},
+            "snippet": {"context": 'output "x"', "code": "  value = var.nowhere"},
+        },
+    }
+    text = diagnostic(diagnostics_text([message]))
+    assert text.splitlines() == [
+        "Error: Reference to undeclared input variable",
+        '  on broken.tf line 2, in output "x":',
+        'An input variable with the name "nowhere" has not been declared.',
+    ]
+
+
 def test_json_diagnostics_read_like_terraforms_text() -> None:
     detail = LOCKED.split("Error: Error acquiring the state lock\n\n", 1)[1]
     stream = "\n".join(
