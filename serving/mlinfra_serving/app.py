@@ -1,8 +1,15 @@
-"""The WSGI application factory."""
+"""The application factory: a Falcon ASGI app (gunicorn's asyncio ``asgi`` worker serves it).
+
+PERF: an event loop per worker, not a thread pool: the gthread worker handed every request
+between its poller and its threads (and the GIL between them), which cost both throughput and
+the latency tail (docs/performance.md). The handlers never wait on I/O besides the body, and a
+1,000-row prediction takes about a millisecond, so running them on the loop is fine.
+"""
 
 from __future__ import annotations
 
 import falcon
+import falcon.asgi
 
 from mlinfra_serving import resources
 from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
@@ -15,13 +22,15 @@ from mlinfra_serving.predictor import Predictor
 ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
-def _render_api_error(req: falcon.Request, resp: falcon.Response, err: ApiError, _: dict) -> None:
+async def _render_api_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, err: ApiError, _: dict
+) -> None:
     resp.status = err.status
     resp.media = err.to_json()
 
 
 def _serialize_http_error(
-    req: falcon.Request, resp: falcon.Response, err: falcon.HTTPError
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, err: falcon.HTTPError
 ) -> None:
     """Falcon's own errors (404, 405, ...) in the same JSON shape as ours, whatever Accept says."""
     resp.content_type = falcon.MEDIA_JSON
@@ -42,14 +51,14 @@ def _serialize_http_error(
 
 def create_app(
     predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
-) -> falcon.App:
+) -> falcon.asgi.App:
     """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
     ``api_key`` set: ``/predict`` requires it in ``X-API-Key``."""
     settings = settings or Settings()
     middleware: list[object] = [RequestLogMiddleware()]
     if api_key is not None:
         middleware.append(ApiKeyMiddleware(api_key))
-    app = falcon.App(middleware=middleware)
+    app = falcon.asgi.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predict", resources.PredictResource(predictor, settings))
     app.add_route("/health", resources.HealthResource())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import falcon
+import falcon.asgi
 
 from mlinfra_serving.config import SettingsError
 from mlinfra_serving.errors import ApiError
@@ -83,8 +83,8 @@ class ApiKeyMiddleware:
         self._key = key
         self._routes = frozenset(routes)
 
-    def process_resource(
-        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict
+    async def process_resource(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: Any, params: dict
     ) -> None:
         if req.uri_template not in self._routes:
             return

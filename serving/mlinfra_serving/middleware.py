@@ -6,7 +6,7 @@ import random
 import re
 import time
 
-import falcon
+import falcon.asgi
 
 from mlinfra_serving import metrics
 from mlinfra_serving.logs import log_event
@@ -16,7 +16,7 @@ REQUEST_ID_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:;=+/@-]{1,200}$")
 
 
-def request_id_of(req: falcon.Request) -> str:
+def request_id_of(req: falcon.asgi.Request) -> str:
     for header in REQUEST_ID_HEADERS:
         value = req.get_header(header)
         if value and SAFE_ID.match(value):
@@ -30,12 +30,16 @@ class RequestLogMiddleware:
     """Gives every request an id (the caller's ``X-Request-ID`` / ``X-Amzn-Trace-Id`` or a new
     one), returns it as ``X-Request-ID``, and logs and counts the request when it ends."""
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         req.context.started = time.perf_counter()
         req.context.request_id = request_id_of(req)
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         seconds = time.perf_counter() - req.context.started
         # NOTE: the route template, not the path, keeps metric labels few (no label per 404 URL).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import falcon
+import falcon.asgi
 
 from mlinfra_serving import metrics
 from mlinfra_serving.config import Settings
@@ -23,9 +23,9 @@ from mlinfra_serving.validation import (
 DISCARD_MAX_BYTES = 8 << 20
 
 
-def _discard_unread_body(req: falcon.Request) -> None:
+async def _discard_unread_body(req: falcon.asgi.Request) -> None:
     if (req.content_length or 0) <= DISCARD_MAX_BYTES:
-        req.bounded_stream.exhaust()
+        await req.stream.exhaust()
 
 
 def _not_ready() -> ApiError:
@@ -37,16 +37,16 @@ class PredictResource:
         self._predictor = predictor
         self._settings = settings
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         limit = self._settings.max_body_bytes
         try:
             check_content_type(req.content_type)
             check_body_size(req.content_length, limit)
         except ApiError:
-            _discard_unread_body(req)
+            await _discard_unread_body(req)
             raise
         # NOTE: read one byte past the limit so a chunked body without Content-Length is caught too.
-        body = req.bounded_stream.read(limit + 1)
+        body = await req.stream.read(limit + 1)
         payload = decode_json(body, limit)
         if self._predictor is None:
             raise _not_ready()
@@ -65,7 +65,7 @@ class PredictResource:
 class HealthResource:
     """Liveness: the process answers HTTP."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.media = {"status": "ok"}
 
 
@@ -75,7 +75,7 @@ class ReadyResource:
     def __init__(self, predictor: Predictor | None) -> None:
         self._predictor = predictor
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if self._predictor is None:
             raise _not_ready()
         if not self._predictor.probe():
@@ -87,14 +87,14 @@ class MetadataResource:
     def __init__(self, predictor: Predictor | None) -> None:
         self._predictor = predictor
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if self._predictor is None:
             raise _not_ready()
         resp.media = {**self._predictor.metadata, **self._predictor.backend_fields()}
 
 
 class MetricsResource:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.data, resp.content_type = metrics.render()
 
 
@@ -102,5 +102,5 @@ class OpenApiResource:
     def __init__(self, document: dict[str, Any]) -> None:
         self._document = document
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.media = self._document

@@ -50,7 +50,6 @@ def test_timings_fit_the_alb_and_ecs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf["keepalive"] > ALB_IDLE_TIMEOUT
     assert conf["graceful_timeout"] < ECS_STOP_TIMEOUT
     assert conf["preload_app"] is True
-    assert conf["worker_class"] == "gthread"
 
 
 def test_one_lightgbm_thread_and_metrics_on_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,10 +60,17 @@ def test_one_lightgbm_thread_and_metrics_on_tmp(monkeypatch: pytest.MonkeyPatch)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
 
 
-def test_workers_and_threads_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_WORKERS="3", GUNICORN_THREADS="2")
-    assert (conf["workers"], conf["threads"]) == (3, 2)
+def test_workers_and_connections_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_WORKERS="3", GUNICORN_WORKER_CONNECTIONS="200")
+    assert (conf["workers"], conf["worker_connections"]) == (3, 200)
     assert load(monkeypatch)["workers"] >= 1
+
+
+def test_an_asyncio_worker_serves_the_asgi_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert conf["worker_class"] == "asgi"
+    assert conf["wsgi_app"] == "mlinfra_serving.asgi:application"
+    assert "threads" not in conf, "the asgi worker ignores threads (and warns about them)"
 
 
 def test_a_bad_worker_count_stops_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The WSGI entry point gunicorn loads (once, in the master, with ``preload_app``).
+"""The ASGI entry point gunicorn's ``asgi`` worker loads (once, in the master, with ``preload_app``).
 
 A missing or corrupt model stops the process here with one clear log line, so a bad image
 fails its first health check instead of serving errors.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-import falcon
+import falcon.asgi
 
 from mlinfra_serving.app import create_app
 from mlinfra_serving.artifact import ArtifactError
@@ -19,7 +19,7 @@ from mlinfra_serving.logs import log_event
 from mlinfra_serving.predictor import Predictor
 
 
-def load_application() -> falcon.App:
+def load_application() -> falcon.asgi.App:
     try:
         settings = Settings.from_env()
         api_key = load_api_key()
