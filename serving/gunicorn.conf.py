@@ -16,6 +16,10 @@ from gunicorn.workers.base import Worker
 # NOTE: set before anything imports LightGBM or prometheus_client: both read these at import.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/mlinfra-metrics")
+# uvloop's libuv accepts every pending connection at once by default, so one worker can take
+# all of a client's keep-alive connections (16 of 16 in one measured run, half the req/s); one
+# accept per loop turn lets the other workers take their share (9 and 7).
+os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
 
 def _cpus() -> int:
@@ -45,7 +49,8 @@ bind = f"0.0.0.0:{_env_int('PORT', 8080)}"
 workers = _env_int("GUNICORN_WORKERS", _cpus())
 # asyncio (uvloop when installed, as in the image) and one event loop per worker: no thread
 # hand-off per request, which the gthread worker paid in CPU and in latency tail. Measured
-# against gthread (2 threads): about 2.5x the requests/s, a third of the p99 (docs/performance.md).
+# against gthread with 2 threads: about 2x the requests/s at half the CPU per request
+# (docs/performance.md).
 worker_class = "asgi"
 # Open connections per worker (the ALB keeps a pool of them); more wait in the backlog.
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)

@@ -41,8 +41,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """Predicts with the compiled forest. The call releases the GIL (ctypes does), so gthread
-    workers predict in parallel."""
+    """Predicts with the compiled forest (through ctypes, which releases the GIL for the call)."""
 
     path: Path
     num_feature: int

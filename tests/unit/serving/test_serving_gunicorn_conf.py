@@ -22,7 +22,8 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         "OMP_NUM_THREADS",
         "PROMETHEUS_MULTIPROC_DIR",
         "GUNICORN_WORKERS",
-        "GUNICORN_THREADS",
+        "GUNICORN_WORKER_CONNECTIONS",
+        "UV_TCP_SINGLE_ACCEPT",
     ):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -58,6 +59,8 @@ def test_one_lightgbm_thread_and_metrics_on_tmp(monkeypatch: pytest.MonkeyPatch)
     load(monkeypatch)
     assert os.environ["OMP_NUM_THREADS"] == "1"
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    # Workers share a client's connections instead of one taking them all (gunicorn.conf.py).
+    assert os.environ["UV_TCP_SINGLE_ACCEPT"] == "1"
 
 
 def test_workers_and_connections_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
