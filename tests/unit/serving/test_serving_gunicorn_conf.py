@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 CONF = Path(__file__).resolve().parents[3] / "serving" / "gunicorn.conf.py"
 ALB_IDLE_TIMEOUT = 60
@@ -79,3 +80,15 @@ def test_an_asyncio_worker_serves_the_asgi_app(monkeypatch: pytest.MonkeyPatch) 
 def test_a_bad_worker_count_stops_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit, match="GUNICORN_WORKERS='two' is not a positive integer"):
         load(monkeypatch, GUNICORN_WORKERS="two")
+
+
+def test_no_access_log_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    cfg = Config()
+    for name in ("accesslog", "logconfig_dict"):
+        cfg.set(name, conf[name])
+    # Not instantiated: a gunicorn Logger applies logconfig_dict to this process's logging.
+    stock, ours = object.__new__(Logger), object.__new__(conf["logger_class"])
+    stock.cfg = ours.cfg = cfg
+    assert stock.access_log_enabled, "logconfig_dict alone turns gunicorn's access log on"
+    assert not ours.access_log_enabled
