@@ -15,7 +15,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-LABELS = {"seed": "guide (Flask, 2 sync workers)", "project": "mlinfra (Falcon, lleaves)"}
+LABELS = {
+    "seed": "guide (Flask, 2 sync workers)",
+    "project": "mlinfra (Falcon ASGI, 2 asgi workers, lleaves)",
+}
 
 
 def _nines(percentile: float) -> float:
