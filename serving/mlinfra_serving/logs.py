@@ -17,17 +17,28 @@ LOGGER_NAME = "mlinfra_serving"
 BATCH_SECONDS = 0.02
 
 
+def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+    """One log line: time, level, logger and message, then the caller's fields."""
+    line: dict[str, Any] = {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+    line.update(fields)
+    # PERF: orjson: 0.2 us a line against json's 3 us.
+    return orjson.dumps(line, default=str).decode()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        # PERF: orjson: 0.2 us a line against json's 3 us.
-        return orjson.dumps(line, default=str).decode()
+        return json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            getattr(record, "fields", {}),
+        )
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -66,9 +77,13 @@ class BackgroundStdoutHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._queue.put(self.format(record) + "\n")
+            self.put_line(self.format(record))
         except Exception:
             self.handleError(record)
+
+    def put_line(self, line: str) -> None:
+        """Queue a line formatted elsewhere (``log_request``'s)."""
+        self._queue.put(line + "\n")
 
     def _write_batches(self) -> None:
         while True:
@@ -93,6 +108,10 @@ class BackgroundStdoutHandler(logging.Handler):
         super().close()
 
 
+# The background writer of this process, while there is one (gunicorn workers: post_fork on).
+_background: BackgroundStdoutHandler | None = None
+
+
 def write_in_background() -> None:
     """Serve log lines from a writer thread of this process (gunicorn's ``post_fork``: a thread
     started before the fork would not exist in the worker)."""
@@ -100,14 +119,18 @@ def write_in_background() -> None:
     # per record; no line of this service prints them.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    global _background
     logger = get_logger()
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    logger.addHandler(BackgroundStdoutHandler(JsonFormatter()))
+    _background = BackgroundStdoutHandler(JsonFormatter())
+    logger.addHandler(_background)
 
 
 def flush_background() -> None:
     """Write every queued line and go back to writing on the caller's thread."""
+    global _background
+    _background = None
     logger = logging.getLogger(LOGGER_NAME)
     for handler in list(logger.handlers):
         if isinstance(handler, BackgroundStdoutHandler):
@@ -134,3 +157,18 @@ def get_logger() -> logging.Logger:
 
 def log_event(message: str, level: int = logging.INFO, **fields: Any) -> None:
     get_logger().log(level, message, extra={"fields": fields})
+
+
+def log_request(**fields: Any) -> None:
+    """The line every request ends with: ``log_event("request", **fields)``, made faster.
+
+    PERF: with the background writer on, the line goes to it as text, without the logging
+    module's LogRecord, which was 7% of a worker's busy time in py-spy (docs/performance.md).
+    The line is the same JSON either way, and the logger's level still applies.
+    """
+    writer = _background
+    logger = get_logger()
+    if writer is None or not logger.isEnabledFor(logging.INFO):
+        log_event("request", **fields)
+        return
+    writer.put_line(json_line(time.time(), "info", LOGGER_NAME, "request", fields))

@@ -9,7 +9,7 @@ import time
 import falcon.asgi
 
 from mlinfra_serving import metrics
-from mlinfra_serving.logs import log_event
+from mlinfra_serving.logs import log_request
 
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
 # NOTE: ids are echoed into headers and logs; refuse anything that could forge either.
@@ -47,8 +47,7 @@ class RequestLogMiddleware:
         status = resp.status_code
         resp.set_header("X-Request-ID", req.context.request_id)
         metrics.observe_request(req.method, route, status, seconds)
-        log_event(
-            "request",
+        log_request(
             method=req.method,
             path=req.path,
             route=route,

@@ -12,8 +12,23 @@ from mlinfra_serving.logs import (
     flush_background,
     get_logger,
     log_event,
+    log_request,
     write_in_background,
 )
+
+FIELDS = {
+    "method": "POST",
+    "route": "/predict",
+    "status": 200,
+    "latency_ms": 0.2,
+    "request_id": "r1",
+}
+
+
+def _without_time(line: str) -> dict:
+    parsed = json.loads(line)
+    assert parsed.pop("time").endswith("+00:00")
+    return parsed
 
 
 def test_lines_from_many_threads_all_arrive_after_flush(capsys: pytest.CaptureFixture) -> None:
@@ -45,3 +60,29 @@ def test_after_flush_lines_are_written_on_the_callers_thread(
     flush_background()
     log_event("synchronous", k=1)
     assert json.loads(capsys.readouterr().out)["message"] == "synchronous"
+
+
+def test_a_request_line_is_the_same_json_with_or_without_the_writer(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    log_event("request", **FIELDS)
+    write_in_background()
+    log_request(**FIELDS)
+    flush_background()
+    log_request(**FIELDS)
+    first, fast, after = capsys.readouterr().out.splitlines()
+    assert _without_time(fast) == _without_time(first) == _without_time(after)
+    assert list(json.loads(fast))[:4] == ["time", "level", "logger", "message"]
+
+
+def test_request_lines_follow_the_loggers_level(capsys: pytest.CaptureFixture) -> None:
+    logger = get_logger()
+    logger.setLevel("WARNING")
+    try:
+        write_in_background()
+        log_request(**FIELDS)
+        flush_background()
+        log_request(**FIELDS)
+    finally:
+        logger.setLevel("INFO")
+    assert capsys.readouterr().out == ""
