@@ -96,17 +96,22 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
 
 
 @contextmanager
-def _exclusive(env: str | None, command: str) -> Iterator[None]:
-    """Hold the environment's run lock for a command that changes it (see mlinfra.envlock)."""
-    with envlock.exclusive(deploy.select_environment(env), command):
-        yield
+def _exclusive(env: str | None, command: str) -> Iterator[config.Environment]:
+    """The selected environment, its run lock held for a command that changes it
+    (see mlinfra.envlock)."""
+    selected = deploy.select_environment(env)
+    with envlock.exclusive(selected, command):
+        yield selected
 
 
 def _target(env: str | None) -> deploy.Target:
+    return _terraform_target(deploy.select_environment(env))
+
+
+def _terraform_target(selected: config.Environment) -> deploy.Target:
     from mlinfra.terraform import require_terraform
 
     require_terraform()
-    selected = deploy.select_environment(env)
     return _connect(selected)
 
 
@@ -194,8 +199,7 @@ def build(env: EnvOption = None, json_: JsonOption = False) -> None:
 @app.command()
 def push(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Log in to the registry (ECR, or the local one) and push the last built image."""
-    with _handled(), _exclusive(env, "push"):
-        selected = deploy.select_environment(env)
+    with _handled(), _exclusive(env, "push") as selected:
         deploy.last_build(selected)  # fail before starting anything when there is nothing to push
         target = _connect(selected)
         progress, on_layer = _layer_progress()
@@ -217,8 +221,8 @@ def plan(
     json_: JsonOption = False,
 ) -> None:
     """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
-    with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan"):
-        target = _target(env)
+    with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan") as selected:
+        target = _terraform_target(selected)
         result = _step("planning", lambda say: deploy.plan(target, say=say))
         if json_:
             reports.print_json(_out(), result.to_dict())
@@ -231,8 +235,8 @@ def plan(
 @app.command()
 def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
-    with _handled(), _exclusive(env, "apply"):
-        target = _target(env)
+    with _handled(), _exclusive(env, "apply") as selected:
+        target = _terraform_target(selected)
         _confirm_prod(target, yes, "Apply the saved plans")
         result = _step("applying", lambda say: deploy.apply(target, say))
         if json_:
@@ -246,8 +250,8 @@ def deploy_command(
     env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False
 ) -> None:
     """Train if needed, build, push, plan, apply, then report the status."""
-    with _handled(), _exclusive(env, "deploy"):
-        target = _target(env)
+    with _handled(), _exclusive(env, "deploy") as selected:
+        target = _terraform_target(selected)
         _confirm_prod(target, yes, "Deploy")
 
         def work(say: Callable[[str], None]) -> deploy.ApplyResult:
@@ -280,8 +284,8 @@ def status(env: EnvOption = None, json_: JsonOption = False) -> None:
 @app.command()
 def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Destroy the service stack, then the registry stack (through saved destroy plans)."""
-    with _handled(), _exclusive(env, "destroy"):
-        target = _target(env)
+    with _handled(), _exclusive(env, "destroy") as selected:
+        target = _terraform_target(selected)
         if not yes:
             typer.confirm(f"Destroy everything in {target.env.name}?", abort=True)
         removed = _step("destroying", lambda say: deploy.destroy(target, say))
@@ -294,8 +298,7 @@ def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = F
 @app.command()
 def down(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Stop the local environment (tasks, proxy, registry, emulator); keeps the model and images."""
-    with _handled(), _exclusive(env, "down"):
-        selected = deploy.select_environment(env)
+    with _handled(), _exclusive(env, "down") as selected:
         stopped = deploy.down(selected)
         if json_:
             reports.print_json(_out(), stopped)

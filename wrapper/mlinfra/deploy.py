@@ -67,6 +67,8 @@ class Target:
     backend_bucket: str | None
     region: str
     emulator_endpoint: str | None = None
+    # Resolving AWS credentials can mean an SSO or instance-metadata call: once per Target.
+    _credentials_checked: bool = field(default=False, init=False, repr=False)
 
     def session(self) -> boto3.Session:
         if self.emulator_endpoint is not None:
@@ -84,7 +86,9 @@ class Target:
                 f"Environment {self.env.name!r} has no {name} stack ({working_dir}).",
                 f"Every environment needs {' and '.join(STACKS)} folders (docs/team-contract.md).",
             )
-        require_credentials(self)
+        if not self._credentials_checked:
+            require_credentials(self)
+            self._credentials_checked = True
         backend_file = working_dir / "backend.hcl"
         return Stack(
             name,
@@ -332,7 +336,7 @@ def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> P
         target.stack(stack).init()
         ready.append(stack)
     # PERF: the stacks have separate states, so their plans (each mostly Terraform starting the
-    # provider, refreshing and `show -json`) run side by side.
+    # provider and refreshing) run side by side.
     for stack in ready:
         say(f"planning the {stack} stack")
     with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
