@@ -216,21 +216,28 @@ def context_digest(context: Path, base: str) -> str:
             continue
         content = path.read_bytes()
         if relative == f"model/{METADATA_FILE}":
-            content = _without_timestamps(content)
+            content = _comparable_metadata(content)
         digest.update(relative.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 
-# When a model was trained or imported says nothing about what it predicts: training is
-# deterministic, so a retrain (or another machine's) of the same data gives the same model file
-# and must give the same image, not a tag conflict.
+# When and from where a model was trained or imported says nothing about what it predicts.
+# Training is deterministic, so a retrain (or another machine's) of the same data gives the
+# same model file, and a model file imported from another folder (a fresh clone, a pytest
+# tmp dir) is the same model: both must give the same image, not a tag conflict.
 _TIMESTAMP_KEYS = ("trained_at", "imported_at")
+_PROVENANCE_PATH_KEYS = ("file",)
 
 
-def _without_timestamps(metadata: bytes) -> bytes:
+def _comparable_metadata(metadata: bytes) -> bytes:
     fields = json.loads(metadata)
     for key in _TIMESTAMP_KEYS:
         fields.pop(key, None)
+    provenance = fields.get("provenance")
+    if isinstance(provenance, dict):
+        fields["provenance"] = {
+            k: v for k, v in provenance.items() if k not in _PROVENANCE_PATH_KEYS
+        }
     return json.dumps(fields, sort_keys=True).encode()
 
 
@@ -319,11 +326,18 @@ def build_image(
                 say(f"{reference} already holds this content; reusing it")
                 return BuiltImage(repository, tag, existing.id, existing.attrs["Size"], reused=True)
             if not replace:
+                # A clean tree's commit names the code and the tag names the model file, so
+                # there the difference is the model's metadata or the base image.
+                first = (
+                    "Commit your changes (a new commit gives a new tag)"
+                    if revision.dirty
+                    else "Import the model with its earlier name and features, or use the earlier base image"
+                )
                 raise DockerError(
                     f"{reference} exists with other content"
                     f" (context {str(seen)[:12]}, now {digest[:12]}).",
-                    "Commit your changes (a new commit gives a new tag), or remove the old"
-                    f" image first: docker rmi {reference} (in code: build_image(..., replace=True)).",
+                    f"{first}, or remove the old image first: docker rmi {reference}"
+                    " (in code: build_image(..., replace=True)).",
                 )
             say(f"{reference} exists with other content; replacing it")
 

@@ -10,7 +10,7 @@ import pytest
 
 from mlinfra import image
 from mlinfra.errors import ConfigError
-from mlinfra.model import ModelArtifact, ensure_model
+from mlinfra.model import ModelArtifact, ensure_model, import_model
 
 SERVING = Path(__file__).resolve().parents[3] / "serving"
 
@@ -125,3 +125,24 @@ def test_a_retrain_of_the_same_model_keeps_the_context_digest(tmp_path: Path) ->
     assert image.context_digest(monday, "base") != image.context_digest(
         context("monday", "tree-b"), "base"
     )
+
+
+def test_one_model_file_imported_from_two_folders_keeps_the_context_digest(
+    tmp_path: Path,
+) -> None:
+    """A fresh clone or a pytest tmp dir imports the same file from elsewhere: same image."""
+    trained = ensure_model(tmp_path / "trained")
+
+    def imported_from(folder: str) -> Path:
+        source = tmp_path / folder / "model.txt"
+        source.parent.mkdir()
+        source.write_bytes((trained.dir / "model.txt").read_bytes())
+        artifact = import_model(source, tmp_path / folder / "artifact")
+        return _context(tmp_path, artifact, f"ctx-{folder}")
+
+    first, second = imported_from("first"), imported_from("second")
+    assert (
+        json.loads((first / "model" / "metadata.json").read_text())["provenance"]["file"]
+        != (json.loads((second / "model" / "metadata.json").read_text())["provenance"]["file"])
+    )
+    assert image.context_digest(first, "base") == image.context_digest(second, "base")
