@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlinfra.errors import MlinfraError, ToolMissingError
+from mlinfra.terraform import require_terraform
 
 # ---------------------------------------------------------------------------------------------
 # Terraform and its provider mirror
@@ -34,16 +35,6 @@ KNOWN_PLUGIN_DIRS = (
     "/usr/local/share/terraform/plugins",
     "/usr/share/terraform/plugins",
 )
-
-
-def require_terraform() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        raise ToolMissingError(
-            "terraform is not installed (not found on PATH).",
-            "Install Terraform >= 1.6: https://developer.hashicorp.com/terraform/install",
-        )
-    return path
 
 
 def provider_mirror() -> Path | None:
