@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -17,7 +19,7 @@ from mlinfra.image import (
     git_revision,
     image_tag,
 )
-from mlinfra.model import ModelArtifact
+from mlinfra.model import ModelArtifact, import_model
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +71,16 @@ def test_a_failed_build_raises_with_the_engine_message(
     # The engine's own last lines, and the base image the engine could not find.
     assert missing in caught.value.message
     assert "FROM ${BASE_IMAGE}" in caught.value.message
+
+
+def test_one_model_file_imported_from_two_folders_reuses_one_image(
+    model: ModelArtifact, repository: str, tmp_path: Path
+) -> None:
+    """As a second clone (or CI run) on the same engine does: same commit, same model file."""
+    built: list[BuiltImage] = []
+    for folder in ("first", "second"):
+        source = tmp_path / folder / "model.txt"
+        source.parent.mkdir()
+        shutil.copyfile(model.dir / "model.txt", source)
+        built.append(build_image(import_model(source, tmp_path / folder / "artifact"), repository))
+    assert built[1].reused and built[1].image_id == built[0].image_id
