@@ -308,6 +308,38 @@ def down(env: EnvOption = None, json_: JsonOption = False) -> None:
 
 
 @app.command()
+def prune(
+    env: EnvOption = None,
+    keep: Annotated[
+        int, typer.Option("--keep", help="How many of the newest images to keep.", min=0)
+    ] = 3,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")
+    ] = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Remove the environment's older serving images from the local Docker engine.
+
+    Keeps the newest --keep, the last build and every image a container uses; the registry's
+    copies (ECR, or the local registry) stay.
+    """
+    with _handled(), _exclusive(env, "prune") as selected:
+        plan = deploy.prune_plan(selected, keep)
+        if not json_:
+            _out().print(reports.prune_table(plan))
+        freed = 0
+        if plan.remove and not dry_run:
+            if not yes:
+                typer.confirm(f"Remove {len(plan.remove)} image(s)?", abort=True)
+            freed = deploy.prune(plan)
+        if json_:
+            reports.print_json(_out(), {**plan.to_dict(), "dry_run": dry_run, "freed_bytes": freed})
+        elif plan.remove and not dry_run:
+            _out().print(f"removed {len(plan.remove)} image(s); {freed / 1e6:.1f} MB freed")
+
+
+@app.command()
 def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Terraform outputs of the registry and service stacks."""
     with _handled():

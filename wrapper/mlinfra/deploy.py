@@ -715,6 +715,23 @@ def down(env: config.Environment, say: Say = _quiet) -> dict[str, Any]:
     return stopped
 
 
+def prune_plan(env: config.Environment, keep: int) -> Any:
+    """The environment's local images beyond the newest ``keep``; its last build always stays."""
+    from mlinfra import image
+
+    last = env.state_dir / LAST_BUILD
+    recorded = json.loads(last.read_text()) if last.exists() else {}
+    protect = [recorded["image_id"]] if recorded.get("image_id") else []
+    return image.plan_prune(repository_name(env), keep, protect)
+
+
+def prune(plan: Any) -> int:
+    """Remove what ``plan`` (from prune_plan) marks for removal; the bytes freed on disk."""
+    from mlinfra import image
+
+    return image.prune_images(plan)
+
+
 def outputs(target: Target) -> dict[str, dict[str, Any]]:
     """Every stack's Terraform outputs."""
     return {stack: target.stack(stack).outputs() for stack in STACKS}

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -364,3 +365,116 @@ def build_image(
     if existing is not None and existing.id != image.id:
         _remove_quietly(client, existing.id)
     return BuiltImage(repository, tag, image.id, image.attrs["Size"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Prune: the engine keeps every image a deploy built (and its registry-named tag) until told
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    image_id: str
+    references: tuple[str, ...]  # this repository's tags only (bare and registry-named)
+    created: str
+    size: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "image_id": self.image_id,
+            "references": list(self.references),
+            "created": self.created,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What a prune of one repository removes and keeps, newest first."""
+
+    repository: str
+    remove: tuple[LocalImage, ...]
+    keep: tuple[LocalImage, ...]
+    in_use: tuple[LocalImage, ...]  # a container (running or stopped) was made from it
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "repository": self.repository,
+            "remove": [image.to_dict() for image in self.remove],
+            "keep": [image.to_dict() for image in self.keep],
+            "in_use": [image.to_dict() for image in self.in_use],
+        }
+
+
+def in_repository(reference: str, repository: str) -> bool:
+    """``repository:tag``, or the same pushed under a registry (``host:port/repository:tag``)."""
+    name, _, tag = reference.rpartition(":")
+    if not name or "/" in tag:  # no tag: the colon was a registry's port
+        name = reference
+    return name == repository or name.endswith("/" + repository)
+
+
+_RFC3339 = re.compile(r"^(?P<seconds>[^.Z+]+?)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)?$")
+
+
+def created_order(created: str) -> str:
+    """A sort key for Docker's UTC RFC 3339 ``Created``, whose fraction has 0 to 9 digits (so
+    plain string order puts ``.1Z`` after ``.12Z``)."""
+    found = _RFC3339.match(created)
+    if found is None:
+        return created
+    return f"{found['seconds']}.{(found['fraction'] or '').ljust(9, '0')}"
+
+
+def plan_prune(repository: str, keep: int, protect: Iterable[str] = ()) -> PrunePlan:
+    """The local images of ``repository`` beyond the newest ``keep``, ready for prune_images.
+
+    Images in ``protect`` (ids, e.g. the environment's last build) and images a container was
+    made from stay and do not count against ``keep``.
+    """
+    if keep < 0:
+        raise ConfigError(f"Cannot keep {keep} images.", "Give --keep 0 or more.")
+    client = docker_client()
+    used = {container.attrs.get("Image") for container in client.containers.list(all=True)}
+    protected = set(protect)
+    found: list[LocalImage] = []
+    for candidate in client.images.list():
+        references = tuple(sorted(ref for ref in candidate.tags if in_repository(ref, repository)))
+        if references:
+            found.append(
+                LocalImage(
+                    candidate.id,
+                    references,
+                    candidate.attrs.get("Created", ""),
+                    int(candidate.attrs.get("Size", 0)),
+                )
+            )
+    found.sort(key=lambda image: created_order(image.created), reverse=True)
+    in_use = tuple(image for image in found if image.image_id in used)
+    free = [image for image in found if image.image_id not in used]
+    kept = [image for image in free if image.image_id in protected]
+    ranked = [image for image in free if image.image_id not in protected]
+    kept += ranked[:keep]
+    kept.sort(key=lambda image: created_order(image.created), reverse=True)
+    return PrunePlan(repository, tuple(ranked[keep:]), tuple(kept), in_use)
+
+
+def prune_images(plan: PrunePlan) -> int:
+    """Untag every image in ``plan.remove`` (its other repositories' tags stay); bytes freed."""
+    from docker.errors import APIError, ImageNotFound
+
+    client = docker_client()
+    before = int(client.df().get("LayersSize") or 0)
+    for image in plan.remove:
+        for reference in image.references:
+            try:
+                client.images.remove(reference, noprune=False)
+            except ImageNotFound:
+                continue  # gone meanwhile (another prune, a `docker rmi`): nothing to do
+            except APIError as err:
+                raise DockerError(
+                    f"docker refused to remove {reference}: {err.explanation}",
+                    "Stop the container using it (`docker ps -a`), then prune again.",
+                ) from err
+    after = int(client.df().get("LayersSize") or 0)
+    return max(before - after, 0)

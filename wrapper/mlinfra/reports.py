@@ -17,6 +17,7 @@ from mlinfra.terraform import PlanSummary
 if TYPE_CHECKING:
     from mlinfra.deploy import ApplyResult, PlanResult, StatusReport
     from mlinfra.doctor import Check
+    from mlinfra.image import PrunePlan
     from mlinfra.logs import LogEvent
 
 
@@ -190,3 +191,27 @@ def destroyed(console: Console, summaries: Iterable[PlanSummary]) -> None:
         shown = True
     if not shown:
         console.print("nothing to destroy")
+
+
+def prune_table(plan: PrunePlan) -> Table:
+    """The repository's local images, newest first, each marked remove, keep or in use."""
+    from mlinfra.image import created_order
+
+    table = Table(title=f"local images of {plan.repository}")
+    table.add_column("image", overflow="fold")  # references are copied: never cut them
+    table.add_column("created")
+    table.add_column("size", justify="right")
+    table.add_column("")
+    rows = (
+        [(image, Text("remove", style="red")) for image in plan.remove]
+        + [(image, Text("keep", style="green")) for image in plan.keep]
+        + [(image, Text("in use", style="cyan")) for image in plan.in_use]
+    )
+    rows.sort(key=lambda row: created_order(row[0].created), reverse=True)
+    for image, mark in rows:
+        table.add_row(
+            "\n".join(image.references), image.created[:19], f"{image.size / 1e6:.0f} MB", mark
+        )
+    if not rows:
+        table.add_row(Text("(none)", style="dim"), "", "", "")
+    return table

@@ -63,19 +63,27 @@ def ssm_stack_dir(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture()
-def tiny_image() -> Iterator[str]:
-    """A one-file image with unique content, made with `docker import` (nothing can be pulled)."""
+def import_tiny_image(client: Any, reference: str) -> str:
+    """A one-file image of unique content as ``reference``, made with `docker import` (nothing
+    can be pulled here); its id."""
     payload = uuid.uuid4().hex.encode()
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         info = tarfile.TarInfo("hello.txt")
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
+    repository, tag = reference.rsplit(":", 1)
+    client.api.import_image_from_data(archive.getvalue(), repository=repository, tag=tag)
+    image_id: str = client.images.get(reference).id
+    return image_id
+
+
+@pytest.fixture()
+def tiny_image() -> Iterator[str]:
+    """A one-file image with unique content."""
     name = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
     client = docker.from_env()
-    repository, tag = name.split(":")
-    client.api.import_image_from_data(archive.getvalue(), repository=repository, tag=tag)
+    import_tiny_image(client, name)
     yield name
     for image in client.images.list(filters={"reference": f"*{PREFIX}*"}):
         for ref in image.tags:

@@ -146,3 +146,31 @@ def test_one_model_file_imported_from_two_folders_keeps_the_context_digest(
         != (json.loads((second / "model" / "metadata.json").read_text())["provenance"]["file"])
     )
     assert image.context_digest(first, "base") == image.context_digest(second, "base")
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("mlinfra-local:abc1234-52771509", True),
+        ("127.0.0.1:5000/mlinfra-local:abc1234-52771509", True),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlinfra-local:v1", True),
+        ("127.0.0.1:5000/mlinfra-local", True),
+        ("mlinfra-local-extra:v1", False),
+        ("team/mlinfra-localx:v1", False),
+        ("mlinfra-dev:v1", False),
+    ],
+)
+def test_in_repository_matches_bare_and_registry_names(reference: str, expected: bool) -> None:
+    assert image.in_repository(reference, "mlinfra-local") is expected
+
+
+def test_created_order_reads_fractions_of_any_length() -> None:
+    stamps = [
+        "2026-11-26T17:55:40Z",
+        "2026-11-26T17:55:40.1Z",
+        "2026-11-26T17:55:40.12Z",
+        "2026-11-26T17:55:40.123456789Z",
+        "2026-11-26T17:55:41.05Z",
+    ]
+    assert sorted(stamps, key=image.created_order) == stamps
+    assert sorted(stamps) != stamps, "plain string order gets these wrong"
