@@ -168,6 +168,8 @@ class WrkResult:
 
 def wrk(url: str, body: str, *, seconds: int, connections: int, threads: int = 2) -> WrkResult:
     """One bounded wrk run of ``POST url`` with ``body``; its JSON summary."""
+    if not Path(WRK).exists():
+        raise SystemExit(f"{WRK} is missing: run `./bin/task setup:test-tools` (Debian's wrk).")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     try:

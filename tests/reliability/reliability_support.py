@@ -78,6 +78,8 @@ class LoadResult:
 
 
 def wrk_command(url: str, *, connections: int, seconds: int, threads: int = 2) -> list[str]:
+    if not Path(WRK).exists():
+        raise AssertionError(f"{WRK} is missing: run `./bin/task setup:test-tools` (Debian's wrk).")
     return [
         WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
         "-s", str(WRK_SCRIPT), f"{url}/predict",

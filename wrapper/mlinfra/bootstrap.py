@@ -100,7 +100,11 @@ DEBIAN_PACKAGES = {
     "debootstrap": "debootstrap",
     "docker-registry": "docker-registry",
     "htpasswd": "apache2-utils",
+    "wrk": "wrk",
 }
+# What the tests and benchmarks need beyond the main job: wrk drives the load tests and
+# bench:serving (Debian's wrk: Lua scripting, a latency histogram, loopback only).
+TEST_TOOLS = ["wrk"]
 
 
 def _is_debian_root() -> bool:
@@ -293,14 +297,19 @@ def run(state_dir: Path, say: Callable[[str], None]) -> None:
         ensure_debian_packages(["docker-registry", "htpasswd"], say)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlinfra.bootstrap [--test-tools]``: the set-up, or the tests' tools only."""
     from mlinfra.config import state_dir
 
     def say(line: str) -> None:
         print(f"mlinfra setup: {line}", file=sys.stderr, flush=True)
 
+    test_tools = "--test-tools" in (sys.argv[1:] if argv is None else argv)
     try:
-        run(state_dir(), say)
+        if test_tools:
+            ensure_debian_packages(TEST_TOOLS, say)
+        else:
+            run(state_dir(), say)
     except MlinfraError as err:
         print(f"mlinfra setup: {err.message}", file=sys.stderr)
         if err.hint:

@@ -95,3 +95,20 @@ def test_no_docker_engine_off_debian_is_one_line_with_the_fix(
         bootstrap.ensure_docker_engine(tmp_path, say=lambda _: None)
     assert "No Docker engine answers" in err.value.message
     assert "docker info" in (err.value.hint or "")
+
+
+def test_missing_test_tools_off_debian_name_the_package(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bootstrap, "_is_debian_root", lambda: False)
+    monkeypatch.setitem(bootstrap.DEBIAN_PACKAGES, "mlinfra-no-such-tool", "no-such-package")
+    monkeypatch.setattr(bootstrap, "TEST_TOOLS", ["mlinfra-no-such-tool"])
+    assert bootstrap.main(["--test-tools"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "mlinfra setup: Missing programs: mlinfra-no-such-tool.",
+        "  fix: Install the packages no-such-package (or your system's equivalent).",
+    ]
+
+
+def test_every_test_tool_has_its_debian_package() -> None:
+    assert set(bootstrap.TEST_TOOLS) <= set(bootstrap.DEBIAN_PACKAGES)
