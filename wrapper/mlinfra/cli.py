@@ -3,6 +3,7 @@ render what it returns with :mod:`mlinfra.reports` (or as JSON with ``--json``).
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -404,6 +405,17 @@ def version() -> None:
     from mlinfra import __version__
 
     _out().print(__version__)
+
+
+def _reflowed(doc: str) -> str:
+    """A docstring's paragraphs each on one line: Typer keeps a paragraph's line breaks, and the
+    terminal then wraps the already-broken lines a second time."""
+    return "\n\n".join(" ".join(part.split()) for part in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflowed(_command.callback.__doc__)
 
 
 def main() -> None:

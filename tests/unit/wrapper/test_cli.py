@@ -18,9 +18,18 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in (
         "train", "build", "push", "plan", "apply", "deploy", "status", "destroy",
-        "outputs", "logs", "doctor",
+        "outputs", "logs", "doctor", "down", "prune",
     ):  # fmt: skip
         assert command in result.output
+
+
+def test_command_help_flows_with_the_terminal() -> None:
+    # A docstring's own line breaks would stay in the help and break its lines twice.
+    for command in app.registered_commands:
+        assert command.help, f"{command.callback} has no help"
+        assert all("\n" not in part for part in command.help.split("\n\n")), command.help
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "(skipped when one exists), or take your own model with --from-file." in result.output
 
 
 @pytest.mark.parametrize("command", ["build", "plan", "status", "outputs", "doctor"])
