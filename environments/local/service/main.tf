@@ -13,6 +13,7 @@ module "service" {
   network         = { cidr = "10.10.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
   scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }
-  load_balancer   = { deletion_protection = false }
-  observability   = { log_retention_days = 7, alarms_enabled = false, dashboard_enabled = false }
+  # A 5 s drain instead of 30: a local roll waits for it, and a request here takes milliseconds.
+  load_balancer = { deletion_protection = false, deregistration_delay = 5 }
+  observability = { log_retention_days = 7, alarms_enabled = false, dashboard_enabled = false }
 }

@@ -18,7 +18,10 @@ module "alb" {
   deletion_protection = var.load_balancer.deletion_protection
   certificate_arn     = var.load_balancer.certificate_arn
   ingress_cidr_blocks = var.load_balancer.ingress_cidr_blocks
-  target_group        = { port = var.task.container_port }
+  target_group = {
+    port                 = var.task.container_port
+    deregistration_delay = var.load_balancer.deregistration_delay
+  }
 
   tags = local.tags
 }

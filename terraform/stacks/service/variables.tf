@@ -110,11 +110,12 @@ variable "scaling" {
 ################################################################################
 
 variable "load_balancer" {
-  description = "ALB settings: deletion protection (on for prod), an optional ACM certificate for HTTPS, and the CIDRs admitted to the listeners."
+  description = "ALB settings: deletion protection (on for prod), an optional ACM certificate for HTTPS, the CIDRs admitted to the listeners, and how long a deregistered task drains (seconds; above the longest request)."
   type = object({
-    deletion_protection = optional(bool, false)
-    certificate_arn     = optional(string)
-    ingress_cidr_blocks = optional(list(string), ["0.0.0.0/0"])
+    deletion_protection  = optional(bool, false)
+    certificate_arn      = optional(string)
+    ingress_cidr_blocks  = optional(list(string), ["0.0.0.0/0"])
+    deregistration_delay = optional(number, 30)
   })
   default  = {}
   nullable = false

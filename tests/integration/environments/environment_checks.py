@@ -37,6 +37,7 @@ class Expected:
     alarms: bool
     instance_type: str
     private_instances: bool
+    deregistration_delay_s: int
     variables: dict[str, Any]
 
 
@@ -49,6 +50,7 @@ EXPECTED = {
         alarms=False,
         instance_type="t3.small",
         private_instances=False,
+        deregistration_delay_s=5,
         variables={"container_image": "127.0.0.1:5000/mlinfra-local:abc1234-0123abcd"},
     ),
     "prod": Expected(
@@ -59,6 +61,7 @@ EXPECTED = {
         alarms=True,
         instance_type="t3.medium",
         private_instances=True,
+        deregistration_delay_s=30,
         variables={
             "container_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlinfra-prod:abc1234-0123abcd",
             # prod keeps the ALB's deletion protection on; lifted here so the test can destroy.
@@ -170,6 +173,11 @@ class EnvironmentChecks:
         assert len({zone["ZoneName"] for zone in balancer["AvailabilityZones"]}) == 2
         http = [listener for listener in listeners if listener["Port"] == 80]
         assert http[0]["DefaultActions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
+        delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}[
+            "deregistration_delay.timeout_seconds"
+        ]
+        assert int(delay) == applied.expected.deregistration_delay_s
 
     def test_scaling_target_and_cpu_policy(self, applied):
         scaling = applied.client("application-autoscaling")
