@@ -719,9 +719,10 @@ def prune_plan(env: config.Environment, keep: int) -> Any:
     """The environment's local images beyond the newest ``keep``; its last build always stays."""
     from mlinfra import image
 
-    last = env.state_dir / LAST_BUILD
-    recorded = json.loads(last.read_text()) if last.exists() else {}
-    protect = [recorded["image_id"]] if recorded.get("image_id") else []
+    try:
+        protect = [last_build(env)["image_id"]]
+    except (ConfigError, KeyError):  # nothing built yet (or recorded before ids were)
+        protect = []
     return image.plan_prune(repository_name(env), keep, protect)
 
 

@@ -452,11 +452,9 @@ def plan_prune(repository: str, keep: int, protect: Iterable[str] = ()) -> Prune
     found.sort(key=lambda image: created_order(image.created), reverse=True)
     in_use = tuple(image for image in found if image.image_id in used)
     free = [image for image in found if image.image_id not in used]
-    kept = [image for image in free if image.image_id in protected]
-    ranked = [image for image in free if image.image_id not in protected]
-    kept += ranked[:keep]
-    kept.sort(key=lambda image: created_order(image.created), reverse=True)
-    return PrunePlan(repository, tuple(ranked[keep:]), tuple(kept), in_use)
+    remove = tuple([image for image in free if image.image_id not in protected][keep:])
+    kept = tuple(image for image in free if image not in remove)
+    return PrunePlan(repository, remove, kept, in_use)
 
 
 def prune_images(plan: PrunePlan) -> int:
