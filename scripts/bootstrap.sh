@@ -12,7 +12,7 @@ mkdir -p "$STATE"
 die() { echo "mlinfra setup: $*" >&2; exit 1; }
 
 command -v terraform >/dev/null 2>&1 \
-  || die "terraform is not installed; install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install) and retry."
+  || die "terraform is not installed; install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) and retry."
 PYTHON="${MLINFRA_PYTHON:-python3}"
 command -v "$PYTHON" >/dev/null 2>&1 || die "python3 is not installed; install Python >= 3.11 and retry."
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

@@ -1,14 +1,15 @@
-# dev is disposable: destroy removes the repository with its images.
-module "ecr" {
-  source = "../../../terraform/modules/ecr"
-
-  name         = "mlinfra-dev"
-  force_delete = true
-
-  tags = { Project = "mlinfra", Environment = "dev" }
+variable "api_key_required" {
+  description = "Whether clients need an API key (off in dev). Set the same in the service root."
+  type        = bool
+  default     = false
 }
 
-output "repository_url" {
-  description = "Where `mlinfra push` sends images."
-  value       = module.ecr.repository_url
+# dev is disposable: destroy removes the repository with its images, and the secret at once.
+module "registry" {
+  source = "../../../terraform/stacks/registry"
+
+  name         = "mlinfra-dev"
+  environment  = "dev"
+  force_delete = true
+  api_key      = { required = var.api_key_required, recovery_window_in_days = 0 }
 }

@@ -3,13 +3,26 @@ variable "container_image" {
   type        = string
 }
 
-# Small and disposable: one instance, one task, public subnets, short log retention.
+variable "api_key_required" {
+  description = "Whether clients need an API key (off in dev). Set the same in the registry root, which holds the secret."
+  type        = bool
+  default     = false
+}
+
+variable "api_key_version_id" {
+  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
+  type        = string
+  default     = null
+}
+
+# Small and disposable: one instance, one task, public subnets, short log retention, plain HTTP.
 module "service" {
   source = "../../../terraform/stacks/service"
 
   name            = "mlinfra-dev"
   environment     = "dev"
   container_image = var.container_image
+  api_key         = var.api_key_required ? { secret_name = "mlinfra/dev/api-key", version_id = var.api_key_version_id } : null
   network         = { cidr = "10.20.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
   scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }

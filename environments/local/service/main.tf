@@ -3,6 +3,18 @@ variable "container_image" {
   type        = string
 }
 
+variable "api_key_required" {
+  description = "Whether clients need an API key (off for the laptop; TF_VAR_api_key_required=true rehearses auth). Set the same in the registry root, which holds the secret."
+  type        = bool
+  default     = false
+}
+
+variable "api_key_version_id" {
+  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
+  type        = string
+  default     = null
+}
+
 # The emulator on this machine (moto + the local runtime): dev's shape, nothing to keep.
 module "service" {
   source = "../../../terraform/stacks/service"
@@ -10,6 +22,7 @@ module "service" {
   name            = "mlinfra-local"
   environment     = "local"
   container_image = var.container_image
+  api_key         = var.api_key_required ? { secret_name = "mlinfra/local/api-key", version_id = var.api_key_version_id } : null
   network         = { cidr = "10.10.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
   scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }

@@ -1,24 +1,42 @@
-variable "alb_deletion_protection" {
-  description = "AWS refuses to delete the load balancer while true; set false only to tear prod down on purpose."
-  type        = bool
-  default     = true
-}
-
 variable "container_image" {
   description = "Image URI with tag; the CLI writes it to .mlinfra/prod/image.auto.tfvars.json."
   type        = string
 }
 
-# The guide's production: two AZs, private instances behind NAT, t3.medium, 2-10 tasks on 70% CPU, alarms on.
+variable "api_key_version_id" {
+  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
+  type        = string
+  default     = null
+}
+
+# The guide's production: two AZs, private instances behind NAT, t3.medium, 2-10 tasks scaled on
+# CPU, memory and requests; HTTPS only, the API key always, WAF, access logs, alarms to someone,
+# and the load balancer protected from deletion.
 module "service" {
   source = "../../../terraform/stacks/service"
 
   name            = "mlinfra-prod"
   environment     = "prod"
   container_image = var.container_image
+  api_key         = { secret_name = "mlinfra/prod/api-key", version_id = var.api_key_version_id }
   network         = { cidr = "10.40.0.0/16", az_count = 2, private_instances = true }
   cluster         = { instance_type = "t3.medium", min_instances = 2, max_instances = 6, force_delete = false }
-  scaling         = { desired_count = 2, min_tasks = 2, max_tasks = 10, cpu_target = 70 }
-  load_balancer   = { deletion_protection = false }
-  observability   = { log_retention_days = 90, alarms_enabled = true, dashboard_enabled = true }
+  scaling         = { desired_count = 2, min_tasks = 2, max_tasks = 10, cpu_target = 70, memory_target = 80, requests_per_target = 1000 }
+  load_balancer = {
+    # To tear prod down on purpose: set false, apply, then destroy.
+    deletion_protection = true
+    # Replace with your own: a domain in a public Route 53 zone of this account (or certificate_arn).
+    https           = { domain = "ml.example.com", zone_name = "example.com" }
+    access_logs     = true
+    access_log_days = 90
+    # Requests per 5 minutes per client IP before WAF blocks it.
+    waf_rate_limit = 2000
+  }
+  observability = {
+    log_retention_days = 90
+    alarms_enabled     = true
+    dashboard_enabled  = true
+    # Replace with the on-call address; add alarm_topic_arns for chat or paging.
+    alarm_emails = ["ml-oncall@example.com"]
+  }
 }

@@ -1,14 +1,15 @@
-# staging is disposable: destroy removes the repository with its images.
-module "ecr" {
-  source = "../../../terraform/modules/ecr"
-
-  name         = "mlinfra-staging"
-  force_delete = true
-
-  tags = { Project = "mlinfra", Environment = "staging" }
+variable "api_key_required" {
+  description = "Whether clients need an API key (on, as in prod). Set the same in the service root."
+  type        = bool
+  default     = true
 }
 
-output "repository_url" {
-  description = "Where `mlinfra push` sends images."
-  value       = module.ecr.repository_url
+# staging is disposable: destroy removes the repository with its images, and the secret at once.
+module "registry" {
+  source = "../../../terraform/stacks/registry"
+
+  name         = "mlinfra-staging"
+  environment  = "staging"
+  force_delete = true
+  api_key      = { required = var.api_key_required, recovery_window_in_days = 0 }
 }

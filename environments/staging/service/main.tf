@@ -3,16 +3,42 @@ variable "container_image" {
   type        = string
 }
 
-# Production's shape at a smaller size, to rehearse deploys.
+variable "api_key_required" {
+  description = "Whether clients need an API key (on, as in prod). Set the same in the registry root, which holds the secret."
+  type        = bool
+  default     = true
+}
+
+variable "api_key_version_id" {
+  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
+  type        = string
+  default     = null
+}
+
+# Production's shape at a smaller size, to rehearse deploys: HTTPS only, the API key, alarms to
+# the team, access logs; no WAF and no deletion protection (staging is torn down and rebuilt).
 module "service" {
   source = "../../../terraform/stacks/service"
 
   name            = "mlinfra-staging"
   environment     = "staging"
   container_image = var.container_image
+  api_key         = var.api_key_required ? { secret_name = "mlinfra/staging/api-key", version_id = var.api_key_version_id } : null
   network         = { cidr = "10.30.0.0/16", az_count = 2, private_instances = true }
   cluster         = { instance_type = "t3.medium", min_instances = 2, max_instances = 4, force_delete = true }
-  scaling         = { desired_count = 2, min_tasks = 2, max_tasks = 4, cpu_target = 70 }
-  load_balancer   = { deletion_protection = false }
-  observability   = { log_retention_days = 30, alarms_enabled = true, dashboard_enabled = true }
+  scaling         = { desired_count = 2, min_tasks = 2, max_tasks = 4, cpu_target = 70, memory_target = 80, requests_per_target = 1000 }
+  load_balancer = {
+    deletion_protection = false
+    # Replace with your own: a domain in a public Route 53 zone of this account.
+    https           = { domain = "staging.ml.example.com", zone_name = "example.com" }
+    access_logs     = true
+    access_log_days = 30
+  }
+  observability = {
+    log_retention_days = 30
+    alarms_enabled     = true
+    dashboard_enabled  = true
+    # Replace with the team's address (each confirms the subscription e-mail AWS sends).
+    alarm_emails = ["ml-alerts@example.com"]
+  }
 }

@@ -16,8 +16,16 @@ module "alb" {
   vpc_id              = aws_vpc.this.id
   subnet_ids          = aws_subnet.public[*].id
   deletion_protection = var.load_balancer.deletion_protection
-  certificate_arn     = var.load_balancer.certificate_arn
+  # Known at plan time even when the certificate is requested in this apply.
+  https_enabled       = local.https_enabled
+  certificate_arn     = local.certificate_arn
   ingress_cidr_blocks = var.load_balancer.ingress_cidr_blocks
+  # The bucket through its policy: ELB checks that it may write there before it turns logs on.
+  access_logs = var.load_balancer.access_logs ? { bucket = aws_s3_bucket_policy.access_logs[0].bucket, prefix = var.name } : null
+  waf = {
+    enabled    = var.load_balancer.waf_rate_limit != null
+    rate_limit = coalesce(var.load_balancer.waf_rate_limit, 2000)
+  }
   target_group = {
     port                 = var.task.container_port
     deregistration_delay = var.load_balancer.deregistration_delay
@@ -64,6 +72,12 @@ module "cloudwatch" {
     arn_suffix              = module.alb.arn_suffix
     target_group_arn_suffix = module.alb.target_group_arn_suffix
   }
+  # One topic per environment, made only when someone subscribes to it.
+  sns_topic = {
+    create        = length(var.observability.alarm_emails) > 0
+    subscriptions = { for address in var.observability.alarm_emails : address => { protocol = "email", endpoint = address } }
+  }
+  alarm_topic_arns = var.observability.alarm_topic_arns
 
   tags = local.tags
 }
@@ -75,12 +89,19 @@ module "cloudwatch" {
 module "autoscaling" {
   source = "../../modules/autoscaling"
 
-  name         = var.name
-  cluster_name = module.cluster.cluster_name
-  service_name = module.task_definition.service_name
-  min_capacity = var.scaling.min_tasks
-  max_capacity = var.scaling.max_tasks
-  cpu_policy   = { target_value = var.scaling.cpu_target }
+  name          = var.name
+  cluster_name  = module.cluster.cluster_name
+  service_name  = module.task_definition.service_name
+  min_capacity  = var.scaling.min_tasks
+  max_capacity  = var.scaling.max_tasks
+  cpu_policy    = { target_value = var.scaling.cpu_target }
+  memory_policy = { target_value = var.scaling.memory_target }
+  request_count_policy = {
+    enabled                 = var.scaling.requests_per_target != null
+    target_value            = coalesce(var.scaling.requests_per_target, 1000)
+    alb_arn_suffix          = module.alb.arn_suffix
+    target_group_arn_suffix = module.alb.target_group_arn_suffix
+  }
 
   tags = local.tags
 }

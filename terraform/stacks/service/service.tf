@@ -8,6 +8,24 @@ data "aws_ecr_repository" "this" {
   name = var.name
 }
 
+# The registry stack owns the API key secret too; only its ARN is read here, never its value.
+data "aws_secretsmanager_secret" "api_key" {
+  count = var.api_key != null ? 1 : 0
+
+  name = var.api_key.secret_name
+}
+
+locals {
+  # ECS's valueFrom "<arn>:<json-key>:<version-stage>:<version-id>": pinning the version makes
+  # a rotated key a new task definition revision, which Terraform rolls out.
+  api_key_value_from = try(
+    var.api_key.version_id != null
+    ? "${data.aws_secretsmanager_secret.api_key[0].arn}:::${var.api_key.version_id}"
+    : data.aws_secretsmanager_secret.api_key[0].arn,
+    null
+  )
+}
+
 module "task_definition" {
   source = "../../modules/task_definition"
 
@@ -16,6 +34,7 @@ module "task_definition" {
   container_port         = var.task.container_port
   cpu                    = var.task.cpu
   memory                 = var.task.memory
+  secrets                = local.api_key_value_from != null ? { API_KEY = local.api_key_value_from } : {}
   log_group_name         = module.cloudwatch.log_group_name
   repository_arn         = data.aws_ecr_repository.this.arn
   cluster_arn            = module.cluster.cluster_arn

@@ -89,12 +89,14 @@ variable "task" {
 }
 
 variable "scaling" {
-  description = "Task count: desired at creation, then Application Auto Scaling keeps it between min and max on the CPU target (percent)."
+  description = "Task count: desired at creation, then Application Auto Scaling keeps it between min and max by target tracking on CPU and memory (percent) and, when requests_per_target is set, on ALB requests per task per minute."
   type = object({
-    desired_count = optional(number, 1)
-    min_tasks     = optional(number, 1)
-    max_tasks     = optional(number, 2)
-    cpu_target    = optional(number, 70)
+    desired_count       = optional(number, 1)
+    min_tasks           = optional(number, 1)
+    max_tasks           = optional(number, 2)
+    cpu_target          = optional(number, 70)
+    memory_target       = optional(number, 80)
+    requests_per_target = optional(number)
   })
   default  = {}
   nullable = false
@@ -103,6 +105,20 @@ variable "scaling" {
     condition     = var.scaling.min_tasks >= 1 && var.scaling.min_tasks <= var.scaling.desired_count && var.scaling.desired_count <= var.scaling.max_tasks
     error_message = "scaling needs 1 <= min_tasks <= desired_count <= max_tasks."
   }
+
+  validation {
+    condition     = var.scaling.requests_per_target == null || try(var.scaling.requests_per_target > 0, false)
+    error_message = "scaling.requests_per_target ${jsonencode(var.scaling.requests_per_target)} must be a number of requests per task per minute above 0, or null to scale on CPU and memory only."
+  }
+}
+
+variable "api_key" {
+  description = "The API key clients send as X-API-Key: the registry stack's secret by name, and the version the tasks read (the CLI writes the current one, so a rotation rolls the tasks). Null: no key, /predict is open."
+  type = object({
+    secret_name = string
+    version_id  = optional(string)
+  })
+  default = null
 }
 
 ################################################################################
@@ -110,15 +126,49 @@ variable "scaling" {
 ################################################################################
 
 variable "load_balancer" {
-  description = "ALB settings: deletion protection (on for prod), an optional ACM certificate for HTTPS, the CIDRs admitted to the listeners, and how long a deregistered task drains (seconds; above the longest request)."
+  description = <<-EOT
+    ALB settings: deletion protection (on for prod); HTTPS (an existing ACM certificate_arn, or a
+    domain whose certificate the stack requests and validates by DNS in the public Route 53
+    zone zone_name; port 80 then answers 301 to 443); the CIDRs admitted to the listeners; how
+    long a deregistered task drains (seconds; above the longest request); access logs to a
+    bucket the stack makes (kept access_log_days); a WAF rate limit per client IP (requests per
+    5 minutes) or null for no WAF.
+  EOT
   type = object({
-    deletion_protection  = optional(bool, false)
-    certificate_arn      = optional(string)
+    deletion_protection = optional(bool, false)
+    https = optional(object({
+      certificate_arn = optional(string)
+      domain          = optional(string)
+      zone_name       = optional(string)
+    }))
     ingress_cidr_blocks  = optional(list(string), ["0.0.0.0/0"])
     deregistration_delay = optional(number, 30)
+    access_logs          = optional(bool, false)
+    access_log_days      = optional(number, 90)
+    waf_rate_limit       = optional(number)
   })
   default  = {}
   nullable = false
+
+  # NOTE: staging and prod serve HTTPS only; a root without a certificate fails at plan, not
+  # after a public plain-HTTP endpoint exists.
+  validation {
+    condition     = !contains(["staging", "prod"], var.environment) || var.load_balancer.https != null
+    error_message = "load_balancer.https is required in ${var.environment}: set load_balancer.https.certificate_arn to an ACM certificate, or load_balancer.https.domain and zone_name to have the stack request one."
+  }
+
+  validation {
+    condition = var.load_balancer.https == null || try(
+      (var.load_balancer.https.certificate_arn != null) != (var.load_balancer.https.domain != null && var.load_balancer.https.zone_name != null),
+      false
+    )
+    error_message = "load_balancer.https ${jsonencode(var.load_balancer.https)} needs exactly one of certificate_arn (an existing ACM certificate) or domain together with zone_name (the stack requests the certificate)."
+  }
+
+  validation {
+    condition     = var.load_balancer.waf_rate_limit == null || try(var.load_balancer.waf_rate_limit >= 10 && var.load_balancer.waf_rate_limit <= 2000000000, false)
+    error_message = "load_balancer.waf_rate_limit ${jsonencode(var.load_balancer.waf_rate_limit)} must be 10-2000000000 requests per 5 minutes per client IP (WAF's range), or null for no WAF."
+  }
 }
 
 ################################################################################
@@ -126,12 +176,19 @@ variable "load_balancer" {
 ################################################################################
 
 variable "observability" {
-  description = "Log retention in days, whether metric alarms are created, and the dashboard."
+  description = "Log retention in days, whether metric alarms are created, the dashboard, and who hears the alarms: e-mail addresses subscribed to the environment's SNS topic and existing topic ARNs (chat, paging) that every alarm also notifies, on alarm and on OK."
   type = object({
     log_retention_days = optional(number, 30)
     alarms_enabled     = optional(bool, true)
     dashboard_enabled  = optional(bool, true)
+    alarm_emails       = optional(list(string), [])
+    alarm_topic_arns   = optional(list(string), [])
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = !var.observability.alarms_enabled || length(var.observability.alarm_emails) + length(var.observability.alarm_topic_arns) > 0
+    error_message = "observability.alarms_enabled is true but nobody is notified: add observability.alarm_emails (e-mail addresses) or alarm_topic_arns (an existing SNS topic for chat or paging)."
+  }
 }

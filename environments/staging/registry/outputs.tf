@@ -1,0 +1,1 @@
+../../../terraform/stacks/roots/registry_outputs.tf
