@@ -8,6 +8,7 @@ provider's fixed wait for the ALB); the checks run in class order, destroy last.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,15 @@ class Expected:
     private_instances: bool
     deregistration_delay_s: int
     variables: dict[str, Any]
+    https: bool = False
+    deletion_protection: bool = False
+    access_logs: bool = False
+    waf: bool = False
+    api_key: bool = False
+    alarm_emails: tuple[str, ...] = ()
+    scaling_metrics: frozenset[str] = frozenset(
+        {"ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"}
+    )
 
 
 EXPECTED = {
@@ -64,11 +74,28 @@ EXPECTED = {
         deregistration_delay_s=30,
         variables={
             "container_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlinfra-prod:abc1234-0123abcd",
-            # prod keeps the ALB's deletion protection on; lifted here so the test can destroy.
-            "alb_deletion_protection": False,
         },
+        https=True,
+        deletion_protection=True,
+        access_logs=True,
+        waf=True,
+        api_key=True,
+        alarm_emails=("ml-oncall@example.com",),
+        scaling_metrics=frozenset(
+            {
+                "ECSServiceAverageCPUUtilization",
+                "ECSServiceAverageMemoryUtilization",
+                "ALBRequestCountPerTarget",
+            }
+        ),
     ),
 }
+
+# The shipped staging and prod roots name a domain in this public zone (marked "replace"); the
+# account they are applied in must hold it, so the tests make it in the emulator first.
+SHIPPED_ZONE = "example.com"
+# Put into the API key secret before the service stack is planned: it must appear nowhere.
+CANARY_API_KEY = "mlinfra-canary-api-key-7c1e9b2f5d"
 
 
 @dataclass
@@ -89,11 +116,44 @@ def applied_fixture(name: str) -> Any:
     def _applied(make_environment) -> Applied:
         expected = EXPECTED[name]
         environment = make_environment(name, **expected.variables)
+        session = boto3_session(environment.endpoint)
+        if expected.https:
+            create_shipped_zone(session)
         environment.apply("registry")
+        registry = environment.stack("registry").outputs()
+        if expected.api_key:
+            session.client("secretsmanager").put_secret_value(
+                SecretId=registry["api_key_secret_arn"], SecretString=CANARY_API_KEY
+            )
         environment.apply("service")
         return Applied(name, environment, environment.stack("service").outputs(), expected)
 
     return _applied
+
+
+def create_shipped_zone(session: Any) -> None:
+    route53 = session.client("route53")
+    if not route53.list_hosted_zones_by_name(DNSName=SHIPPED_ZONE)["HostedZones"]:
+        route53.create_hosted_zone(Name=SHIPPED_ZONE, CallerReference=SHIPPED_ZONE)
+
+
+def _balancer(applied: Applied) -> dict[str, Any]:
+    balancers = applied.client("elbv2").describe_load_balancers(Names=[f"mlinfra-{applied.name}"])
+    return balancers["LoadBalancers"][0]
+
+
+def _balancer_attributes(applied: Applied) -> dict[str, str]:
+    attributes = applied.client("elbv2").describe_load_balancer_attributes(
+        LoadBalancerArn=_balancer(applied)["LoadBalancerArn"]
+    )["Attributes"]
+    return {a["Key"]: a["Value"] for a in attributes}
+
+
+def _container(applied: Applied) -> dict[str, Any]:
+    ecs = applied.client("ecs")
+    task = ecs.describe_task_definition(taskDefinition=_service(applied)["taskDefinition"])
+    container: dict[str, Any] = task["taskDefinition"]["containerDefinitions"][0]
+    return container
 
 
 def _group(applied: Applied) -> dict[str, Any]:
@@ -171,8 +231,9 @@ class EnvironmentChecks:
         assert group["Matcher"] == {"HttpCode": "200"}
         assert balancer["DNSName"] == applied.outputs["alb_dns_name"]
         assert len({zone["ZoneName"] for zone in balancer["AvailabilityZones"]}) == 2
-        http = [listener for listener in listeners if listener["Port"] == 80]
-        assert http[0]["DefaultActions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+        by_port = {listener["Port"]: listener for listener in listeners}
+        serving = by_port[443] if applied.expected.https else by_port[80]
+        assert serving["DefaultActions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
         attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
         delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}[
             "deregistration_delay.timeout_seconds"
@@ -201,6 +262,13 @@ class EnvironmentChecks:
             applied.expected.max_tasks,
         )
         assert cpu[0]["TargetValue"] == 70
+        metrics = {
+            p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+                "PredefinedMetricType"
+            ]
+            for p in policies
+        }
+        assert metrics == applied.expected.scaling_metrics
 
     def test_alarms_and_log_retention(self, applied):
         logs = applied.client("logs")
@@ -217,6 +285,109 @@ class EnvironmentChecks:
             assert by_metric["HTTPCode_ELB_5XX_Count"]["Threshold"] == 10
         else:
             assert alarms == []
+
+    def test_every_alarm_notifies_the_environments_topic(self, applied):
+        cloudwatch, sns = applied.client("cloudwatch"), applied.client("sns")
+        described = cloudwatch.describe_alarms(AlarmNamePrefix=f"mlinfra-{applied.name}")
+        alarms = described["MetricAlarms"] + described.get("CompositeAlarms", [])
+        if not applied.expected.alarm_emails:
+            assert alarms == []
+            return
+        topics = {
+            alarm_topic for alarm in alarms for alarm_topic in alarm["AlarmActions"]
+        }
+        assert len(topics) == 1, topics
+        topic = topics.pop()
+        for alarm in alarms:
+            assert alarm["AlarmActions"] == [topic], alarm["AlarmName"]
+            assert alarm["OKActions"] == [topic], alarm["AlarmName"]
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == [
+            ("email", address) for address in sorted(applied.expected.alarm_emails)
+        ]
+
+    def test_https_only_with_a_validated_certificate(self, applied):
+        elbv2 = applied.client("elbv2")
+        listeners = elbv2.describe_listeners(
+            LoadBalancerArn=_balancer(applied)["LoadBalancerArn"]
+        )["Listeners"]
+        by_port = {listener["Port"]: listener for listener in listeners}
+        if not applied.expected.https:
+            assert set(by_port) == {80}
+            assert by_port[80]["DefaultActions"][0]["Type"] == "forward"
+            return
+        assert set(by_port) == {80, 443}
+        redirect = by_port[80]["DefaultActions"][0]
+        assert redirect["Type"] == "redirect"
+        assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+        assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"]) == (
+            "HTTPS",
+            "443",
+        )
+        https = by_port[443]
+        assert https["Protocol"] == "HTTPS"
+        assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        certificate = applied.client("acm").describe_certificate(
+            CertificateArn=https["Certificates"][0]["CertificateArn"]
+        )["Certificate"]
+        assert certificate["Status"] == "ISSUED"
+        assert certificate["DomainName"].endswith(SHIPPED_ZONE)
+        assert applied.outputs["service_url"].startswith("https://")
+
+    def test_load_balancer_protection_logs_and_waf(self, applied):
+        attributes = _balancer_attributes(applied)
+        expected = applied.expected
+        assert attributes["deletion_protection.enabled"] == str(expected.deletion_protection).lower()
+        assert attributes["access_logs.s3.enabled"] == str(expected.access_logs).lower()
+        if expected.access_logs:
+            bucket = attributes["access_logs.s3.bucket"]
+            s3 = applied.client("s3")
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            assert all(block.values()), block
+            encryption = s3.get_bucket_encryption(Bucket=bucket)
+            rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+            assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+            expiry = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]
+            assert expiry["Expiration"]["Days"] == 90
+            policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+            assert "logdelivery.elasticloadbalancing.amazonaws.com" in policy
+        acl = applied.client("wafv2").get_web_acl_for_resource(
+            ResourceArn=_balancer(applied)["LoadBalancerArn"]
+        ).get("WebACL")
+        if expected.waf:
+            statements = [rule["Statement"] for rule in acl["Rules"]]
+            assert statements[0]["RateBasedStatement"]["Limit"] == 2000
+        else:
+            assert acl is None
+
+    def test_container_drops_capabilities_and_reads_the_key_by_arn(self, applied):
+        container = _container(applied)
+        assert container["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
+        assert container["dockerSecurityOptions"] == ["no-new-privileges"]
+        assert container["readonlyRootFilesystem"] is True
+        if not applied.expected.api_key:
+            assert container.get("secrets", []) == []
+            return
+        secret = applied.client("secretsmanager").describe_secret(
+            SecretId=f"mlinfra/{applied.name}/api-key"
+        )
+        [api_key] = container["secrets"]
+        assert api_key["name"] == "API_KEY"
+        assert api_key["valueFrom"] == secret["ARN"]
+        assert "API_KEY" not in {item["name"] for item in container.get("environment", [])}
+
+    def test_the_api_key_is_in_no_plan_nor_state(self, applied):
+        s3 = applied.client("s3")
+        for stack in ("registry", "service"):
+            backend = backend_config(
+                applied.environment.root / "environments" / applied.name / stack
+            )
+            state = s3.get_object(Bucket=backend["bucket"], Key=backend["key"])["Body"].read()
+            assert CANARY_API_KEY.encode() not in state, f"{stack} state holds the API key"
+            planfile = applied.environment.root / f"{applied.name}-{stack}.tfplan"
+            shown = json.dumps(applied.environment.stack(stack).show_json(planfile))
+            assert CANARY_API_KEY not in shown, f"{stack} plan holds the API key"
+            assert CANARY_API_KEY.encode() not in planfile.read_bytes()
 
     def test_instances_require_imdsv2(self, applied):
         data = _launch_data(applied)
@@ -253,6 +424,9 @@ class EnvironmentChecks:
             assert not summary.has_changes, f"{applied.name}/{stack}: {summary.to_dict()}"
 
     def test_destroy_leaves_nothing(self, applied):
+        if applied.expected.deletion_protection:
+            # What a user does to tear prod down on purpose: protection off, apply, destroy.
+            lift_deletion_protection(applied)
         applied.environment.apply("service", destroy=True)
         applied.environment.apply("registry", destroy=True)
         name = f"mlinfra-{applied.name}"
@@ -287,3 +461,12 @@ class EnvironmentChecks:
         assert applied.client("ecr").describe_repositories()["repositories"] == []
         roles = applied.client("iam").list_roles()["Roles"]
         assert [r["RoleName"] for r in roles if r["RoleName"].startswith(name)] == []
+
+
+def lift_deletion_protection(applied: Applied) -> None:
+    root = applied.environment.root / "environments" / applied.name / "service" / "main.tf"
+    source = root.read_text()
+    assert "deletion_protection = true" in source
+    root.write_text(source.replace("deletion_protection = true", "deletion_protection = false"))
+    applied.environment.apply("service")
+    assert _balancer_attributes(applied)["deletion_protection.enabled"] == "false"
