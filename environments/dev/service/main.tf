@@ -1,18 +1,7 @@
-variable "container_image" {
-  description = "Image URI with tag; the CLI writes it to .mlinfra/dev/image.auto.tfvars.json."
-  type        = string
-}
-
 variable "api_key_required" {
   description = "Whether clients need an API key (off in dev). Set the same in the registry root, which holds the secret."
   type        = bool
   default     = false
-}
-
-variable "api_key_version_id" {
-  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
-  type        = string
-  default     = null
 }
 
 # Small and disposable: one instance, one task, public subnets, short log retention, plain HTTP.

@@ -1,14 +1,3 @@
-variable "container_image" {
-  description = "Image URI with tag; the CLI writes it to .mlinfra/prod/image.auto.tfvars.json."
-  type        = string
-}
-
-variable "api_key_version_id" {
-  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
-  type        = string
-  default     = null
-}
-
 # The guide's production: two AZs, private instances behind NAT, t3.medium, 2-10 tasks scaled on
 # CPU, memory and requests; HTTPS only, the API key always, WAF, access logs, alarms to someone,
 # and the load balancer protected from deletion.

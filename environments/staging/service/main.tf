@@ -1,18 +1,7 @@
-variable "container_image" {
-  description = "Image URI with tag; the CLI writes it to .mlinfra/staging/image.auto.tfvars.json."
-  type        = string
-}
-
 variable "api_key_required" {
   description = "Whether clients need an API key (on, as in prod). Set the same in the registry root, which holds the secret."
   type        = bool
   default     = true
-}
-
-variable "api_key_version_id" {
-  description = "Version of the API key secret the tasks read; the CLI writes the current one, so a rotation rolls the tasks."
-  type        = string
-  default     = null
 }
 
 # Production's shape at a smaller size, to rehearse deploys: HTTPS only, the API key, alarms to

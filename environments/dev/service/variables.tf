@@ -1,0 +1,1 @@
+../../../terraform/stacks/roots/service_variables.tf
