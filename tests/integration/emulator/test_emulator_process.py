@@ -74,3 +74,19 @@ def test_stop_ends_an_emulator_too_busy_to_answer(state_dir):
         time.sleep(0.1)
     else:
         pytest.fail(f"emulator process {running.pid} still runs after stop()")
+
+
+def test_a_moto_500_is_one_log_line_and_a_listed_gap(state_dir):
+    running = emulator.start(port=free_port(), state_dir=state_dir)
+    sns = emulator.boto3_session(running.endpoint).client("sns")
+    with pytest.raises(sns.exceptions.ClientError) as raised:
+        sns.get_data_protection_policy(ResourceArn="arn:aws:sns:us-east-1:1:t")
+    gaps = emulator.read_gaps(running.endpoint)
+    emulator.stop(state_dir)
+    lines = running.log_path.read_text().splitlines()
+
+    assert raised.value.response["Error"]["Code"] == "MlinfraEmulatorGap"
+    assert [g["action"] for g in gaps["gaps"]] == ["GetDataProtectionPolicy"]
+    # the before-stop hook greps 'HTTP/1.1" 5': the original status stays in the log
+    (gap_line,) = [line for line in lines if 'HTTP/1.1" 5' in line]
+    assert "sns GetDataProtectionPolicy: NotImplementedError" in gap_line

@@ -3,6 +3,10 @@
 Terraform runs through ``mlinfra.terraform.Stack`` on a private copy of ``environments/`` and
 ``terraform/`` (so ``.terraform/`` and saved plans land outside the tree and parallel runs of
 teammates never share them), with the state in the emulator's S3 as ``backend.hcl`` says.
+
+A 5xx moto answered Terraform is a gap in the emulator, never a retry to wait out: the
+emulator answers it as a 400 ``MlinfraEmulatorGap`` (so Terraform fails at once) and
+``no_emulator_gaps`` fails the test that met it, listing the requests.
 """
 
 from __future__ import annotations
@@ -24,6 +28,32 @@ from mlinfra.emulator.testing import emulator_fixture
 from mlinfra.terraform import PlanSummary, Stack
 
 emulator = emulator_fixture(scope="module")
+# Gaps of each module emulator already reported: the module's apply runs in the first test's
+# setup (module fixtures come before function ones), so its gaps count for that test.
+_gaps_checked: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def no_emulator_gaps(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test of an emulator: fail it if moto answered any request with a 5xx."""
+    if "emulator" not in request.fixturenames:
+        yield
+        return
+    endpoint = request.getfixturevalue("emulator").endpoint
+    yield
+    found = emu.read_gaps(endpoint, since=_gaps_checked.get(endpoint, 0))
+    _gaps_checked[endpoint] = found["count"]
+    if found["gaps"]:
+        listed = "\n".join(
+            f"  HTTP {g['status']} {g['service']} {g['action']}: {g['exception']}"
+            + (f" at {g['where']}" if g["where"] else "")
+            for g in found["gaps"]
+        )
+        pytest.fail(
+            f"the emulator answered {len(found['gaps'])} request(s) with a 5xx (a gap to "
+            f"close with a patch in wrapper/mlinfra/emulator/patches/):\n{listed}",
+            pytrace=False,
+        )
 
 
 @dataclass

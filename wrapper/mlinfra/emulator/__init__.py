@@ -6,10 +6,17 @@ Public interface (docs/team-contract.md)::
     env = client_env(emulator.endpoint)          # for terraform / subprocesses
     session = boto3_session(emulator.endpoint)
     set_service_counts(emulator.endpoint, cluster, service, running, pending)
+    read_gaps(emulator.endpoint, since=0)       # the 5xx moto answered (each a gap to close)
     stop(state_dir=None)
 """
 
-from mlinfra.emulator.clients import REGION, boto3_session, client_env, set_service_counts
+from mlinfra.emulator.clients import (
+    REGION,
+    boto3_session,
+    client_env,
+    read_gaps,
+    set_service_counts,
+)
 from mlinfra.emulator.lifecycle import (
     DEFAULT_PORT,
     STATE_BUCKET,
@@ -27,6 +34,7 @@ __all__ = [
     "boto3_session",
     "client_env",
     "ensure_state_bucket",
+    "read_gaps",
     "set_service_counts",
     "start",
     "stop",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import httpx
 
-from mlinfra.emulator.control import SERVICE_COUNTS_PATH
+from mlinfra.emulator.control import GAPS_PATH, SERVICE_COUNTS_PATH
 from mlinfra.errors import EmulatorError
 
 REGION = "us-east-1"
@@ -60,6 +62,16 @@ class _EmulatorSession(boto3.Session):
         return super().resource(*args, **kwargs)
 
 
+def _control_request(method: str, endpoint: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return httpx.request(method, endpoint.rstrip("/") + path, timeout=10, **kwargs)
+    except httpx.HTTPError as err:
+        raise EmulatorError(
+            f"The AWS emulator at {endpoint} did not answer ({err}).",
+            "Start it with `mlinfra.emulator.start()` (or `mlinfra deploy --env local`).",
+        ) from err
+
+
 def set_service_counts(
     endpoint: str, cluster: str, service: str, running: int, pending: int
 ) -> dict:
@@ -75,16 +87,28 @@ def set_service_counts(
         "runningCount": running,
         "pendingCount": pending,
     }
-    try:
-        response = httpx.post(endpoint.rstrip("/") + SERVICE_COUNTS_PATH, json=body, timeout=10)
-    except httpx.HTTPError as err:
-        raise EmulatorError(
-            f"The AWS emulator at {endpoint} did not answer ({err}).",
-            "Start it with `mlinfra.emulator.start()` (or `mlinfra deploy --env local`).",
-        ) from err
+    response = _control_request("POST", endpoint, SERVICE_COUNTS_PATH, json=body)
     if response.status_code != 200:
         raise EmulatorError(
             f"The emulator refused service counts {body}: HTTP {response.status_code} {response.text}",
             "Check the cluster and service names (or ARNs) against `aws ecs list-services`.",
         )
     return response.json()
+
+
+def read_gaps(endpoint: str, since: int = 0) -> dict[str, Any]:
+    """The requests the emulator's moto answered with a 5xx (each one a gap to close).
+
+    Returns ``{"count": N, "gaps": [...]}``: ``count`` gaps met so far, and those numbered
+    ``since`` or later, each with ``seq``, ``status``, ``service``, ``action``, ``exception``,
+    ``where`` (moto's file:line) and ``request_line``. Pass the ``count`` of an earlier call as
+    ``since`` to read only the gaps met after it.
+    """
+    response = _control_request("GET", endpoint, GAPS_PATH, params={"since": since})
+    if response.status_code != 200:
+        raise EmulatorError(
+            f"The emulator refused to list its gaps: HTTP {response.status_code} {response.text}",
+            "Is it an mlinfra emulator (python -m mlinfra.emulator.server), not moto alone?",
+        )
+    answer: dict[str, Any] = response.json()
+    return answer

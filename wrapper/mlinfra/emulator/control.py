@@ -1,7 +1,8 @@
 """The emulator's control routes (``/_mlinfra/...``): what only mlinfra's tools call.
 
 The local runtime plays the ECS agent; it reports here how many tasks it runs so that
-DescribeServices tells the truth. Everything else goes to moto unchanged.
+DescribeServices tells the truth. ``GET /_mlinfra/gaps?since=N`` lists the requests moto
+answered with a 5xx (see :mod:`mlinfra.emulator.gaps`). Everything else goes to moto.
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
 from moto.ecs.models import ecs_backends
 
 from mlinfra.emulator import patches
+from mlinfra.emulator.gaps import GapLog
 from mlinfra.emulator.patches import ecs_service_counts
 
 PREFIX = "/_mlinfra/"
 HEALTH_PATH = "/_mlinfra/health"
 SERVICE_COUNTS_PATH = "/_mlinfra/ecs/service-counts"
+GAPS_PATH = "/_mlinfra/gaps"
 DEFAULT_REGION = "us-east-1"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -71,8 +75,19 @@ def _answer(start_response: Callable[..., Any], status: str, body: dict[str, Any
     return [data]
 
 
-def with_control_routes(moto_app: WsgiApp) -> WsgiApp:
-    """Wrap moto's WSGI app: ``/_mlinfra/...`` answered here, the rest by moto."""
+def _since(environ: dict[str, Any]) -> int:
+    value = parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
+    if not value.isdigit():
+        raise BadRequest(f"since must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def with_control_routes(moto_app: WsgiApp, gaps: GapLog | None = None) -> WsgiApp:
+    """Wrap moto's WSGI app: ``/_mlinfra/...`` answered here, the rest by moto.
+
+    ``gaps`` is what ``GET /_mlinfra/gaps`` lists (none recorded when not given).
+    """
+    gap_log = gaps or GapLog()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -82,6 +97,11 @@ def with_control_routes(moto_app: WsgiApp) -> WsgiApp:
             return _answer(
                 start_response, "200 OK", {"emulator": "mlinfra", "patches": patches.names()}
             )
+        if path == GAPS_PATH and environ.get("REQUEST_METHOD") == "GET":
+            try:
+                return _answer(start_response, "200 OK", gap_log.since(_since(environ)))
+            except BadRequest as err:
+                return _answer(start_response, "400 Bad Request", {"error": str(err)})
         if path != SERVICE_COUNTS_PATH or environ.get("REQUEST_METHOD") != "POST":
             return _answer(start_response, "404 Not Found", {"error": f"no control route {path}"})
         try:

@@ -18,11 +18,18 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlinfra.emulator import patches
 from mlinfra.emulator.control import with_control_routes
+from mlinfra.emulator.gaps import GapLog, with_gap_answers
 
 
 def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
-    """A threaded WSGI server for moto plus the control routes (patches not included)."""
-    app = with_control_routes(DomainDispatcherApplication(create_backend_app))
+    """A threaded WSGI server for moto plus the control routes (patches not included).
+
+    Every 5xx moto answers becomes a 400 ``MlinfraEmulatorGap`` naming the request, logged on
+    stderr and listed by ``GET /_mlinfra/gaps`` (:mod:`mlinfra.emulator.gaps`).
+    """
+    gaps = GapLog()
+    moto_app = with_gap_answers(DomainDispatcherApplication(create_backend_app), gaps)
+    app = with_control_routes(moto_app, gaps)
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -18,6 +18,7 @@ from mlinfra.emulator.patches import (
     ecs_bridge_network_configuration,
     ecs_service_counts,
     ecs_service_fields,
+    iam_instance_profile_roles,
     iam_managed_policies,
 )
 
@@ -27,6 +28,7 @@ PATCHES: tuple[ModuleType, ...] = (
     ecs_service_counts,
     appautoscaling_tags,
     iam_managed_policies,
+    iam_instance_profile_roles,
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
 )
