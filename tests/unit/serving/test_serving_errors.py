@@ -140,3 +140,68 @@ def test_bodies_that_break_the_json_parser_are_400(predictor, body: bytes) -> No
     client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
     result = client.simulate_post("/predict", body=body, content_type="application/json")
     _assert_error(result, 400, "invalid_json", None)
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+# Inside {"features": [...]} a value nested 1,022 deep is 1,024 deep in all: orjson's limit.
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        (b'{"features": [' + _nested(1000) + b", 2, 1500, 2020]}", 422, "wrong_type", "features[0]"),
+        (b'{"features": [' + _nested(1022) + b", 2, 1500, 2020]}", 422, "wrong_type", "features[0]"),
+        (b'{"instances": [[3, ' + _nested(1000) + b", 1500, 2020]]}", 422, "wrong_type", "instances[0][1]"),
+        (b'{"records": [{"bedrooms": ' + _nested(1000) + b"}]}", 422, "missing_feature", "records[0].bathrooms"),
+        (b'{"records": [{"bedrooms": ' + _nested(1000) + b', "bathrooms": 2, "sqft_living": 1500, "year_built": 2020}]}', 422, "wrong_type", "records[0].bedrooms"),
+        (b'{"features": [' + _nested(1023) + b", 2, 1500, 2020]}", 400, "invalid_json", None),
+        (b'{"features": [' + _nested(5000) + b", 2, 1500, 2020]}", 400, "invalid_json", None),
+        (b'{"features": [3, 2, NaN, ' + _nested(1023) + b"]}", 400, "invalid_json", None),
+    ],
+    ids=["1000-deep", "orjson-limit", "in-instances", "in-records", "in-records-complete", "past-orjson-limit", "5000-deep", "past-limit-with-nan"],
+)  # fmt: skip
+def test_deeply_nested_values_are_a_bounded_4xx(
+    predictor, body: bytes, status: int, code: str, field: str | None
+) -> None:
+    client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
+    result = client.simulate_post("/predict", body=body, content_type="application/json")
+    _assert_error(result, status, code, field)
+    assert len(result.content) < 1000
+
+
+BIG_KEY = "k" * 400_000
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "field_start"),
+    [
+        ({"features": [3, 2, 1500, 2020], BIG_KEY: 1}, "unexpected_field", "kkk"),
+        ({"records": [{**RECORD, BIG_KEY: 1}]}, "unknown_feature", "records[0].kkk"),
+        ({"features": [3, BIG_KEY, 1500, 2020]}, "wrong_type", "features[1]"),
+        (
+            {"records": [{**RECORD, "bedrooms": {BIG_KEY: [BIG_KEY]}}]},
+            "wrong_type",
+            "records[0].bedrooms",
+        ),
+    ],
+    ids=["unknown-top-level-key", "unknown-record-key", "long-string-value", "long-nested-value"],
+)
+def test_echoed_keys_and_values_are_cut_short(
+    predictor, payload: dict, code: str, field_start: str
+) -> None:
+    client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
+    result = client.simulate_post("/predict", json=payload)
+    assert result.status_code == 422
+    error = result.json["error"]
+    assert error["code"] == code and error["field"].startswith(field_start)
+    assert len(result.content) < 1000, len(result.content)
+    if BIG_KEY[:10] in error["field"]:
+        assert error["field"].endswith("...[truncated]")
+
+
+def test_a_long_path_is_not_echoed_whole(client: testing.TestClient) -> None:
+    result = client.simulate_get("/" + "p" * 100_000)
+    _assert_error(result, 404, "not_found", None)
+    assert len(result.content) < 1000
+    assert result.json["error"]["message"].endswith("...[truncated]")
