@@ -17,7 +17,7 @@ from mlinfra_serving import resources
 from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError
-from mlinfra_serving.middleware import RequestLogMiddleware
+from mlinfra_serving.middleware import RequestLogMiddleware, UnknownMethodMiddleware
 from mlinfra_serving.openapi import openapi_document
 from mlinfra_serving.predictor import Predictor
 
@@ -60,6 +60,8 @@ def create_app(
     middleware: list[object] = [RequestLogMiddleware()]
     if api_key is not None:
         middleware.append(ApiKeyMiddleware(api_key))
+    # After the key: a protected route answers 401 to any method without it.
+    middleware.append(UnknownMethodMiddleware())
     app = falcon.asgi.App(middleware=middleware)
     # PERF: orjson writes a 1,000-prediction answer in 0.02 ms against json's 0.38 ms.
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 from falcon import testing
@@ -205,3 +206,29 @@ def test_a_long_path_is_not_echoed_whole(client: testing.TestClient) -> None:
     _assert_error(result, 404, "not_found", None)
     assert len(result.content) < 1000
     assert result.json["error"]["message"].endswith("...[truncated]")
+
+
+MADE_UP_METHODS = [f"FOO{i}BAR" for i in range(40)] + ["QUERY", "PROPFIND", "X-Y"]
+
+
+def test_made_up_methods_are_a_json_405_naming_the_route_s_methods(
+    client: testing.TestClient,
+) -> None:
+    for method in MADE_UP_METHODS:
+        result = client.simulate_request(method, "/predict")
+        _assert_error(result, 405, "method_not_allowed", None)
+        assert result.headers["allow"] == "POST, OPTIONS"
+        assert method in result.json["error"]["message"]
+
+
+def test_made_up_methods_share_one_metric_label(client: testing.TestClient) -> None:
+    for method in MADE_UP_METHODS:
+        assert 400 <= client.simulate_request(method, "/health").status_code < 500
+    text = client.simulate_get("/metrics").text
+    labels = set(re.findall(r'^mlinfra_http_requests_total\{method="([^"]*)"', text, re.M))
+    assert "other" in labels
+    assert labels <= {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other"}, labels
+
+
+def test_a_made_up_method_on_an_unknown_route_is_a_json_404(client: testing.TestClient) -> None:
+    _assert_error(client.simulate_request("FOOBAR", "/nope"), 404, "not_found", None)
