@@ -55,7 +55,7 @@ def create_app(
     predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
 ) -> falcon.asgi.App:
     """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
-    ``api_key`` set: ``/predict`` requires it in ``X-API-Key``."""
+    ``api_key`` set: every route of ``auth.PROTECTED_ROUTES`` requires it in ``X-API-Key``."""
     settings = settings or Settings()
     middleware: list[object] = [RequestLogMiddleware()]
     if api_key is not None:
@@ -68,7 +68,7 @@ def create_app(
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predict", resources.PredictResource(predictor, settings))
-    app.add_route("/health", resources.HealthResource())
+    app.add_route("/health", resources.HealthResource(predictor))
     app.add_route("/ready", resources.ReadyResource(predictor))
     app.add_route("/metadata", resources.MetadataResource(predictor))
     app.add_route("/metrics", resources.MetricsResource())
