@@ -17,7 +17,7 @@ from mlinfra_serving import resources
 from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError
-from mlinfra_serving.middleware import RequestLogMiddleware
+from mlinfra_serving.middleware import RequestLogMiddleware, UnknownMethodMiddleware
 from mlinfra_serving.openapi import openapi_document
 from mlinfra_serving.predictor import Predictor
 
@@ -55,18 +55,20 @@ def create_app(
     predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
 ) -> falcon.asgi.App:
     """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
-    ``api_key`` set: ``/predict`` requires it in ``X-API-Key``."""
+    ``api_key`` set: every route of ``auth.PROTECTED_ROUTES`` requires it in ``X-API-Key``."""
     settings = settings or Settings()
     middleware: list[object] = [RequestLogMiddleware()]
     if api_key is not None:
         middleware.append(ApiKeyMiddleware(api_key))
+    # After the key: a protected route answers 401 to any method without it.
+    middleware.append(UnknownMethodMiddleware())
     app = falcon.asgi.App(middleware=middleware)
     # PERF: orjson writes a 1,000-prediction answer in 0.02 ms against json's 0.38 ms.
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predict", resources.PredictResource(predictor, settings))
-    app.add_route("/health", resources.HealthResource())
+    app.add_route("/health", resources.HealthResource(predictor))
     app.add_route("/ready", resources.ReadyResource(predictor))
     app.add_route("/metadata", resources.MetadataResource(predictor))
     app.add_route("/metrics", resources.MetricsResource())

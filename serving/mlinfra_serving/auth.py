@@ -1,4 +1,4 @@
-"""Optional API-key auth for the prediction route.
+"""Optional API-key auth for every route but the probes.
 
 The key comes from the environment the way ECS hands a secret to a container: ``API_KEY``
 (a task definition ``secrets`` entry resolved from Secrets Manager or SSM), or ``API_KEY_FILE``
@@ -23,7 +23,9 @@ from mlinfra_serving.errors import ApiError
 API_KEY_ENV = "API_KEY"
 API_KEY_FILE_ENV = "API_KEY_FILE"
 API_KEY_HEADER = "X-API-Key"
-PROTECTED_ROUTES = frozenset({"/predict"})
+# With a key configured, everything but the probes needs it: the ALB's and ECS's health checks
+# send no key, and the documents tell a stranger the model, its ranges and the traffic.
+PROTECTED_ROUTES = frozenset({"/predict", "/metrics", "/metadata", "/openapi.json"})
 # Shorter keys are guessable; 16 characters is what `openssl rand -hex 8` gives.
 MIN_KEY_LENGTH = 16
 
@@ -76,8 +78,9 @@ def load_api_key(env: Mapping[str, str] = os.environ) -> ApiKey | None:
 
 
 class ApiKeyMiddleware:
-    """Answers 401 to a request for a protected route that lacks the right ``X-API-Key``.
-    Probes (``/health``, ``/ready``) stay open: the ALB and ECS health checks send no key."""
+    """Answers 401 to a request for a protected route (``PROTECTED_ROUTES``) that lacks the
+    right ``X-API-Key``. Probes (``/health``, ``/ready``) stay open: the ALB and ECS health
+    checks send no key."""
 
     def __init__(self, key: ApiKey, routes: Collection[str] = PROTECTED_ROUTES) -> None:
         self._key = key

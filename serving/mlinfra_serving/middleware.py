@@ -6,7 +6,10 @@ import random
 import re
 import time
 
+import falcon
 import falcon.asgi
+import falcon.constants
+import falcon.routing
 
 from mlinfra_serving import metrics
 from mlinfra_serving.logs import log_request
@@ -14,6 +17,15 @@ from mlinfra_serving.logs import log_request
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
 # NOTE: ids are echoed into headers and logs; refuse anything that could forge either.
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:;=+/@-]{1,200}$")
+# NOTE: the metric label of a request's method is one of these or "other": a client sending
+# made-up methods (FOOBAR, FOOBAZ, ...) would otherwise add a time series per method, each one
+# kept for good in every worker's file on the metrics tmpfs.
+KNOWN_METHODS = frozenset(falcon.constants.HTTP_METHODS)
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def request_id_of(req: falcon.asgi.Request) -> str:
@@ -46,7 +58,7 @@ class RequestLogMiddleware:
         route = req.uri_template or "unmatched"
         status = resp.status_code
         resp.set_header("X-Request-ID", req.context.request_id)
-        metrics.observe_request(req.method, route, status, seconds)
+        metrics.observe_request(method_label(req.method), route, status, seconds)
         log_request(
             method=req.method,
             path=req.path,
@@ -55,3 +67,21 @@ class RequestLogMiddleware:
             latency_ms=round(seconds * 1000, 3),
             request_id=req.context.request_id,
         )
+
+
+class UnknownMethodMiddleware:
+    """Answers a method HTTP does not define (``FOOBAR /predict``) with the 405 a wrong method
+    gets, naming the route's methods; Falcon's own answer was a bare 400 "Invalid HTTP method"."""
+
+    async def process_resource(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        params: dict[str, object],
+    ) -> None:
+        if req.method in KNOWN_METHODS or resource is None:
+            return
+        implemented = falcon.routing.map_http_methods(resource)
+        allowed = [m for m in falcon.constants.HTTP_METHODS if m in implemented]
+        raise falcon.HTTPMethodNotAllowed([*allowed, "OPTIONS"])

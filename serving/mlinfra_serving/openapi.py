@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlinfra_serving import __version__
+from mlinfra_serving import SERVICE_NAME, __version__
 from mlinfra_serving.artifact import FeatureSpec
+from mlinfra_serving.auth import PROTECTED_ROUTES
 
 ERROR_CODES = {
     "400": "Malformed body: invalid_json, invalid_encoding, empty_body.",
@@ -98,6 +99,16 @@ def _schemas(features: Sequence[FeatureSpec], max_rows: int) -> dict[str, Any]:
             },
             "required": ["predictions", "count", "status", "model_version"],
         },
+        "Health": {
+            "type": "object",
+            "properties": {
+                # The guide's two keys, then the service's own.
+                "status": {"const": "healthy"},
+                "service": {"const": SERVICE_NAME},
+                "model_version": {"type": ["string", "null"]},
+            },
+            "required": ["status", "service", "model_version"],
+        },
         "Error": {
             "type": "object",
             "properties": {
@@ -122,77 +133,91 @@ def _errors(*statuses: str) -> dict[str, Any]:
     return {status: _json(_ref("Error"), ERROR_CODES[status]) for status in statuses}
 
 
-def _api_key_security(required: bool) -> dict[str, Any]:
-    """``/predict``'s security requirement and its 401, only when the service enforces a key."""
-    if not required:
-        return {}
-    return {"security": [{"ApiKey": []}], "responses": _errors("401")}
+def _operation(
+    summary: str, responses: dict[str, Any], *, protected: bool, **rest: Any
+) -> dict[str, Any]:
+    """One operation; ``protected``: it requires ``X-API-Key`` and documents its 401."""
+    if not protected:
+        return {"summary": summary, **rest, "responses": responses}
+    return {
+        "summary": summary,
+        **rest,
+        "responses": {**responses, **_errors("401")},
+        "security": [{"ApiKey": []}],
+    }
 
 
 def openapi_document(
     features: Sequence[FeatureSpec], max_rows: int, *, api_key_required: bool = False
 ) -> dict[str, Any]:
+    """``api_key_required``: the routes of ``PROTECTED_ROUTES`` carry the key's requirement."""
     simple = {"type": "object", "properties": {"status": {"type": "string"}}}
-    security = _api_key_security(api_key_required)
+
+    def operation(path: str, summary: str, responses: dict[str, Any], **rest: Any) -> Any:
+        protected = api_key_required and path in PROTECTED_ROUTES
+        return _operation(summary, responses, protected=protected, **rest)
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "mlinfra model service", "version": __version__},
         "paths": {
             "/predict": {
-                "post": {
-                    "summary": "Predict one row (features) or a batch (instances or records).",
-                    "requestBody": {
-                        "required": True,
-                        **_json(_ref("PredictRequest"), "Rows to predict."),
-                    },
-                    "responses": {
+                "post": operation(
+                    "/predict",
+                    "Predict one row (features) or a batch (instances or records).",
+                    {
                         "200": _json(
                             {"oneOf": [_ref("Prediction"), _ref("BatchPrediction")]},
                             "One prediction, or one per row in order.",
                         ),
                         **_errors("400", "413", "415", "422", "503"),
-                        **security.get("responses", {}),
                     },
-                    **({"security": security["security"]} if security else {}),
-                }
+                    requestBody={
+                        "required": True,
+                        **_json(_ref("PredictRequest"), "Rows to predict."),
+                    },
+                )
             },
             "/health": {
-                "get": {
-                    "summary": "Liveness: the process serves.",
-                    "responses": {"200": _json(simple, "Alive.")},
-                }
+                "get": operation(
+                    "/health",
+                    "Liveness: the process serves. Never needs the API key.",
+                    {"200": _json(_ref("Health"), "Alive.")},
+                )
             },
             "/ready": {
-                "get": {
-                    "summary": "Readiness: the model is loaded and answers a probe prediction.",
-                    "responses": {"200": _json(simple, "Ready."), **_errors("503")},
-                }
+                "get": operation(
+                    "/ready",
+                    "Readiness: the model is loaded and answers a probe prediction."
+                    " Never needs the API key.",
+                    {"200": _json(simple, "Ready."), **_errors("503")},
+                )
             },
             "/metadata": {
-                "get": {
-                    "summary": "The model's metadata: features and ranges, version, sha256, metrics, provenance.",
-                    "responses": {
-                        "200": _json({"type": "object"}, "Model metadata."),
-                        **_errors("503"),
-                    },
-                }
+                "get": operation(
+                    "/metadata",
+                    "The model's metadata: features and ranges, version, sha256, metrics, provenance.",
+                    {"200": _json({"type": "object"}, "Model metadata."), **_errors("503")},
+                )
             },
             "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics aggregated over every worker.",
-                    "responses": {
+                "get": operation(
+                    "/metrics",
+                    "Prometheus metrics aggregated over every worker.",
+                    {
                         "200": {
                             "description": "Prometheus text format.",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         }
                     },
-                }
+                )
             },
             "/openapi.json": {
-                "get": {
-                    "summary": "This document.",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
-                }
+                "get": operation(
+                    "/openapi.json",
+                    "This document.",
+                    {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                )
             },
         },
         "components": {

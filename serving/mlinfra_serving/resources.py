@@ -6,7 +6,7 @@ from typing import Any
 
 import falcon.asgi
 
-from mlinfra_serving import metrics
+from mlinfra_serving import SERVICE_NAME, metrics
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError
 from mlinfra_serving.predictor import Predictor
@@ -63,10 +63,18 @@ class PredictResource:
 
 
 class HealthResource:
-    """Liveness: the process answers HTTP."""
+    """Liveness: the process answers HTTP. The body keeps the guide's keys (``status``,
+    ``service``) and adds the model's version (null before a model is loaded)."""
+
+    def __init__(self, predictor: Predictor | None) -> None:
+        self._media = {
+            "status": "healthy",
+            "service": SERVICE_NAME,
+            "model_version": predictor.version if predictor else None,
+        }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        resp.media = {"status": "ok"}
+        resp.media = self._media
 
 
 class ReadyResource:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,10 @@ import numpy as np
 import orjson
 
 from mlinfra_serving.artifact import FeatureSpec
-from mlinfra_serving.errors import ApiError
+from mlinfra_serving.errors import ApiError, clip
 
+# orjson's limit: it refuses a body nested deeper with "depth limit exceeded".
+MAX_JSON_DEPTH = 1024
 BODY_KEYS = ("features", "instances", "records")
 JSON_TYPES = {"application/json"}
 
@@ -31,9 +34,69 @@ class ParsedRows:
     batch: bool
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+SHORT_CHARS = 40
+# A key the model does not know is echoed in the message and the field: its start suffices.
+KEY_CHARS = 60
+_END = object()
+
+
+class _Text(str):
+    """JSON punctuation queued between the values of a container."""
+
+
+def _items(value: list[Any] | dict[Any, Any]) -> Iterator[Any]:
+    """The members of a list or object, with the punctuation between them and the closer."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if i:
+                yield _Text(", ")
+            yield item
+        yield _Text("]")
+    else:
+        for i, (key, item) in enumerate(value.items()):
+            yield _Text((", " if i else "") + _scalar(key) + ": ")
+            yield item
+        yield _Text("}")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        # Only the start of a long string can be shown; encoding all of it is wasted work.
+        return json.dumps(value[: SHORT_CHARS + 1])
+    return json.dumps(value)
+
+
+def _short(value: Any, limit: int = SHORT_CHARS) -> str:
+    """The start of ``value`` as JSON, at most ``limit`` characters.
+
+    NOTE: a loop over a stack of iterators, not json.dumps: a list nested 1,000 deep made
+    json.dumps raise RecursionError (a 500), and the loop stops once ``limit`` is reached.
+    """
+    parts: list[str] = []
+    size = 0
+    pending: list[Iterator[Any]] = [iter((value,))]
+    while pending and size <= limit:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+            continue
+        if isinstance(item, _Text):
+            piece = str(item)
+        elif isinstance(item, list | dict):
+            piece = "[" if isinstance(item, list) else "{"
+            pending.append(_items(item))
+        else:
+            piece = _scalar(item)
+        parts.append(piece)
+        size += len(piece)
+    text = "".join(parts)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _key(key: str) -> str:
+    return clip(key, KEY_CHARS)
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -67,8 +130,16 @@ def decode_json(body: bytes, max_bytes: int) -> Any:
         # what json accepts here on purpose (NaN literals, integers past 64 bits) and its
         # messages differ, so every body it refuses takes json's path below.
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as err:
+        # NOTE: past orjson's depth limit json would recurse as deep as the thread's stack
+        # allows; one answer for every such body, whatever the thread.
+        if str(err).startswith("depth limit exceeded"):
+            raise ApiError(
+                400,
+                "invalid_json",
+                f"The body is nested deeper than {MAX_JSON_DEPTH} levels.",
+                expected="a JSON object of numbers and lists",
+            ) from None
     try:
         return json.loads(body, parse_constant=float)
     except UnicodeDecodeError as err:
@@ -180,8 +251,8 @@ def _row_from_record(record: Any, features: tuple[FeatureSpec, ...], field: str)
         raise ApiError(
             422,
             "unknown_feature",
-            f"{field} has the unknown key {unknown[0]!r}.",
-            f"{field}.{unknown[0]}",
+            f"{field} has the unknown key {_key(unknown[0])!r}.",
+            f"{field}.{_key(unknown[0])}",
             expected,
         )
     missing = [name for name in names if name not in record]
@@ -253,7 +324,8 @@ def parse_rows(payload: Any, features: tuple[FeatureSpec, ...], max_rows: int) -
         )
     unknown = [key for key in payload if key not in BODY_KEYS]
     if unknown:
-        raise ApiError(422, "unexpected_field", f"Unknown field {unknown[0]!r}.", unknown[0], shape)
+        key = _key(unknown[0])
+        raise ApiError(422, "unexpected_field", f"Unknown field {key!r}.", key, shape)
     given = [key for key in BODY_KEYS if key in payload]
     if not given:
         raise ApiError(

@@ -35,8 +35,10 @@ def _requests(url: str, canary: str) -> list[httpx.Response]:
             client.get("/predict", headers=keyed),
             client.get("/nowhere", headers=keyed),
         ]
-        answers += [client.get(p) for p in ("/health", "/ready", "/metadata", "/metrics")]
-        answers.append(client.get("/openapi.json"))
+        # The probes need no key; the documents need it (and answer 401 without).
+        documents = ("/metadata", "/metrics", "/openapi.json")
+        answers += [client.get(p) for p in ("/health", "/ready", *documents)]
+        answers += [client.get(p, headers=keyed) for p in documents]
     return answers
 
 

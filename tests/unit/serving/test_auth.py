@@ -1,4 +1,5 @@
-"""Optional API-key auth: loading the key, the 401s, open probes, the OpenAPI document."""
+"""Optional API-key auth: loading the key, the 401s on every route but the probes, the OpenAPI
+document."""
 
 from __future__ import annotations
 
@@ -94,21 +95,51 @@ def test_predict_with_the_key_answers(guarded: testing.TestClient) -> None:
     assert result.json["status"] == "success"
 
 
-def test_probes_and_documents_stay_open(guarded: testing.TestClient) -> None:
-    for path in ("/health", "/ready", "/openapi.json", "/metadata", "/metrics"):
-        assert guarded.simulate_get(path).status_code == 200, path
+PROTECTED = ("/metrics", "/metadata", "/openapi.json")
+
+
+@pytest.mark.parametrize("path", [*PROTECTED, "/metrics/", "/metadata?x=1", "/openapi.json/"])
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong-key-of-some-length"}])
+def test_documents_need_the_key_too(
+    guarded: testing.TestClient, path: str, headers: dict[str, str]
+) -> None:
+    route, _, query = path.partition("?")
+    result = guarded.simulate_get(route, query_string=query or None, headers=headers)
+    assert result.status_code == 401, result.text
+    assert result.json["error"]["code"] == "unauthorized"
+    assert "model_version" not in result.text and "mlinfra_http" not in result.text
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_documents_answer_with_the_key(guarded: testing.TestClient, path: str) -> None:
+    assert guarded.simulate_get(path, headers={"X-API-Key": KEY}).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong-key-of-some-length"}])
+def test_probes_never_need_the_key(guarded: testing.TestClient, headers: dict[str, str]) -> None:
+    # The ALB's and ECS's health checks send no key (and a wrong one changes nothing).
+    for path in ("/health", "/ready"):
+        assert guarded.simulate_get(path, headers=headers).status_code == 200, path
+
+
+def test_without_a_key_configured_every_route_is_open(client: testing.TestClient) -> None:
+    for path in ("/health", "/ready", *PROTECTED):
+        assert client.simulate_get(path).status_code == 200, path
 
 
 def test_openapi_documents_the_key_only_when_enforced(
     guarded: testing.TestClient, client: testing.TestClient
 ) -> None:
-    document = guarded.simulate_get("/openapi.json").json
-    predict = document["paths"]["/predict"]["post"]
-    assert predict["security"] == [{"ApiKey": []}]
-    assert "401" in predict["responses"]
+    document = guarded.simulate_get("/openapi.json", headers={"X-API-Key": KEY}).json
+    operations = {path: next(iter(ops.values())) for path, ops in document["paths"].items()}
+    for path in ("/predict", *PROTECTED):
+        assert operations[path]["security"] == [{"ApiKey": []}], path
+        assert "401" in operations[path]["responses"], path
+    for path in ("/health", "/ready"):
+        assert "security" not in operations[path] and "401" not in operations[path]["responses"]
     scheme = document["components"]["securitySchemes"]["ApiKey"]
     assert scheme == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    assert "security" not in document["paths"]["/health"]["get"]
 
-    open_predict = client.simulate_get("/openapi.json").json["paths"]["/predict"]["post"]
-    assert "security" not in open_predict and "401" not in open_predict["responses"]
+    for ops in client.simulate_get("/openapi.json").json["paths"].values():
+        operation = next(iter(ops.values()))
+        assert "security" not in operation and "401" not in operation["responses"]

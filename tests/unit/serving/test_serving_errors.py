@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 from falcon import testing
@@ -140,3 +141,94 @@ def test_bodies_that_break_the_json_parser_are_400(predictor, body: bytes) -> No
     client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
     result = client.simulate_post("/predict", body=body, content_type="application/json")
     _assert_error(result, 400, "invalid_json", None)
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+# Inside {"features": [...]} a value nested 1,022 deep is 1,024 deep in all: orjson's limit.
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        (b'{"features": [' + _nested(1000) + b", 2, 1500, 2020]}", 422, "wrong_type", "features[0]"),
+        (b'{"features": [' + _nested(1022) + b", 2, 1500, 2020]}", 422, "wrong_type", "features[0]"),
+        (b'{"instances": [[3, ' + _nested(1000) + b", 1500, 2020]]}", 422, "wrong_type", "instances[0][1]"),
+        (b'{"records": [{"bedrooms": ' + _nested(1000) + b"}]}", 422, "missing_feature", "records[0].bathrooms"),
+        (b'{"records": [{"bedrooms": ' + _nested(1000) + b', "bathrooms": 2, "sqft_living": 1500, "year_built": 2020}]}', 422, "wrong_type", "records[0].bedrooms"),
+        (b'{"features": [' + _nested(1023) + b", 2, 1500, 2020]}", 400, "invalid_json", None),
+        (b'{"features": [' + _nested(5000) + b", 2, 1500, 2020]}", 400, "invalid_json", None),
+        (b'{"features": [3, 2, NaN, ' + _nested(1023) + b"]}", 400, "invalid_json", None),
+    ],
+    ids=["1000-deep", "orjson-limit", "in-instances", "in-records", "in-records-complete", "past-orjson-limit", "5000-deep", "past-limit-with-nan"],
+)  # fmt: skip
+def test_deeply_nested_values_are_a_bounded_4xx(
+    predictor, body: bytes, status: int, code: str, field: str | None
+) -> None:
+    client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
+    result = client.simulate_post("/predict", body=body, content_type="application/json")
+    _assert_error(result, status, code, field)
+    assert len(result.content) < 1000
+
+
+BIG_KEY = "k" * 400_000
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "field_start"),
+    [
+        ({"features": [3, 2, 1500, 2020], BIG_KEY: 1}, "unexpected_field", "kkk"),
+        ({"records": [{**RECORD, BIG_KEY: 1}]}, "unknown_feature", "records[0].kkk"),
+        ({"features": [3, BIG_KEY, 1500, 2020]}, "wrong_type", "features[1]"),
+        (
+            {"records": [{**RECORD, "bedrooms": {BIG_KEY: [BIG_KEY]}}]},
+            "wrong_type",
+            "records[0].bedrooms",
+        ),
+    ],
+    ids=["unknown-top-level-key", "unknown-record-key", "long-string-value", "long-nested-value"],
+)
+def test_echoed_keys_and_values_are_cut_short(
+    predictor, payload: dict, code: str, field_start: str
+) -> None:
+    client = testing.TestClient(create_app(predictor, Settings(max_body_bytes=1 << 20)))
+    result = client.simulate_post("/predict", json=payload)
+    assert result.status_code == 422
+    error = result.json["error"]
+    assert error["code"] == code and error["field"].startswith(field_start)
+    assert len(result.content) < 1000, len(result.content)
+    if BIG_KEY[:10] in error["field"]:
+        assert error["field"].endswith("...[truncated]")
+
+
+def test_a_long_path_is_not_echoed_whole(client: testing.TestClient) -> None:
+    result = client.simulate_get("/" + "p" * 100_000)
+    _assert_error(result, 404, "not_found", None)
+    assert len(result.content) < 1000
+    assert result.json["error"]["message"].endswith("...[truncated]")
+
+
+MADE_UP_METHODS = [f"FOO{i}BAR" for i in range(40)] + ["QUERY", "PROPFIND", "X-Y"]
+
+
+def test_made_up_methods_are_a_json_405_naming_the_route_s_methods(
+    client: testing.TestClient,
+) -> None:
+    for method in MADE_UP_METHODS:
+        result = client.simulate_request(method, "/predict")
+        _assert_error(result, 405, "method_not_allowed", None)
+        assert result.headers["allow"] == "POST, OPTIONS"
+        assert method in result.json["error"]["message"]
+
+
+def test_made_up_methods_share_one_metric_label(client: testing.TestClient) -> None:
+    for method in MADE_UP_METHODS:
+        assert 400 <= client.simulate_request(method, "/health").status_code < 500
+    text = client.simulate_get("/metrics").text
+    labels = set(re.findall(r'^mlinfra_http_requests_total\{method="([^"]*)"', text, re.M))
+    assert "other" in labels
+    assert labels <= {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other"}, labels
+
+
+def test_a_made_up_method_on_an_unknown_route_is_a_json_404(client: testing.TestClient) -> None:
+    _assert_error(client.simulate_request("FOOBAR", "/nope"), 404, "not_found", None)
