@@ -19,7 +19,7 @@ output "zone_id" {
 }
 
 output "url" {
-  description = "Base URL of the service: https:// on the HTTPS listener when a certificate is set, http:// otherwise."
+  description = "Base URL of the service: https:// on the HTTPS listener when HTTPS is enabled, http:// otherwise."
   value = (local.https_enabled
     ? "https://${aws_lb.this.dns_name}${var.https_port == 443 ? "" : ":${var.https_port}"}"
     : "http://${aws_lb.this.dns_name}${var.http_port == 80 ? "" : ":${var.http_port}"}"
@@ -52,6 +52,11 @@ output "http_listener_arn" {
 }
 
 output "https_listener_arn" {
-  description = "ARN of the HTTPS listener, or null when no certificate is set."
+  description = "ARN of the HTTPS listener, or null when HTTPS is disabled."
   value       = one(aws_lb_listener.https[*].arn)
+}
+
+output "web_acl_arn" {
+  description = "ARN of the WAFv2 web ACL associated with the load balancer (the module's or the given one), or null without WAF."
+  value       = try(local.web_acl_arn, null)
 }

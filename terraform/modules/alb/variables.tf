@@ -198,7 +198,7 @@ variable "target_group" {
 ################################################################################
 
 variable "http_port" {
-  description = "Port of the HTTP listener; it redirects to HTTPS when certificate_arn is set and forwards otherwise."
+  description = "Port of the HTTP listener; it redirects to HTTPS when HTTPS is enabled and forwards otherwise."
   type        = number
   default     = 80
   nullable    = false
@@ -210,7 +210,7 @@ variable "http_port" {
 }
 
 variable "https_port" {
-  description = "Port of the HTTPS listener, created only when certificate_arn is set."
+  description = "Port of the HTTPS listener, created only when HTTPS is enabled (see https_enabled)."
   type        = number
   default     = 443
   nullable    = false
@@ -221,8 +221,14 @@ variable "https_port" {
   }
 }
 
+variable "https_enabled" {
+  description = "Whether the HTTPS listener exists (and HTTP redirects to it). Null: whenever certificate_arn is set. Set true when the certificate is created in the same apply, whose ARN Terraform knows only after it."
+  type        = bool
+  default     = null
+}
+
 variable "certificate_arn" {
-  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it. Whether it is set must be known at plan time: pass an existing certificate (a variable or a data source), not one created in the same apply."
+  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it. A certificate created in the same apply needs https_enabled = true as well: its ARN is unknown at plan time."
   type        = string
   default     = null
 
@@ -242,4 +248,44 @@ variable "ssl_policy" {
     condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
     error_message = "ssl_policy \"${var.ssl_policy}\" must allow only TLS 1.2+ (an \"ELBSecurityPolicy-TLS13-...\" or \"ELBSecurityPolicy-FS-1-2-...\" policy); the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
   }
+}
+
+################################################################################
+# WAF
+################################################################################
+
+variable "waf" {
+  description = <<-EOT
+    A WAFv2 web ACL on the load balancer. enabled without web_acl_arn: the module creates a
+    regional ACL that allows by default, blocks a client IP sending more than rate_limit
+    requests in 5 minutes, then applies AWS's known-bad-inputs rules and blocks anonymizers
+    (hosting providers are only counted), with CloudWatch metrics. With web_acl_arn: that
+    existing ACL is associated instead (its ARN must be known at plan time: a variable or a
+    data source).
+  EOT
+  type = object({
+    enabled     = optional(bool, false)
+    web_acl_arn = optional(string)
+    rate_limit  = optional(number, 2000)
+  })
+  # Spelled out (Terraform would fill it from the optional defaults) so that checkov, which does
+  # not apply those defaults, still sees WAF off when a caller leaves it out.
+  default  = { enabled = false }
+  nullable = false
+
+  validation {
+    condition     = var.waf.web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.waf.web_acl_arn))
+    error_message = "waf.web_acl_arn \"${coalesce(var.waf.web_acl_arn, "null")}\" must be a regional WAFv2 web ACL ARN (\"arn:aws:wafv2:REGION:ACCOUNT:regional/webacl/NAME/ID\"); leave it null to let the module create the ACL."
+  }
+
+  validation {
+    condition     = var.waf.web_acl_arn == null || var.waf.enabled
+    error_message = "waf.web_acl_arn is set but waf.enabled is false, so nothing would be associated; set waf.enabled = true, or drop web_acl_arn."
+  }
+
+  validation {
+    condition     = var.waf.rate_limit >= 10 && var.waf.rate_limit <= 2000000000 && floor(var.waf.rate_limit) == var.waf.rate_limit
+    error_message = "waf.rate_limit ${var.waf.rate_limit} must be a whole number of requests per 5 minutes per client IP from 10 to 2000000000 (WAF's limits); the default is 2000."
+  }
+
 }

@@ -24,6 +24,9 @@ resource "aws_ecr_repository" "this" {
 # Lifecycle Policy
 ################################################################################
 
+# NOTE: ECR evaluates the rules by rulePriority, lowest first, and an image whose tags match a
+# higher-priority rule's selection can never be expired by a lower-priority rule. The order
+# below is therefore what keeps images: protected tags, then release tags, then the rest.
 locals {
   protect_rule = {
     description = "Never expire the protected (deployed) tags"
@@ -33,6 +36,19 @@ locals {
       countType      = "imageCountMoreThan"
       # NOTE: never reached; the rule exists so that lower-priority rules cannot expire these tags.
       countNumber = 10000
+    }
+    action = { type = "expire" }
+  }
+  # Every image a deploy pushed carries a release tag (release-<n>). All release-tagged images
+  # belong to this rule, so the busy rules below cannot touch them; it alone expires the ones
+  # older than the newest keep_release_count, which are what a service runs or may roll back to.
+  release_rule = {
+    description = "Keep the newest ${var.lifecycle_policy.keep_release_count} images tagged ${var.lifecycle_policy.release_tag_prefix}*"
+    selection = {
+      tagStatus     = "tagged"
+      tagPrefixList = [var.lifecycle_policy.release_tag_prefix]
+      countType     = "imageCountMoreThan"
+      countNumber   = var.lifecycle_policy.keep_release_count
     }
     action = { type = "expire" }
   }
@@ -47,7 +63,7 @@ locals {
     action = { type = "expire" }
   }
   tagged_rule = {
-    description = "Keep the newest ${var.lifecycle_policy.keep_tagged_count} release images"
+    description = "Keep the newest ${var.lifecycle_policy.keep_tagged_count} other tagged images"
     selection = {
       tagStatus      = "tagged"
       tagPatternList = var.lifecycle_policy.tagged_patterns
@@ -58,7 +74,7 @@ locals {
   }
   lifecycle_rules = concat(
     length(var.lifecycle_policy.protected_tags) > 0 ? [local.protect_rule] : [],
-    [local.untagged_rule, local.tagged_rule],
+    [local.release_rule, local.untagged_rule, local.tagged_rule],
   )
 }
 

@@ -76,12 +76,17 @@ variable "force_delete" {
 
 variable "lifecycle_policy" {
   description = <<-EOT
-    Image expiry. keep_tagged_count: how many of the newest images whose tag matches
-    tagged_patterns (release tags) are kept. untagged_expiry_days: untagged images are deleted
-    after this many days. protected_tags: tags that never expire, e.g. the tag currently
-    deployed (an image a higher-priority rule matches cannot be expired by a lower one).
+    Image expiry, rules in priority order. protected_tags: tags that never expire, e.g. the tag
+    currently deployed. release_tag_prefix / keep_release_count: the newest keep_release_count
+    images tagged <prefix><anything> (every deployed image gets release-<n>) are kept, whatever
+    the rules below them select (an image a higher-priority rule matches cannot be expired by a
+    lower one). untagged_expiry_days: untagged images are deleted after this many days.
+    keep_tagged_count: how many of the newest other images whose tag matches tagged_patterns
+    (CI builds) are kept.
   EOT
   type = object({
+    release_tag_prefix   = optional(string, "release-")
+    keep_release_count   = optional(number, 20)
     keep_tagged_count    = optional(number, 30)
     tagged_patterns      = optional(list(string), ["*"])
     untagged_expiry_days = optional(number, 7)
@@ -92,7 +97,17 @@ variable "lifecycle_policy" {
 
   validation {
     condition     = var.lifecycle_policy.keep_tagged_count >= 1 && floor(var.lifecycle_policy.keep_tagged_count) == var.lifecycle_policy.keep_tagged_count
-    error_message = "lifecycle_policy.keep_tagged_count must be a whole number >= 1 (keeping 0 release images would expire the one being deployed)."
+    error_message = "lifecycle_policy.keep_tagged_count ${var.lifecycle_policy.keep_tagged_count} must be a whole number >= 1 (keeping 0 would expire an image just pushed, before its deploy tags it as a release)."
+  }
+
+  validation {
+    condition     = var.lifecycle_policy.keep_release_count >= 1 && floor(var.lifecycle_policy.keep_release_count) == var.lifecycle_policy.keep_release_count
+    error_message = "lifecycle_policy.keep_release_count ${var.lifecycle_policy.keep_release_count} must be a whole number >= 1: the running release and the ones a rollback may return to are kept (the default is 20)."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,126}$", var.lifecycle_policy.release_tag_prefix))
+    error_message = "lifecycle_policy.release_tag_prefix \"${var.lifecycle_policy.release_tag_prefix}\" must be the start of an image tag (letters, digits, '_', '.', '-', not starting with '.' or '-', no '*'), e.g. \"release-\"."
   }
 
   validation {

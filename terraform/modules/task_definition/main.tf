@@ -13,6 +13,11 @@ locals {
 ################################################################################
 
 locals {
+  capabilities = { for key, names in {
+    add  = var.linux_capabilities.add
+    drop = var.linux_capabilities.drop
+  } : key => names if length(names) > 0 }
+
   health_check_command = coalesce(var.health_check.command, [
     "CMD", "python3", "-c",
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${var.container_port}${var.health_check.path}', timeout=${var.health_check.timeout - 1})",
@@ -37,7 +42,10 @@ locals {
       startPeriod = var.health_check.start_period
     }
 
-    linuxParameters = {
+    # The server needs no privilege: it runs as a user, on a port above 1024.
+    dockerSecurityOptions = var.no_new_privileges ? ["no-new-privileges"] : null
+
+    linuxParameters = { for key, value in {
       # An init process reaps zombies and forwards ECS's SIGTERM to the server.
       initProcessEnabled = true
       tmpfs = [for path in sort(keys(var.tmpfs_mounts)) : {
@@ -45,7 +53,9 @@ locals {
         size          = var.tmpfs_mounts[path]
         mountOptions  = ["nosuid", "nodev", "noexec"]
       }]
-    }
+      # NOTE: ECS returns no key for an empty list; rendering one would show a diff on every plan.
+      capabilities = length(local.capabilities) > 0 ? local.capabilities : null
+    } : key => value if value != null }
 
     logConfiguration = {
       logDriver = "awslogs"

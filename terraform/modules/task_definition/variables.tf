@@ -156,6 +156,30 @@ variable "readonly_root_filesystem" {
   nullable    = false
 }
 
+variable "linux_capabilities" {
+  description = "Linux capabilities of the container: drop lists those removed (all by default), add those given back, e.g. [\"NET_BIND_SERVICE\"] for a port below 1024. Names as ECS spells them, without CAP_."
+  type = object({
+    add  = optional(list(string), [])
+    drop = optional(list(string), ["ALL"])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for name in concat(var.linux_capabilities.add, var.linux_capabilities.drop) : contains(["ALL", "AUDIT_CONTROL", "AUDIT_WRITE", "BLOCK_SUSPEND", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM"], name)
+    ])
+    error_message = "linux_capabilities ${jsonencode(var.linux_capabilities)} holds names ECS does not know; use its spelling without the CAP_ prefix, e.g. \"NET_BIND_SERVICE\", or \"ALL\"."
+  }
+}
+
+variable "no_new_privileges" {
+  description = "Start the container with Docker's no-new-privileges option, so no process in it can gain privileges (setuid binaries, file capabilities)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "tmpfs_mounts" {
   description = "Writable in-memory mounts: container path => size in MiB (the mlinfra image keeps its metrics under /tmp)."
   type        = map(number)

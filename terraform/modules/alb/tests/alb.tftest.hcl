@@ -181,3 +181,113 @@ run "rejects_long_name_and_bad_access_logs" {
     var.access_logs,
   ]
 }
+
+run "https_with_a_certificate_created_in_the_same_apply" {
+  command = plan
+
+  # The certificate's ARN is unknown at plan time; https_enabled = true keeps the counts known.
+  module {
+    source = "./tests/same_apply_certificate"
+  }
+
+  # Without https_enabled this plan fails: "Invalid count argument" on the HTTPS listener.
+  assert {
+    condition     = output.serves_https
+    error_message = "https_enabled = true must serve HTTPS although the certificate's ARN is unknown at plan time."
+  }
+}
+
+run "https_enabled_contradicting_certificate_arn" {
+  command = plan
+
+  variables {
+    https_enabled = true
+  }
+
+  expect_failures = [aws_lb_listener.https]
+}
+
+run "https_disabled_with_a_certificate_is_refused" {
+  command = plan
+
+  variables {
+    https_enabled   = false
+    certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+  }
+
+  expect_failures = [aws_lb_listener.http]
+}
+
+run "waf_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_wafv2_web_acl.this) == 0 && length(aws_wafv2_web_acl_association.this) == 0 && output.web_acl_arn == null
+    error_message = "Without waf.enabled there is no web ACL, no association and no web_acl_arn."
+  }
+}
+
+run "waf_creates_a_rate_limited_web_acl" {
+  command = plan
+
+  variables {
+    waf = { enabled = true, rate_limit = 500 }
+  }
+
+  assert {
+    condition = (
+      aws_wafv2_web_acl.this[0].scope == "REGIONAL" &&
+      length(aws_wafv2_web_acl.this[0].default_action[0].allow) == 1 &&
+      aws_wafv2_web_acl.this[0].visibility_config[0].cloudwatch_metrics_enabled
+    )
+    error_message = "The module's web ACL must be regional, allow by default and publish CloudWatch metrics."
+  }
+
+  assert {
+    condition = (
+      length({ for r in aws_wafv2_web_acl.this[0].rule : r.name => r }["rate-limit-per-ip"].action[0].block) == 1 &&
+      { for r in aws_wafv2_web_acl.this[0].rule : r.name => r }["rate-limit-per-ip"].priority == 1 &&
+      { for r in aws_wafv2_web_acl.this[0].rule : r.name => r }["rate-limit-per-ip"].statement[0].rate_based_statement[0].limit == 500 &&
+      { for r in aws_wafv2_web_acl.this[0].rule : r.name => r }["rate-limit-per-ip"].statement[0].rate_based_statement[0].aggregate_key_type == "IP" &&
+      { for r in aws_wafv2_web_acl.this[0].rule : r.name => r }["rate-limit-per-ip"].visibility_config[0].cloudwatch_metrics_enabled
+    )
+    error_message = "A rate-based rule, first, must block a client IP above waf.rate_limit requests per 5 minutes and publish its metric."
+  }
+
+  assert {
+    condition     = toset([for r in aws_wafv2_web_acl.this[0].rule : r.statement[0].managed_rule_group_statement[0].name if length(r.statement[0].managed_rule_group_statement) > 0]) == toset(["AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAnonymousIpList"])
+    error_message = "The web ACL must apply the known-bad-inputs and anonymous-IP managed rule groups."
+  }
+
+  assert {
+    condition     = aws_wafv2_web_acl_association.this[0].resource_arn == "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/svc/0123456789abcdef"
+    error_message = "The web ACL must be associated with the load balancer."
+  }
+}
+
+run "waf_associates_an_existing_web_acl" {
+  command = plan
+
+  variables {
+    waf = { enabled = true, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0000-1111" }
+  }
+
+  assert {
+    condition = (
+      length(aws_wafv2_web_acl.this) == 0 &&
+      aws_wafv2_web_acl_association.this[0].web_acl_arn == "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0000-1111" &&
+      output.web_acl_arn == "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0000-1111"
+    )
+    error_message = "A given web_acl_arn is associated as is, and the module creates no ACL of its own."
+  }
+}
+
+run "rejects_bad_waf" {
+  command = plan
+
+  variables {
+    waf = { enabled = false, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:global/webacl/x/1", rate_limit = 5 }
+  }
+
+  expect_failures = [var.waf]
+}

@@ -37,15 +37,19 @@ run "defaults_are_secure" {
   assert {
     condition = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules == [
       {
-        rulePriority = 1, description = "Expire untagged images after 7 days", action = { type = "expire" },
+        rulePriority = 1, description = "Keep the newest 20 images tagged release-*", action = { type = "expire" },
+        selection    = { tagStatus = "tagged", tagPrefixList = ["release-"], countType = "imageCountMoreThan", countNumber = 20 }
+      },
+      {
+        rulePriority = 2, description = "Expire untagged images after 7 days", action = { type = "expire" },
         selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 7 }
       },
       {
-        rulePriority = 2, description = "Keep the newest 30 release images", action = { type = "expire" },
+        rulePriority = 3, description = "Keep the newest 30 other tagged images", action = { type = "expire" },
         selection    = { tagStatus = "tagged", tagPatternList = ["*"], countType = "imageCountMoreThan", countNumber = 30 }
       },
     ]
-    error_message = "Default lifecycle: expire untagged after 7 days, keep the newest 30 tagged images."
+    error_message = "Default lifecycle: the newest 20 release-* images first (no lower rule can expire them), then untagged after 7 days, then the newest 30 other tagged images."
   }
 }
 
@@ -78,9 +82,44 @@ run "kms_cross_account_and_protected_tag" {
     error_message = "The protected tag must be matched by the highest-priority rule, so no other rule can expire it."
   }
   assert {
-    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.countNumber == 5 && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.tagPatternList == ["v*"]
-    error_message = "keep_tagged_count and tagged_patterns must reach the release rule."
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[3].selection.countNumber == 5 && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[3].selection.tagPatternList == ["v*"]
+    error_message = "keep_tagged_count and tagged_patterns must reach the lowest-priority tagged rule."
   }
+}
+
+run "release_images_outrank_the_busy_rules" {
+  command = plan
+
+  variables {
+    lifecycle_policy = { release_tag_prefix = "deploy-", keep_release_count = 50, keep_tagged_count = 3, protected_tags = ["a1b2c3d-0123abcd"] }
+  }
+
+  assert {
+    condition = [for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : [r.rulePriority, r.description]] == [
+      [1, "Never expire the protected (deployed) tags"],
+      [2, "Keep the newest 50 images tagged deploy-*"],
+      [3, "Expire untagged images after 7 days"],
+      [4, "Keep the newest 3 other tagged images"],
+    ]
+    error_message = "Rule order (ECR's priority): protected tags, then release tags, then untagged, then other tags."
+  }
+
+  assert {
+    condition = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[1].selection == {
+      tagStatus = "tagged", tagPrefixList = ["deploy-"], countType = "imageCountMoreThan", countNumber = 50
+    }
+    error_message = "The release rule must select the prefix's tags and keep keep_release_count of them."
+  }
+}
+
+run "rejects_bad_release_rule" {
+  command = plan
+
+  variables {
+    lifecycle_policy = { release_tag_prefix = "release-*", keep_release_count = 0 }
+  }
+
+  expect_failures = [var.lifecycle_policy]
 }
 
 run "cross_account_pull_is_read_only" {

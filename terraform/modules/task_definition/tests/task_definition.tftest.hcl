@@ -45,6 +45,14 @@ run "defaults_are_secure" {
     error_message = "The root filesystem must be read-only, with a tmpfs at /tmp."
   }
   assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.capabilities == { drop = ["ALL"] }
+    error_message = "Every Linux capability must be dropped by default, with no empty add list (ECS returns none)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].dockerSecurityOptions == ["no-new-privileges"]
+    error_message = "The container must start with no-new-privileges by default."
+  }
+  assert {
     condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].logConfiguration.options == { awslogs-group = "/mlinfra/test", awslogs-region = "eu-west-1", awslogs-stream-prefix = "ecs" }
     error_message = "Logs must go to the given log group in the current region."
   }
@@ -151,6 +159,51 @@ run "secrets_autoscaling_and_custom_container" {
     condition     = aws_ecs_service.autoscaled[0].deployment_minimum_healthy_percent == 50 && aws_ecs_service.autoscaled[0].deployment_circuit_breaker[0].rollback == false
     error_message = "deployment settings must reach the service."
   }
+}
+
+run "capabilities_added_back_and_privileges_allowed" {
+  command = plan
+
+  variables {
+    linux_capabilities = { add = ["NET_BIND_SERVICE"] }
+    no_new_privileges  = false
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.capabilities == { add = ["NET_BIND_SERVICE"], drop = ["ALL"] }
+    error_message = "Capabilities given back must be added while the rest stay dropped."
+  }
+  assert {
+    condition     = !can(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].dockerSecurityOptions)
+    error_message = "With no_new_privileges = false, dockerSecurityOptions must be left out (ECS returns no empty list)."
+  }
+}
+
+run "no_capability_change_leaves_the_key_out" {
+  command = plan
+
+  variables {
+    linux_capabilities = { drop = [] }
+  }
+
+  assert {
+    condition     = !can(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.capabilities)
+    error_message = "Nothing added or dropped: capabilities must be left out, as ECS returns it."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.initProcessEnabled
+    error_message = "The other Linux parameters must stay."
+  }
+}
+
+run "rejects_bad_capabilities" {
+  command = plan
+
+  variables {
+    linux_capabilities = { add = ["CAP_NET_ADMIN"] }
+  }
+
+  expect_failures = [var.linux_capabilities]
 }
 
 run "rejects_bad_inputs" {
