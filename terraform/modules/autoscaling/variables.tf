@@ -121,10 +121,11 @@ variable "memory_policy" {
 }
 
 variable "request_count_policy" {
-  description = "Target tracking on ALB requests per target (per minute). Off by default; enabling it needs the alb module's arn_suffix and target_group_arn_suffix."
+  description = "Target tracking on ALB requests per target (per minute). Off by default; enabling it needs resource_label (\"app/<alb>/<id>/targetgroup/<tg>/<id>\"), or the alb module's arn_suffix and target_group_arn_suffix from which the module builds it."
   type = object({
     enabled                 = optional(bool, false)
     target_value            = optional(number, 1000)
+    resource_label          = optional(string)
     alb_arn_suffix          = optional(string)
     target_group_arn_suffix = optional(string)
     scale_in_cooldown       = optional(number, 300)
@@ -135,11 +136,14 @@ variable "request_count_policy" {
   nullable = false
 
   validation {
-    condition = !var.request_count_policy.enabled || (
+    condition = !var.request_count_policy.enabled || (var.request_count_policy.resource_label != null ?
+      can(regex("^app/[^/]+/[^/]+/targetgroup/[^/]+/[^/]+$", var.request_count_policy.resource_label)) &&
+      var.request_count_policy.alb_arn_suffix == null && var.request_count_policy.target_group_arn_suffix == null
+      :
       can(regex("^app/[^/]+/[^/]+$", var.request_count_policy.alb_arn_suffix)) &&
       can(regex("^targetgroup/[^/]+/[^/]+$", var.request_count_policy.target_group_arn_suffix))
     )
-    error_message = "request_count_policy got alb_arn_suffix ${jsonencode(var.request_count_policy.alb_arn_suffix)} and target_group_arn_suffix ${jsonencode(var.request_count_policy.target_group_arn_suffix)}; it needs alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\") when enabled; pass the alb module's arn_suffix and target_group_arn_suffix outputs."
+    error_message = "request_count_policy got resource_label ${jsonencode(var.request_count_policy.resource_label)}, alb_arn_suffix ${jsonencode(var.request_count_policy.alb_arn_suffix)} and target_group_arn_suffix ${jsonencode(var.request_count_policy.target_group_arn_suffix)}; when enabled it needs either resource_label \"app/NAME/ID/targetgroup/NAME/ID\" alone, or alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\"): the alb module's arn_suffix and target_group_arn_suffix outputs."
   }
 
   validation {

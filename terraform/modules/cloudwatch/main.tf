@@ -205,7 +205,11 @@ resource "aws_sns_topic" "alarms" {
 }
 
 resource "aws_sns_topic_subscription" "alarms" {
-  for_each = var.sns_topic.create ? var.sns_topic.subscriptions : {}
+  # An e-mail address is its own key; each address confirms its subscription from the mail AWS sends.
+  for_each = var.sns_topic.create ? merge(
+    { for address in var.sns_topic.email_addresses : address => { protocol = "email", endpoint = address } },
+    var.sns_topic.subscriptions,
+  ) : {}
 
   topic_arn = aws_sns_topic.alarms[0].arn
   protocol  = each.value.protocol

@@ -160,10 +160,11 @@ variable "alarm_evaluation" {
 ################################################################################
 
 variable "sns_topic" {
-  description = "An SNS topic for alarm and OK notifications, created when create = true. It is always encrypted: with kms_key_arn, or else with a key the module creates that CloudWatch may use."
+  description = "An SNS topic for alarm and OK notifications, created when create = true, with a subscription for each of email_addresses and each of subscriptions (name => protocol and endpoint: https for a chat or paging webhook, sqs, lambda...). It is always encrypted: with kms_key_arn, or else with a key the module creates that CloudWatch may use."
   type = object({
-    create      = optional(bool, false)
-    kms_key_arn = optional(string)
+    create          = optional(bool, false)
+    kms_key_arn     = optional(string)
+    email_addresses = optional(list(string), [])
     subscriptions = optional(map(object({
       protocol = string
       endpoint = string
@@ -180,6 +181,16 @@ variable "sns_topic" {
   validation {
     condition     = alltrue([for s in values(var.sns_topic.subscriptions) : contains(["email", "email-json", "http", "https", "sqs", "lambda", "sms"], s.protocol)])
     error_message = "sns_topic.subscriptions ${jsonencode([for k, s in var.sns_topic.subscriptions : k if !contains(["email", "email-json", "http", "https", "sqs", "lambda", "sms"], s.protocol)])}: protocol must be one of email, email-json, http, https, sqs, lambda or sms."
+  }
+
+  validation {
+    condition     = alltrue([for a in var.sns_topic.email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "sns_topic.email_addresses ${jsonencode([for a in var.sns_topic.email_addresses : a if !can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])} are not e-mail addresses; give addresses such as \"oncall@example.com\"."
+  }
+
+  validation {
+    condition     = var.sns_topic.create || (length(var.sns_topic.email_addresses) == 0 && length(var.sns_topic.subscriptions) == 0)
+    error_message = "sns_topic has email_addresses or subscriptions but create = false, so nobody would be subscribed; set sns_topic.create = true, or subscribe them to the topics of alarm_topic_arns yourself."
   }
 }
 

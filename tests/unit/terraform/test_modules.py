@@ -48,12 +48,112 @@ def test_layout(module: Path) -> None:
     assert runs >= 3, f"{module.name}/tests/*.tftest.hcl hold {runs} runs; write at least 3"
 
 
+# The Terraform release that first understood each construct (its changelog). Matched against
+# the code, comments excluded; a construct missing here is one to add when a module first uses it.
+FEATURE_VERSIONS: tuple[tuple[str, tuple[int, int], re.Pattern[str]], ...] = (
+    ("nullable", (1, 1), re.compile(r"^\s*nullable\s*=", re.M)),
+    ("moved blocks", (1, 1), re.compile(r"^\s*moved\s*\{", re.M)),
+    ("preconditions and postconditions", (1, 2), re.compile(r"^\s*(pre|post)condition\s*\{", re.M)),
+    ("optional() object attributes", (1, 3), re.compile(r"\boptional\(")),
+    ("startswith() / endswith()", (1, 3), re.compile(r"\b(startswith|endswith)\(")),
+    ("terraform_data", (1, 4), re.compile(r"\bterraform_data\b")),
+    ("strcontains()", (1, 5), re.compile(r"\bstrcontains\(")),
+    ("plantimestamp()", (1, 5), re.compile(r"\bplantimestamp\(")),
+    ("check and import blocks", (1, 5), re.compile(r"^\s*(check\s+\"|import\s*\{)", re.M)),
+    ("removed blocks", (1, 7), re.compile(r"^\s*removed\s*\{", re.M)),
+    ("provider-defined functions", (1, 8), re.compile(r"\bprovider::")),
+    ("issensitive()", (1, 8), re.compile(r"\bissensitive\(")),
+    ("templatestring()", (1, 9), re.compile(r"\btemplatestring\(")),
+    ("ephemeral values", (1, 10), re.compile(r"^\s*ephemeral\s+\"|\bephemeralasnull\(", re.M)),
+    ("the S3 backend's use_lockfile", (1, 10), re.compile(r"^\s*use_lockfile\s*=", re.M)),
+)
+# Whole-line comments only: "#" and "//" also occur inside strings (regexes, URLs).
+COMMENT = re.compile(r"^\s*(#|//).*$", re.M)
+
+
+def interpolations(text: str) -> list[str]:
+    """The ${...} expressions of a string as hcl2 renders it, nested braces included."""
+    found, i = [], 0
+    while (i := text.find("${", i)) >= 0:
+        depth, j = 1, i + 2
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        found.append(text[i + 2 : j - 1])
+        i = j
+    return found
+
+
+def cross_variable_validations(folder: Path) -> list[str]:
+    """Variables whose validation reads anything but themselves (Terraform >= 1.9)."""
+    found = []
+    for path in sorted(folder.glob("*.tf")):
+        for entry in hcl2.loads(path.read_text()).get("variable", []):
+            ((name, body),) = entry.items()
+            # The condition and the error message's ${...}; the message's prose may name anything.
+            text = " ".join(
+                expression
+                for validation in body.get("validation", [])
+                for key in ("condition", "error_message")
+                for value in validation.get(key, [])
+                for expression in interpolations(str(value))
+            )
+            others = set(re.findall(r"\b(?:var\.(\w+)|(local|data|module)\.)", text))
+            if any(var != name or kind for var, kind in others):
+                found.append(name)
+    return found
+
+
+def needed_terraform(folder: Path) -> tuple[tuple[int, int], list[str]]:
+    """The newest release the folder's code needs, and the constructs that need it."""
+    code = "\n".join(COMMENT.sub("", p.read_text()) for p in sorted(folder.glob("*.tf")))
+    uses = [(version, name) for name, version, pattern in FEATURE_VERSIONS if pattern.search(code)]
+    if cross := cross_variable_validations(folder):
+        uses.append(((1, 9), f"validations reading other values ({', '.join(cross)})"))
+    newest = max((version for version, _ in uses), default=(1, 0))
+    return newest, sorted(name for version, name in uses if version == newest)
+
+
+def required_version(folder: Path) -> str:
+    return hcl2.loads((folder / "versions.tf").read_text())["terraform"][0]["required_version"][0]
+
+
 @pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)
 def test_versions_pin_terraform_and_aws_only(module: Path) -> None:
     terraform = hcl2.loads((module / "versions.tf").read_text())["terraform"][0]
-    assert terraform["required_version"] == [">= 1.6"]
     (providers,) = terraform["required_providers"]
     assert providers == {"aws": [{"source": "hashicorp/aws", "version": ">= 5.60, < 7.0"}]}
+
+
+@pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)
+def test_required_version_says_what_the_code_needs(module: Path) -> None:
+    (major, minor), why = needed_terraform(module)
+    expected = f">= {major}.{minor}"
+    assert required_version(module) == expected, (
+        f"{module.name}/versions.tf says required_version = {required_version(module)!r}; "
+        f"its code needs {expected!r} ({', '.join(why)}): write that"
+    )
+    for example in example_dirs(module):
+        (e_major, e_minor), _ = needed_terraform(example)
+        needs = f">= {max((major, minor), (e_major, e_minor))[0]}.{max((major, minor), (e_major, e_minor))[1]}"
+        assert required_version(example) == needs, (
+            f"{module.name}/examples/{example.name}/versions.tf says {required_version(example)!r}; "
+            f"it and the module it calls need {needs!r}"
+        )
+
+
+def test_the_version_finder_sees_cross_variable_validations(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text(
+        'variable "a" {\n  type = number\n  default = 1\n\n'
+        "  validation {\n    condition     = var.a <= var.b\n"
+        '    error_message = "a must not exceed b."\n  }\n}\n\n'
+        'variable "b" {\n  type = number\n  default = 2\n  nullable = false\n}\n'
+    )
+    assert needed_terraform(tmp_path) == ((1, 9), ["validations reading other values (a)"])
+    (tmp_path / "variables.tf").write_text(
+        'variable "b" {\n  type = number\n  # strcontains( in a comment\n  nullable = false\n}\n'
+    )
+    assert needed_terraform(tmp_path) == ((1, 1), ["nullable"])
 
 
 @pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)

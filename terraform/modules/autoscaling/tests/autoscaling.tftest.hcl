@@ -102,6 +102,69 @@ run "request_count_and_schedules" {
   }
 }
 
+run "three_policies_each_with_its_own_target" {
+  command = plan
+
+  variables {
+    cpu_policy    = { target_value = 60 }
+    memory_policy = { target_value = 70 }
+    request_count_policy = {
+      enabled        = true
+      target_value   = 800
+      resource_label = "app/mlinfra-prod/50dc6c495c0c9188/targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    }
+  }
+
+  assert {
+    condition = {
+      for key, policy in aws_appautoscaling_policy.target_tracking : key => [
+        policy.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type,
+        policy.target_tracking_scaling_policy_configuration[0].target_value,
+      ]
+      } == {
+      cpu      = ["ECSServiceAverageCPUUtilization", 60]
+      memory   = ["ECSServiceAverageMemoryUtilization", 70]
+      requests = ["ALBRequestCountPerTarget", 800]
+    }
+    error_message = "CPU, memory and requests per target must each track their own metric and target."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_policy.target_tracking["requests"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "app/mlinfra-prod/50dc6c495c0c9188/targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    error_message = "A given resource_label must label the request count metric as is."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_policy.target_tracking["cpu"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == null
+    error_message = "Only the request count metric takes a resource label."
+  }
+}
+
+run "rejects_a_resource_label_beside_the_suffixes" {
+  command = plan
+
+  variables {
+    request_count_policy = {
+      enabled                 = true
+      resource_label          = "app/mlinfra-prod/50dc6c495c0c9188/targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+      alb_arn_suffix          = "app/mlinfra-prod/50dc6c495c0c9188"
+      target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    }
+  }
+
+  expect_failures = [var.request_count_policy]
+}
+
+run "rejects_a_malformed_resource_label" {
+  command = plan
+
+  variables {
+    request_count_policy = { enabled = true, resource_label = "targetgroup/mlinfra-prod-1a2b/943f017f100becff" }
+  }
+
+  expect_failures = [var.request_count_policy]
+}
+
 run "rejects_bad_inputs" {
   command = plan
 

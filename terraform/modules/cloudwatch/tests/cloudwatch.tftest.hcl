@@ -180,6 +180,61 @@ run "load_balancer_topic_and_overrides" {
   }
 }
 
+run "every_alarm_notifies_the_topics_on_alarm_and_ok" {
+  command = plan
+
+  variables {
+    load_balancer = {
+      arn_suffix              = "app/mlinfra-prod/50dc6c495c0c9188"
+      target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    }
+    sns_topic = {
+      create          = true
+      email_addresses = ["oncall@example.com", "ml-team@example.com"]
+      subscriptions   = { pager = { protocol = "https", endpoint = "https://events.example.com/hook" } }
+    }
+    alarm_topic_arns = ["arn:aws:sns:eu-west-1:111122223333:chat"]
+  }
+
+  # Every alarm resource of the module, whatever its kind: a new one must be added here too
+  # (tests/unit/terraform/test_modules.py checks that each sets alarm_actions and ok_actions).
+  assert {
+    condition = alltrue([
+      for alarm in concat(values(aws_cloudwatch_metric_alarm.metric), aws_cloudwatch_metric_alarm.tasks_below_desired) :
+      alarm.actions_enabled &&
+      alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:svc-alarms", "arn:aws:sns:eu-west-1:111122223333:chat"]) &&
+      alarm.ok_actions == alarm.alarm_actions
+    ])
+    error_message = "Every alarm must notify the module's topic and alarm_topic_arns when it fires and when it returns to OK."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.metric) + length(aws_cloudwatch_metric_alarm.tasks_below_desired) == 7
+    error_message = "The assertion above must have covered all seven alarms."
+  }
+
+  assert {
+    condition = {
+      for key, sub in aws_sns_topic_subscription.alarms : key => [sub.protocol, sub.endpoint, sub.topic_arn]
+      } == {
+      "oncall@example.com"  = ["email", "oncall@example.com", "arn:aws:sns:eu-west-1:111122223333:svc-alarms"]
+      "ml-team@example.com" = ["email", "ml-team@example.com", "arn:aws:sns:eu-west-1:111122223333:svc-alarms"]
+      pager                 = ["https", "https://events.example.com/hook", "arn:aws:sns:eu-west-1:111122223333:svc-alarms"]
+    }
+    error_message = "Each e-mail address and each endpoint must be subscribed to the module's topic."
+  }
+}
+
+run "rejects_subscriptions_without_a_topic_and_bad_addresses" {
+  command = plan
+
+  variables {
+    sns_topic = { create = false, email_addresses = ["not-an-address"] }
+  }
+
+  expect_failures = [var.sns_topic]
+}
+
 run "given_key_and_switches_off" {
   command = plan
 
