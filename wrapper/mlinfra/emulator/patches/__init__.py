@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from types import ModuleType
 
 from mlinfra.emulator.patches import (
+    acm_validation_wait,
     appautoscaling_tags,
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
@@ -31,6 +32,7 @@ PATCHES: tuple[ModuleType, ...] = (
     iam_instance_profile_roles,
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
+    acm_validation_wait,
 )
 
 
