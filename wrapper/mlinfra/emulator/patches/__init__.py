@@ -19,6 +19,7 @@ from mlinfra.emulator.patches import (
     ecs_bridge_network_configuration,
     ecs_service_counts,
     ecs_service_fields,
+    elbv2_deletion_protection,
     iam_instance_profile_roles,
     iam_managed_policies,
 )
@@ -33,6 +34,7 @@ PATCHES: tuple[ModuleType, ...] = (
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
     acm_validation_wait,
+    elbv2_deletion_protection,
 )
 
 
