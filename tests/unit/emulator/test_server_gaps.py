@@ -135,3 +135,24 @@ def test_each_wire_format_parses_as_a_client_error_in_botocore(protocol, service
     )
     assert parsed["Error"]["Code"] == GAP_CODE
     assert parsed["Error"]["Message"] == "moto answered HTTP 500 to <x> & co"
+
+
+def test_a_5xx_status_moto_serialises_is_a_gap_too(aws, monkeypatch):
+    # Not an escaping exception: moto's own InternalException, which it answers as HTTP 500.
+    from moto.pipes.exceptions import InternalException
+    from moto.pipes.models import EventBridgePipesBackend
+
+    def internal_error(self, name):
+        raise InternalException(f"pipe {name} is unwell")
+
+    monkeypatch.setattr(EventBridgePipesBackend, "describe_pipe", internal_error)
+    with in_process() as endpoint:
+        pipes = aws(endpoint, "pipes")
+        attempts = _counting_attempts(pipes)
+        response = _gap_error(lambda: pipes.describe_pipe(Name="p"))
+        (gap,) = read_gaps(endpoint)["gaps"]
+
+    assert len(attempts) == 1
+    assert response["Error"]["Code"] == GAP_CODE
+    assert "pipe p is unwell" in response["Error"]["Message"]
+    assert (gap["status"], gap["service"], gap["action"]) == (500, "pipes", "GET /v1/pipes/p")

@@ -12,12 +12,14 @@ from contextlib import ExitStack, contextmanager
 from types import ModuleType
 
 from mlinfra.emulator.patches import (
+    acm_validation_wait,
     appautoscaling_tags,
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
     ecs_bridge_network_configuration,
     ecs_service_counts,
     ecs_service_fields,
+    elbv2_deletion_protection,
     iam_instance_profile_roles,
     iam_managed_policies,
 )
@@ -31,6 +33,8 @@ PATCHES: tuple[ModuleType, ...] = (
     iam_instance_profile_roles,
     autoscaling_unprotected_scale_in,
     ec2_launch_template_tags,
+    acm_validation_wait,
+    elbv2_deletion_protection,
 )
 
 
