@@ -10,9 +10,10 @@ import os
 import shutil
 from pathlib import Path
 
-from gunicorn.arbiter import Arbiter
-from gunicorn.glogging import Logger
-from gunicorn.workers.base import Worker
+# NOTE: gunicorn ships no type information (no py.typed, no stubs package).
+from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
 # NOTE: set before anything imports LightGBM or prometheus_client: both read these at import.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -68,7 +69,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = None
 
 
-class NoAccessLogLogger(Logger):
+class NoAccessLogLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger without the access log, whatever the other settings.
 
     PERF: gunicorn turns its access log on whenever ``logconfig_dict`` is set (below), then
@@ -123,7 +124,7 @@ def on_starting(server: Arbiter) -> None:
 def child_exit(server: Arbiter, worker: Worker) -> None:
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:

@@ -8,6 +8,8 @@ the latency tail (docs/performance.md). The handlers never wait on I/O besides t
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 import falcon.asgi
 import falcon.media
@@ -25,7 +27,7 @@ ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
 async def _render_api_error(
-    req: falcon.asgi.Request, resp: falcon.asgi.Response, err: ApiError, _: dict
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, err: ApiError, _: dict[str, Any]
 ) -> None:
     resp.status = err.status
     resp.media = err.to_json()
@@ -39,7 +41,7 @@ def _serialize_http_error(
     code = ERROR_CODES.get(err.status_code) or (err.title or "error").lower().replace(" ", "_")
     field = None
     if isinstance(err, falcon.HTTPMethodNotAllowed):
-        allowed = err.headers.get("Allow", "") if err.headers else ""
+        allowed = dict(err.headers or ()).get("Allow", "")
         expected = f"one of the methods: {allowed}"
         message = f"{req.method} is not allowed on {req.path}."
     elif isinstance(err, falcon.HTTPNotFound):
@@ -53,11 +55,12 @@ def _serialize_http_error(
 
 def create_app(
     predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
-) -> falcon.asgi.App:
+) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
     ``api_key`` set: every route of ``auth.PROTECTED_ROUTES`` requires it in ``X-API-Key``."""
     settings = settings or Settings()
-    middleware: list[object] = [RequestLogMiddleware()]
+    # NOTE: Any: falcon types its middleware protocols only in its private falcon._typing.
+    middleware: list[Any] = [RequestLogMiddleware()]
     if api_key is not None:
         middleware.append(ApiKeyMiddleware(api_key))
     # After the key: a protected route answers 401 to any method without it.

@@ -19,7 +19,7 @@ from mlinfra_serving.logs import log_event
 from mlinfra_serving.predictor import Predictor
 
 
-def load_application() -> falcon.asgi.App:
+def load_application() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     try:
         settings = Settings.from_env()
         api_key = load_api_key()

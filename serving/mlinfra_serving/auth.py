@@ -87,7 +87,11 @@ class ApiKeyMiddleware:
         self._routes = frozenset(routes)
 
     async def process_resource(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: Any, params: dict
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: Any,
+        params: dict[str, Any],
     ) -> None:
         if req.uri_template not in self._routes:
             return

@@ -48,7 +48,7 @@ class Comparison:
 
 def compile_shared_object(model_file: Path, target: Path, target_cpu: str) -> None:
     """Write ``target`` (a shared library exporting ``forest_root``) compiled from ``model_file``."""
-    import lleaves
+    import lleaves  # type: ignore[import-untyped]
 
     linker = shutil.which("ld")
     if linker is None:
@@ -145,7 +145,7 @@ def compile_and_check(
 
     booster = lgb.Booster(model_file=str(model_file))
     rows = sample_rows(booster, feature_bounds(metadata, model_file.read_text()), sample, seed=0)
-    expected = booster.predict(rows, num_threads=1)
+    expected = np.asarray(booster.predict(rows, num_threads=1))
     manifest: dict[str, Any] = {
         "model_sha256": metadata["sha256"],
         "num_feature": booster.num_feature(),

@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
         )
 
 
-class StdoutHandler(logging.StreamHandler):
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to ``sys.stdout`` as it is at each record, not as it was at set-up, so a
     replaced stdout (pytest's capture, a redirect in an embedding server) still gets the lines."""
 

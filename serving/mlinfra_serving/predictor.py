@@ -26,8 +26,11 @@ from mlinfra_serving.config import MODEL_BACKENDS
 
 
 class Backend(Protocol):
-    name: str
-    num_feature: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def num_feature(self) -> int: ...
 
     def predict(self, rows: np.ndarray) -> np.ndarray: ...
 
@@ -54,7 +57,7 @@ class LightGBMBackend:
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         # PERF: one thread; OMP_NUM_THREADS=1 in the image does the same for the OpenMP pool.
-        return self.booster.predict(rows, num_threads=1)
+        return np.asarray(self.booster.predict(rows, num_threads=1))
 
 
 def load_backend(model_dir: Path, sha256: str, choice: str | None) -> Backend:
@@ -114,7 +117,8 @@ class Predictor:
         return predictor
 
     def predict(self, rows: np.ndarray) -> list[float]:
-        return self.model.predict(rows).tolist()
+        values: list[float] = self.model.predict(rows).tolist()
+        return values
 
     def probe_row(self) -> list[float]:
         """A row inside every feature's range, used by readiness checks."""

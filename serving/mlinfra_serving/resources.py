@@ -21,11 +21,23 @@ from mlinfra_serving.validation import (
 # reset can reach a client still sending (through an ALB: a 502) before the 4xx does. Bodies up
 # to this size are read and dropped before a refusal, so the client gets the answer.
 DISCARD_MAX_BYTES = 8 << 20
+DISCARD_CHUNK_BYTES = 64 << 10
 
 
 async def _discard_unread_body(req: falcon.asgi.Request) -> None:
-    if (req.content_length or 0) <= DISCARD_MAX_BYTES:
-        await req.stream.exhaust()
+    """Read and drop what is left of the body, at most ``DISCARD_MAX_BYTES`` in all.
+
+    NOTE: a chunked body has no Content-Length to judge by; without the cap an endless one
+    would be read for ever.
+    """
+    if (req.content_length or 0) > DISCARD_MAX_BYTES:
+        return
+    left = DISCARD_MAX_BYTES
+    while left > 0:
+        chunk = await req.stream.read(min(left, DISCARD_CHUNK_BYTES))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def _not_ready() -> ApiError:
@@ -47,6 +59,9 @@ class PredictResource:
             raise
         # NOTE: read one byte past the limit so a chunked body without Content-Length is caught too.
         body = await req.stream.read(limit + 1)
+        if len(body) > limit:
+            # A chunked body over the limit: drop the rest too, so the 413 reaches the client.
+            await _discard_unread_body(req)
         payload = decode_json(body, limit)
         if self._predictor is None:
             raise _not_ready()

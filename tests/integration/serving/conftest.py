@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from serving_support import base_url, serving_container, wait_ready
+from serving_support import serving, serving_container
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage, build_image
@@ -38,13 +38,8 @@ def service(serving_image: BuiltImage, run_id: str) -> Iterator[tuple[DockerCont
     container = serving_container(
         serving_image, f"mlinfra-it-{run_id}-service", GUNICORN_WORKERS="2"
     )
-    container.start()
-    try:
-        url = base_url(container)
-        wait_ready(url)
-        yield container, url
-    finally:
-        container.stop()
+    with serving(container) as running:
+        yield running
 
 
 @pytest.fixture

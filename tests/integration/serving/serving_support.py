@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 from testcontainers.core.container import DockerContainer
@@ -12,11 +14,18 @@ from mlinfra.image import BuiltImage
 CONTAINER_PORT = 8080
 
 
-def serving_container(image: BuiltImage, name: str, **env: str) -> DockerContainer:
-    """A container as ECS runs it: read-only root, tmpfs /tmp, port on a random 127.0.0.1 port."""
+# What the task definition sets (linuxParameters.capabilities.drop, dockerSecurityOptions).
+HARDENED = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges"]}
+
+
+def serving_container(
+    image: BuiltImage, name: str, *, hardened: bool = False, **env: str
+) -> DockerContainer:
+    """A container as ECS runs it: read-only root, tmpfs /tmp, port on a random 127.0.0.1 port;
+    ``hardened``: also every capability dropped and no-new-privileges."""
     container = DockerContainer(image.reference, name=name, env=env or None)
     container.with_tmpfs_mount("/tmp", "size=64m")
-    container.with_kwargs(read_only=True)
+    container.with_kwargs(read_only=True, **(HARDENED if hardened else {}))
     # NOTE: testcontainers binds 0.0.0.0; keep the service on loopback only.
     container.ports[f"{CONTAINER_PORT}/tcp"] = ("127.0.0.1", None)
     return container
@@ -37,3 +46,15 @@ def wait_ready(url: str, timeout: float = 30.0) -> float:
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{url}/ready did not answer 200 within {timeout} s")
+
+
+@contextmanager
+def serving(container: DockerContainer) -> Iterator[tuple[DockerContainer, str]]:
+    """Start ``container``, wait until /ready answers, stop it afterwards."""
+    container.start()
+    try:
+        url = base_url(container)
+        wait_ready(url)
+        yield container, url
+    finally:
+        container.stop()

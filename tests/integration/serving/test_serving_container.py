@@ -94,6 +94,44 @@ def test_error_classes(url: str, content: bytes, headers: dict, status: int, cod
     assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b'{"features": [' + b"[" * 1000 + b"]" * 1000 + b", 2, 1500, 2020]}", 422, "wrong_type"),
+        (b'{"features": [' + b"[" * 5000 + b"]" * 5000 + b", 2, 1500, 2020]}", 400, "invalid_json"),
+        (
+            b'{"features": [3, 2, 1500, 2020], "' + b"k" * 400_000 + b'": 1}',
+            422,
+            "unexpected_field",
+        ),
+    ],
+    ids=["1000-deep", "5000-deep", "400-kB-key"],
+)
+def test_hostile_bodies_get_a_small_4xx(url: str, content: bytes, status: int, code: str) -> None:
+    response = httpx.post(
+        f"{url}/predict", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert len(response.content) < 1000
+
+
+def test_made_up_methods_are_405_and_add_no_metric_series(url: str) -> None:
+    methods = [f"FOO{i}BAR" for i in range(50)]
+    with httpx.Client(base_url=url, timeout=5) as client:
+        for method in methods:
+            response = client.request(method, "/predict")
+            assert response.status_code == 405
+            assert response.json()["error"]["code"] == "method_not_allowed"
+        text = client.get("/metrics").text
+    seen = {
+        line.split('method="', 1)[1].split('"', 1)[0]
+        for line in text.splitlines()
+        if line.startswith("mlinfra_http_requests_total{")
+    }
+    assert "other" in seen and not any(m in seen for m in methods), seen
+
+
 def test_404_and_405_are_json(url: str) -> None:
     assert httpx.get(f"{url}/nope").json()["error"]["code"] == "not_found"
     assert httpx.get(f"{url}/predict").json()["error"]["code"] == "method_not_allowed"

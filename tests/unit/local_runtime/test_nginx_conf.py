@@ -27,6 +27,14 @@ def test_targets_become_one_upstream_with_keepalive_and_retries() -> None:
     assert "proxy_next_upstream error timeout http_502 http_503;" in text
 
 
+def test_bodies_pass_to_the_target_unlimited_and_unbuffered_like_an_alb() -> None:
+    # The service answers an oversized body with its own JSON 413; nginx must not first.
+    text = render_nginx_conf([Upstream("127.0.0.1", 32768)], host="127.0.0.1", port=8080)
+
+    assert "client_max_body_size 0;" in text
+    assert "proxy_request_buffering off;" in text
+
+
 def test_no_targets_answer_503_like_an_alb_without_healthy_targets() -> None:
     text = render_nginx_conf([], host="127.0.0.1", port=18080)
 

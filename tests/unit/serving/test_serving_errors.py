@@ -232,3 +232,52 @@ def test_made_up_methods_share_one_metric_label(client: testing.TestClient) -> N
 
 def test_a_made_up_method_on_an_unknown_route_is_a_json_404(client: testing.TestClient) -> None:
     _assert_error(client.simulate_request("FOOBAR", "/nope"), 404, "not_found", None)
+
+
+class _ChunkedBody:
+    """An ASGI ``receive`` sending a body without Content-Length in 64 KiB chunks (``total``
+    bytes, or without end when None), counting what the app read."""
+
+    def __init__(self, total: int | None, chunk: bytes = b" " * (64 << 10)) -> None:
+        self.total = total
+        self.chunk = chunk
+        self.sent = 0
+
+    async def __call__(self) -> dict:
+        if self.total is not None and self.sent >= self.total:
+            await asyncio.sleep(3600)  # the app must not wait for more after the end
+        await asyncio.sleep(0)  # a turn of the loop, so wait_for can stop a reader that never ends
+        self.sent += len(self.chunk)
+        more = self.total is None or self.sent < self.total
+        return {"type": "http.request", "body": self.chunk, "more_body": more}
+
+
+def _chunked_post(
+    client: testing.TestClient, body: _ChunkedBody, content_type: str
+) -> tuple[int, dict]:
+    scope = testing.create_scope(
+        path="/predict",
+        method="POST",
+        headers=[("Content-Type", content_type), ("Transfer-Encoding", "chunked")],
+    )
+    sent = testing.ASGIResponseEventCollector()
+    asyncio.run(asyncio.wait_for(client.app(scope, body, sent), timeout=10))
+    return sent.status, json.loads(b"".join(sent.body_chunks))
+
+
+def test_an_endless_chunked_body_is_drained_only_so_far(client: testing.TestClient) -> None:
+    endless = _ChunkedBody(None)
+    status, answer = _chunked_post(client, endless, "text/plain")
+    assert status == 415 and answer["error"]["code"] == "unsupported_media_type"
+    assert endless.sent <= (8 << 20) + (64 << 10)
+
+
+def test_a_chunked_body_over_the_limit_is_drained_before_the_413(
+    client: testing.TestClient,
+) -> None:
+    # The client fixture allows 2048 bytes; gunicorn would reset the connection over the
+    # 3 MiB left unread, and the client (through an ALB, a 502) would not see the 413.
+    body = _ChunkedBody(3 << 20)
+    status, answer = _chunked_post(client, body, "application/json")
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    assert body.sent == 3 << 20

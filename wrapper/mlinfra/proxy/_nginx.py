@@ -56,6 +56,13 @@ _UPSTREAM = """\
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
+            # NOTE: an ALB sets no body limit and streams the body to the target, so the
+            # service's own JSON 413 (MAX_BODY_BYTES) is what a client sees; nginx's default
+            # limit of 1 MiB answered its HTML 413 page instead. Unbuffered, nothing is written
+            # to the proxy's disk, and nginx still retries a target that refuses the connection
+            # (the body is sent only once one accepted it).
+            client_max_body_size 0;
+            proxy_request_buffering off;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
             # A refused or reset connection is retried on the next target. nginx never retries
