@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,9 +121,10 @@ def _connect(selected: config.Environment) -> deploy.Target:
     return _step(f"connecting to {selected.name}", lambda say: deploy.connect(selected, say))
 
 
-def _confirm_prod(target: deploy.Target, yes: bool, action: str) -> None:
-    if target.env.name == "prod" and not yes:
-        typer.confirm(f"{action} in prod?", abort=True)
+def _confirm(env: config.Environment, yes: bool, action: str) -> None:
+    """Ask before a change to staging or prod, unless --yes."""
+    if env.asks_before_changes and not yes:
+        typer.confirm(f"{action} in {env.name}?", abort=True)
 
 
 def _layer_progress() -> tuple[Progress, Callable[[Any], None]]:
@@ -238,7 +240,7 @@ def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = Fal
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
     with _handled(), _exclusive(env, "apply") as selected:
         target = _terraform_target(selected)
-        _confirm_prod(target, yes, "Apply the saved plans")
+        _confirm(target.env, yes, "Apply the saved plans")
         result = _step("applying", lambda say: deploy.apply(target, say))
         if json_:
             reports.print_json(_out(), result.to_dict())
@@ -253,7 +255,7 @@ def deploy_command(
     """Train if needed, build, push, plan, apply, then report the status."""
     with _handled(), _exclusive(env, "deploy") as selected:
         target = _terraform_target(selected)
-        _confirm_prod(target, yes, "Deploy")
+        _confirm(target.env, yes, "Deploy")
 
         def work(say: Callable[[str], None]) -> deploy.ApplyResult:
             # One live display at a time: under the spinner, layers report as lines.
@@ -352,6 +354,65 @@ def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
             _out().print(reports.outputs_table(values))
 
 
+secret_app = typer.Typer(
+    help="The environment's API key, kept in Secrets Manager (the registry stack's "
+    "api_key_secret_arn); the tasks receive it through the task definition's secrets.",
+    no_args_is_help=True,
+)
+app.add_typer(secret_app, name="secret")
+
+
+def _read_api_key() -> str:
+    """The key from stdin when it is not a terminal (a pipe, a file), else a hidden prompt.
+
+    Never an argument: argv is visible to every user of the machine (ps, /proc) and lands in
+    shell history.
+    """
+    if not sys.stdin.isatty():
+        # One line: a trailing newline from `echo` or a file is not part of the key.
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt(
+        "API key", hide_input=True, confirmation_prompt=True, err=True, show_default=False
+    )
+    return value
+
+
+@secret_app.command("set")
+def secret_set(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Store the API key read from stdin (or a hidden prompt) as the secret's current value.
+
+    The running tasks pick it up at the next deploy; `mlinfra secret rotate` rolls them at once.
+    """
+    with _handled(), _exclusive(env, "secret set") as selected:
+        value = _read_api_key()
+        deploy.check_api_key(value)  # before connecting: a short key fails at once
+        target = _terraform_target(selected)
+        _confirm(target.env, yes, "Replace the API key")
+        result = deploy.set_api_key(target, value)
+        del value
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.secret_result(_out(), result, "stored")
+
+
+@secret_app.command("rotate")
+def secret_rotate(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Make a new random API key, store it, and roll the service's tasks onto it through
+    Terraform (a new task definition revision); waits for the rollout.
+
+    The key is printed nowhere: read it with `aws secretsmanager get-secret-value`.
+    """
+    with _handled(), _exclusive(env, "secret rotate") as selected:
+        target = _terraform_target(selected)
+        _confirm(target.env, yes, "Rotate the API key and roll the service")
+        result = _step("rotating the API key", lambda say: deploy.rotate_api_key(target, say))
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.secret_result(_out(), result, "rotated")
+
+
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -413,7 +474,7 @@ def _reflowed(doc: str) -> str:
     return "\n\n".join(" ".join(part.split()) for part in inspect.cleandoc(doc).split("\n\n"))
 
 
-for _command in app.registered_commands:
+for _command in [*app.registered_commands, *secret_app.registered_commands]:
     if _command.help is None and _command.callback is not None and _command.callback.__doc__:
         _command.help = _reflowed(_command.callback.__doc__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlinfra import config, registry, tfvars
 from mlinfra.errors import ConfigError, DeployError, MlinfraError
@@ -102,11 +104,14 @@ class Target:
 
     def _backend_overrides(self, stack: str, has_file: bool) -> dict[str, str]:
         """Backend values beyond the stack's ``backend.hcl``: all of them when it has none."""
-        values: dict[str, str] = {}
+        # One region for the provider, the backend and boto3: the resolved one wins over a
+        # backend.hcl's (issue 12: the provider hard-coded us-east-1 while the CLI read
+        # AWS_REGION).
+        values: dict[str, str] = {"region": self.region}
         if self.backend_bucket:
             values["bucket"] = self.backend_bucket
         if not has_file:
-            values |= {"key": f"{self.env.name}/{stack}.tfstate", "region": self.region}
+            values["key"] = f"{self.env.name}/{stack}.tfstate"
         if self.emulator_endpoint:
             values["use_path_style"] = "true"
         return values
@@ -115,8 +120,10 @@ class Target:
         return self.env.state_dir / f"{stack}.tfplan"
 
     def var_files(self, stack: str) -> list[Path]:
-        """The environment's own ``*.tfvars`` beside the stack, plus the image for the service."""
+        """The environment's own ``*.tfvars`` beside the stack, the values mlinfra resolved for it
+        (:func:`write_stack_tfvars`), plus the image for the service."""
         files = sorted((self.env.path / stack).glob("*.tfvars"))
+        files.append(tfvars.stack_tfvars_path(self.env.state_dir, stack))
         if stack == "service":
             files.append(tfvars.image_tfvars_path(self.env.state_dir))
         return files
@@ -292,6 +299,147 @@ def push(
 
 
 # ---------------------------------------------------------------------------------------------
+# The generated variables of each stack, and the API key
+# ---------------------------------------------------------------------------------------------
+
+API_KEY_SECRET_OUTPUT = "api_key_secret_arn"
+API_KEY_VERSION_VARIABLE = "api_key_version_id"
+API_KEY_SWITCH = "api_key_required"
+# The serving app refuses shorter keys (serving/mlinfra_serving/auth.py's MIN_KEY_LENGTH).
+MIN_API_KEY_LENGTH = 16
+_CURRENT = "AWSCURRENT"
+
+
+def write_stack_tfvars(target: Target, stack: str, for_destroy: bool = False) -> Path:
+    """Write the values mlinfra resolves for ``stack``'s next plan: the region (one for the
+    provider, the backend and boto3) and, for the service when the environment has an API key
+    secret, its AWSCURRENT version id, so that a new key makes a new task definition revision.
+
+    Never the key itself: only its version id reaches Terraform."""
+    values: dict[str, Any] = {"region": target.region}
+    if stack == "service" and not for_destroy:
+        arn = api_key_secret_arn(target)
+        if arn is not None:
+            values[API_KEY_VERSION_VARIABLE] = current_api_key_version(target, arn)
+    return tfvars.write_atomic_json(tfvars.stack_tfvars_path(target.env.state_dir, stack), values)
+
+
+def api_key_secret_arn(target: Target) -> str | None:
+    """The registry stack's ``api_key_secret_arn`` output: None before its apply, or when the
+    environment has no API key."""
+    value = target.stack("registry").outputs().get(API_KEY_SECRET_OUTPUT)
+    return str(value) if value else None
+
+
+def _secrets_call(target: Target, doing: str, call: Callable[[Any], dict[str, Any]]) -> Any:
+    try:
+        return call(target.session().client("secretsmanager"))
+    except (ClientError, BotoCoreError) as err:
+        # NOTE: botocore's messages name the call and the secret, never a SecretString.
+        raise DeployError(
+            f"Secrets Manager refused to {doing} for {target.env.name!r}: {err}",
+            "Check the AWS credentials' secretsmanager permissions and the registry stack "
+            f"(`mlinfra outputs --env {target.env.name}`).",
+        ) from err
+
+
+def current_api_key_version(target: Target, arn: str) -> str:
+    """The version id of the secret's AWSCURRENT value; a DeployError when it has none yet."""
+    described = _secrets_call(
+        target, "describe the API key secret", lambda sm: sm.describe_secret(SecretId=arn)
+    )
+    for version_id, stages in (described.get("VersionIdsToStages") or {}).items():
+        if _CURRENT in stages:
+            return str(version_id)
+    raise DeployError(
+        f"The API key of {target.env.name} is not set.",
+        f"Run `mlinfra secret set --env {target.env.name}`.",
+    )
+
+
+def require_api_key_secret(target: Target) -> str:
+    arn = api_key_secret_arn(target)
+    if arn is None:
+        raise ConfigError(
+            f"Environment {target.env.name!r} has no API key secret (the registry stack's "
+            f"{API_KEY_SECRET_OUTPUT} output is null or not applied yet).",
+            f"Turn it on with {API_KEY_SWITCH} = true (or TF_VAR_{API_KEY_SWITCH}=true), then "
+            f"`mlinfra plan --env {target.env.name}` and `mlinfra apply --env {target.env.name}`.",
+        )
+    return arn
+
+
+def check_api_key(value: str) -> None:
+    if len(value) < MIN_API_KEY_LENGTH:
+        # NOTE: the length only; the value is never echoed.
+        raise ConfigError(
+            f"The API key is {len(value)} characters long; it needs at least {MIN_API_KEY_LENGTH}.",
+            "Give a longer key, or let `mlinfra secret rotate` make one.",
+        )
+
+
+@dataclass(frozen=True)
+class SecretResult:
+    """Where an API key went: the secret and the new version (never the value)."""
+
+    env: str
+    secret_arn: str
+    version_id: str
+    rolled: ApplyResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "secret_arn": self.secret_arn,
+            "version_id": self.version_id,
+            "rolled": self.rolled.to_dict() if self.rolled else None,
+        }
+
+
+def _put_api_key(target: Target, arn: str, value: str) -> str:
+    put = _secrets_call(
+        target,
+        "store the API key",
+        lambda sm: sm.put_secret_value(SecretId=arn, SecretString=value),
+    )
+    return str(put["VersionId"])
+
+
+def set_api_key(target: Target, value: str) -> SecretResult:
+    """Store ``value`` as the AWSCURRENT version of the environment's API key secret.
+
+    The running tasks keep the key they started with until the next service apply (deploy,
+    or ``secret rotate``), which pins the new version id.
+    """
+    check_api_key(value)
+    arn = require_api_key_secret(target)
+    return SecretResult(target.env.name, arn, _put_api_key(target, arn, value))
+
+
+def rotate_api_key(target: Target, say: Say = _quiet) -> SecretResult:
+    """Store a new random key, then plan and apply the service stack with its version id (a
+    new task definition revision: Terraform rolls the tasks) and wait for the rollout."""
+    arn = require_api_key_secret(target)
+    deployed = bool(target.stack("service").outputs().get("service_name"))
+    if deployed and tfvars.read_image_tfvars(target.env.state_dir) is None:
+        raise ConfigError(
+            f"No pushed image is recorded for {target.env.name!r}, so the service cannot be "
+            "planned with the new key.",
+            f"Run `mlinfra push --env {target.env.name}` (or `mlinfra deploy`) first.",
+        )
+    version_id = _put_api_key(target, arn, secrets.token_urlsafe(32))
+    say(f"stored a new API key version {version_id}")
+    if not deployed:
+        return SecretResult(target.env.name, arn, version_id)
+    plan(target, ["service"], say)
+    say("applying the service stack")
+    apply_stack(target, "service", say)
+    wait_stable(target, say)
+    rolled = ApplyResult(target.env.name, ("service",), status(target))
+    return SecretResult(target.env.name, arn, version_id, rolled)
+
+
+# ---------------------------------------------------------------------------------------------
 # plan, apply
 # ---------------------------------------------------------------------------------------------
 
@@ -334,6 +482,7 @@ def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> P
             continue
         # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
         target.stack(stack).init()
+        write_stack_tfvars(target, stack)
         ready.append(stack)
     # PERF: the stacks have separate states, so their plans (each mostly Terraform starting the
     # provider and refreshing) run side by side.
@@ -662,6 +811,7 @@ def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
         if not stack.outputs():
             say(f"the {stack_name} stack holds nothing")
             continue
+        write_stack_tfvars(target, stack_name, for_destroy=True)
         files = [f for f in target.var_files(stack_name) if f.exists()]
         if stack_name == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
             files.append(_destroy_image_tfvars(target))
