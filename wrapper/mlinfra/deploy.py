@@ -26,7 +26,7 @@ from mlinfra import config, registry, tfvars
 from mlinfra.errors import ConfigError, DeployError, MlinfraError
 from mlinfra.logs import LogEvent, docker_tail, tail
 from mlinfra.probes import Probe, probe_all
-from mlinfra.terraform import PlanSummary, Stack, StalePlanError
+from mlinfra.terraform import PlanSummary, Stack, StalePlanError, summarize_saved_plan
 
 ENV_VARIABLE = "MLINFRA_ENV"
 STATE_BUCKET_VARIABLE = "MLINFRA_STATE_BUCKET"
@@ -234,10 +234,27 @@ def repository_name(env: config.Environment) -> str:
     return f"mlinfra-{env.name}"
 
 
-def build(env: config.Environment, say: Say = _quiet) -> Any:
+DIRTY_MARK = "-dirty-"
+
+
+def refuse_dirty(env: config.Environment, dirty: bool, what: str, allow_dirty: bool) -> None:
+    """Staging and prod take images of a commit only: a ``-dirty`` image (uncommitted changes)
+    cannot be traced back to its code."""
+    if dirty and env.asks_before_changes and not allow_dirty:
+        raise ConfigError(
+            f"{what} comes from a tree with uncommitted changes (-dirty); {env.name} takes only "
+            "images built from a commit.",
+            "Commit (or stash) the changes and build again, or pass --allow-dirty.",
+        )
+
+
+def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False) -> Any:
     """Build the serving image for ``env`` from the trained model artifact."""
     from mlinfra import image, model
 
+    if env.asks_before_changes and not allow_dirty:
+        revision = image.git_revision(config.project_dir())
+        refuse_dirty(env, revision.dirty, f"The image of commit {revision.short}", allow_dirty)
     registry.docker_client()  # no engine: say so before the model and wheel steps
 
     try:
@@ -287,11 +304,20 @@ def registry_login(target: Target) -> tuple[str, registry.Credentials]:
     )
 
 
+def check_pushable(env: config.Environment, allow_dirty: bool = False) -> dict[str, str]:
+    """The last build, when it may go to ``env``'s registry."""
+    built = last_build(env)
+    refuse_dirty(env, DIRTY_MARK in built["tag"], f"The image {built['reference']}", allow_dirty)
+    return built
+
+
 def push(
-    target: Target, on_progress: Callable[[registry.LayerProgress], None] = lambda _: None
+    target: Target,
+    on_progress: Callable[[registry.LayerProgress], None] = lambda _: None,
+    allow_dirty: bool = False,
 ) -> registry.PushResult:
     """Push the last built image and record its URI for the service stack's next plan."""
-    built = last_build(target.env)
+    built = check_pushable(target.env, allow_dirty)
     repository, credentials = registry_login(target)
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
     tfvars.write_image_tfvars(target.env.state_dir, result.image)
@@ -581,19 +607,37 @@ def _run_locally(target: Target, outputs: dict[str, Any], say: Say) -> None:
     )
 
 
+def applied_revision(target: Target, service_name: str) -> str | None:
+    """The task definition the service stack's state gives ``service_name``: what the apply
+    just asked ECS to run (None when the state holds no such service)."""
+    for service in target.stack("service").resources("aws_ecs_service"):
+        if service.get("name") == service_name and service.get("task_definition"):
+            return str(service["task_definition"])
+    return None
+
+
 def wait_stable(target: Target, say: Say = _quiet, timeout_s: float = STABLE_TIMEOUT_S) -> None:
-    """Wait until the ECS service runs its desired count on the new deployment (rollout COMPLETED)."""
+    """Wait until the ECS service runs its desired count of the task definition just applied
+    (rollout COMPLETED); a DeployError with why the tasks stopped when it was rolled back."""
     outputs = target.stack("service").outputs()
     if target.env.is_local:
         _run_locally(target, outputs, say)
+    session = target.session()
     wait_for_rollout(
-        target.session().client("ecs"),
+        session.client("ecs"),
         outputs["cluster_name"],
         outputs["service_name"],
         target.env.name,
         say,
         timeout_s,
+        task_definition=applied_revision(target, outputs["service_name"]),
+        logs=session.client("logs"),
     )
+
+
+def _revision(task_definition: str) -> str:
+    """``family:revision`` of a task definition ARN (or of ``family:revision`` itself)."""
+    return task_definition.rsplit("/", 1)[-1]
 
 
 def wait_for_rollout(
@@ -604,10 +648,19 @@ def wait_for_rollout(
     say: Say = _quiet,
     timeout_s: float = STABLE_TIMEOUT_S,
     poll_s: float = 5.0,
+    *,
+    task_definition: str | None = None,
+    logs: Any = None,
 ) -> None:
-    """Poll DescribeServices until the rollout is COMPLETED; DeployError when a deployment's
-    rollout FAILED (the circuit breaker tripped) or when ``timeout_s`` passes."""
+    """Poll DescribeServices until the rollout of ``task_definition`` is COMPLETED and the
+    running tasks run it (and its image); DeployError when the rollout FAILED (the circuit
+    breaker tripped), when the service was rolled back to another revision, or when
+    ``timeout_s`` passes. ``task_definition`` None waits for whatever revision is primary.
+
+    ``logs`` (a CloudWatch Logs client) adds the last log lines of the stopped tasks to a
+    failure."""
     deadline = time.monotonic() + timeout_s
+    expected = _describe_revision(ecs, task_definition) if task_definition else None
     seen = ""
     while True:
         service = _describe_service(ecs, cluster, service_name)
@@ -620,8 +673,10 @@ def wait_for_rollout(
         if line != seen:
             say(line)
             seen = line
-        _raise_if_rollout_failed(service, env_name)
-        if _is_stable(service):
+        failure = _rollout_failure(service, expected)
+        if failure is not None:
+            raise _rollout_error(ecs, logs, cluster, service, failure, expected, env_name)
+        if _is_stable(service) and _tasks_run(ecs, cluster, service, expected):
             return
         if time.monotonic() > deadline:
             raise DeployError(
@@ -631,18 +686,164 @@ def wait_for_rollout(
         time.sleep(poll_s)
 
 
-def _raise_if_rollout_failed(service: dict[str, Any], env_name: str) -> None:
-    # NOTE: after the circuit breaker trips, ECS rolls back to the last completed deployment,
-    # which then completes: without this check the wait would end "stable" on the old image.
-    failed = [d for d in service.get("deployments", []) if d.get("rolloutState") == "FAILED"]
+def _describe_revision(ecs: Any, task_definition: str) -> dict[str, Any]:
+    described: dict[str, Any] = ecs.describe_task_definition(taskDefinition=task_definition)[
+        "taskDefinition"
+    ]
+    return described
+
+
+def _rollout_failure(service: dict[str, Any], expected: dict[str, Any] | None) -> str | None:
+    """Why the rollout cannot succeed any more, or None while it still can.
+
+    NOTE: after the circuit breaker trips, ECS rolls back to the last completed deployment,
+    which then completes: without these checks the wait would end "stable" on the old image.
+    """
+    deployments = service.get("deployments", [])
+    failed = [d for d in deployments if d.get("rolloutState") == "FAILED"]
+    if expected is not None:
+        wanted = _revision(expected["taskDefinitionArn"])
+        # An older revision's failed deployment may linger beside a new rollout.
+        failed = [d for d in failed if _revision(d.get("taskDefinition", "")) == wanted]
     if failed:
-        reason = failed[0].get("rolloutStateReason") or "no reason given"
-        raise DeployError(
-            f"The rollout of {failed[0].get('taskDefinition', '?')} failed: {reason}",
-            "ECS's circuit breaker rolls the service back to the previous task definition; "
-            f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "
-            "again.",
+        return (
+            f"The rollout of {failed[0].get('taskDefinition', '?')} failed: "
+            f"{failed[0].get('rolloutStateReason') or 'no reason given'}"
         )
+    primary = _primary_deployment(service)
+    if expected is not None and primary:
+        running = _revision(primary.get("taskDefinition", ""))
+        if running != _revision(expected["taskDefinitionArn"]):
+            # The failed deployment may already be gone from the list (ECS drops it soon).
+            return (
+                f"The service's primary deployment runs {running}, not "
+                f"{_revision(expected['taskDefinitionArn'])} just applied: it was rolled back "
+                "(or changed by someone else)."
+            )
+    return None
+
+
+def _task_image_ok(task: dict[str, Any], expected: dict[str, Any]) -> bool:
+    wanted = {c["name"]: c.get("image") for c in expected.get("containerDefinitions", [])}
+    return all(
+        c.get("image") in (None, wanted.get(c.get("name"))) for c in task.get("containers", [])
+    )
+
+
+def _tasks_run(
+    ecs: Any, cluster: str, service: dict[str, Any], expected: dict[str, Any] | None
+) -> bool:
+    """Whether every task ECS means to keep running for the service (desired RUNNING) runs
+    ``expected`` and its image.
+
+    The emulator runs no tasks (and reports none); its counts come from the local runtime,
+    which runs only the service's current revision.
+    """
+    if expected is None:
+        return True
+    pages = ecs.get_paginator("list_tasks").paginate(
+        cluster=cluster, serviceName=service["serviceName"], desiredStatus="RUNNING"
+    )
+    arns = [arn for page in pages for arn in page.get("taskArns", [])]
+    if not arns:
+        return True
+    wanted = _revision(expected["taskDefinitionArn"])
+    for chunk in range(0, len(arns), 100):
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[chunk : chunk + 100])["tasks"]
+        for task in tasks:
+            if task.get("desiredStatus", "RUNNING") != "RUNNING":
+                continue  # being stopped: the roll replaced it
+            if _revision(task.get("taskDefinitionArn", "")) != wanted:
+                return False
+            if not _task_image_ok(task, expected):
+                return False
+    return True
+
+
+STOPPED_TASKS_SHOWN = 3
+LOG_LINES_SHOWN = 5
+
+
+def _rollout_error(
+    ecs: Any,
+    logs: Any,
+    cluster: str,
+    service: dict[str, Any],
+    failure: str,
+    expected: dict[str, Any] | None,
+    env_name: str,
+) -> DeployError:
+    lines = [failure, *_stopped_tasks(ecs, logs, cluster, service, expected)]
+    return DeployError(
+        "\n".join(lines),
+        "ECS's circuit breaker rolls the service back to the previous task definition; "
+        f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "
+        "again.",
+    )
+
+
+def _stopped_tasks(
+    ecs: Any,
+    logs: Any,
+    cluster: str,
+    service: dict[str, Any],
+    expected: dict[str, Any] | None,
+) -> list[str]:
+    """Why the service's stopped tasks (of ``expected`` when given) stopped: ECS's reason, each
+    container's exit code and reason, and the last lines of the task's awslogs stream."""
+    try:
+        arns = ecs.list_tasks(
+            cluster=cluster, serviceName=service["serviceName"], desiredStatus="STOPPED"
+        ).get("taskArns", [])
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"] if arns else []
+    except (ClientError, BotoCoreError) as err:
+        return [f"  (the stopped tasks could not be read: {err})"]
+    if expected is not None:
+        wanted = _revision(expected["taskDefinitionArn"])
+        tasks = [t for t in tasks if _revision(t.get("taskDefinitionArn", "")) == wanted]
+    tasks.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
+    if not tasks:
+        return ["  no stopped task of that revision is reported (ECS keeps them about an hour)"]
+    lines: list[str] = []
+    for task in tasks[:STOPPED_TASKS_SHOWN]:
+        task_id = task["taskArn"].rsplit("/", 1)[-1]
+        lines.append(f"  task {task_id} stopped: {task.get('stoppedReason') or 'no reason given'}")
+        for container in task.get("containers", []):
+            code = container.get("exitCode")
+            reason = f" ({container['reason']})" if container.get("reason") else ""
+            lines.append(f"    container {container.get('name')}: exit code {code}{reason}")
+        lines += [f"    | {m}" for m in _task_log_tail(logs, task, task_id, expected)]
+    return lines
+
+
+def _task_log_tail(
+    logs: Any, task: dict[str, Any], task_id: str, expected: dict[str, Any] | None
+) -> list[str]:
+    """The last lines of the task's awslogs streams (``prefix/container/task-id``)."""
+    if logs is None:
+        return []
+    definition = expected
+    if definition is None or task.get("taskDefinitionArn") != definition["taskDefinitionArn"]:
+        return []
+    found: list[str] = []
+    for container in definition.get("containerDefinitions", []):
+        config_ = container.get("logConfiguration") or {}
+        options = config_.get("options") or {}
+        if config_.get("logDriver") != "awslogs" or "awslogs-group" not in options:
+            continue
+        prefix = options.get("awslogs-stream-prefix")
+        stream = f"{prefix}/{container['name']}/{task_id}" if prefix else task_id
+        try:
+            events = logs.get_log_events(
+                logGroupName=options["awslogs-group"],
+                logStreamName=stream,
+                limit=LOG_LINES_SHOWN,
+                startFromHead=False,
+            )["events"]
+        except (ClientError, BotoCoreError):
+            continue  # no stream: the task never started its container
+        found += [str(e["message"]).rstrip() for e in events]
+    return found[-LOG_LINES_SHOWN:]
 
 
 def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
@@ -781,26 +982,73 @@ def status(target: Target) -> StatusReport:
 # ---------------------------------------------------------------------------------------------
 
 
+Confirm = Callable[[PlanResult, str], None]
+
+
 def deploy(
     target: Target,
     say: Say = _quiet,
     on_layer: Callable[[registry.LayerProgress], None] = lambda _: None,
+    confirm: Confirm | None = None,
+    allow_dirty: bool = False,
 ) -> ApplyResult:
-    """train if needed, build, registry stack, push, service stack, wait, status."""
+    """train if needed, build, registry stack, push, service stack, wait, status.
+
+    ``confirm`` (staging and prod, without --yes) sees each saved plan before anything changes
+    and raises to stop: the registry's when it has changes (the service can only be planned
+    against an applied registry), then the service's, planned for the image about to be pushed
+    and before the push.
+    """
     artifact = train()
     say(f"model {artifact.version} (sha256 {artifact.sha8})")
-    built = build(target.env, say)
+    built = build(target.env, say, allow_dirty)
     say(f"image {built.reference}")
-    plan(target, ["registry"], say)
+    registry_plan = plan(target, ["registry"], say)
+    if confirm is not None and registry_plan.has_changes:
+        confirm(registry_plan, "Apply the registry stack")
     say("applying the registry stack")
     apply_stack(target, "registry", say)
-    pushed = push(target, on_layer)
+    if confirm is not None:
+        service_plan = _plan_for_the_next_push(target, say)
+        confirm(service_plan, "Push the image and apply the service stack")
+    pushed = push(target, on_layer, allow_dirty)
     say(f"pushed {pushed.image} ({pushed.digest})")
-    plan(target, ["service"], say)
+    if confirm is None:
+        plan(target, ["service"], say)
     say("applying the service stack")
     apply_stack(target, "service", say)
     wait_stable(target, say)
     return ApplyResult(target.env.name, STACKS, status(target))
+
+
+def _plan_for_the_next_push(target: Target, say: Say) -> PlanResult:
+    """The service stack planned for the image the push will make (repository:tag are known
+    before it), so the plan can be shown before anything reaches the registry; the recorded
+    image comes back as it was when the plan is refused."""
+    path = tfvars.image_tfvars_path(target.env.state_dir)
+    before = path.read_bytes() if path.exists() else None
+    repository, _credentials = registry_login(target)
+    tfvars.write_image_tfvars(target.env.state_dir, f"{repository}:{last_build(target.env)['tag']}")
+    try:
+        return plan(target, ["service"], say)
+    except BaseException:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before)
+        target.planfile("service").unlink(missing_ok=True)
+        raise
+
+
+def saved_plans(target: Target) -> PlanResult:
+    """What the saved plans would do (``terraform show -json`` of each), for ``apply`` to show
+    before it asks."""
+    plans = tuple(
+        summarize_saved_plan(target.stack(s).show_json(target.planfile(s)), s, target.planfile(s))
+        for s in STACKS
+        if target.planfile(s).exists()
+    )
+    return PlanResult(target.env.name, plans)
 
 
 def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:

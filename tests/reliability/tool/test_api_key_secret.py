@@ -228,6 +228,16 @@ def test_set_plan_apply_pin_the_version_and_the_canary_lands_nowhere(env: Env) -
     plans = _saved_plans(env)
     assert any(f"{arn}:::{version}" in text for text in plans.values())
 
+    # Staging shows what the saved plans do, then asks; a no applies nothing.
+    refused = env.cli("apply", "--env", "staging", stdin="n\n")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    said = refused.stdout + refused.stderr
+    assert "registry stack: no changes." in said
+    summary, question = "service stack plan: 6 to add", "Apply the saved plans in staging? [y/N]"
+    assert summary in said and question in said, said
+    assert said.index(summary) < said.index(question), said
+    assert (env.state / "staging" / "service.tfplan").exists()
+
     applied = env.cli("apply", "--env", "staging", "--yes")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert _value_from(env) == f"{arn}:::{version}"

@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 import termios
 import time
@@ -122,3 +123,45 @@ def test_staging_and_prod_ask_before_changes(env: str) -> None:
 
     assert config.Environment(env, Path("/nowhere")).asks_before_changes
     assert not config.Environment("dev", Path("/nowhere")).asks_before_changes
+
+
+def _dirty_checkout(project: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x")
+    (project / "uncommitted.txt").write_text("a change\n")
+
+
+def test_a_dirty_build_is_refused_for_prod(project: Path) -> None:
+    _dirty_checkout(project)
+    refused = runner.invoke(app, ["build", "--env", "prod"])
+    assert refused.exit_code == 2, refused.output
+    assert "comes from a tree with uncommitted changes (-dirty)" in refused.output
+    assert "pass --allow-dirty" in refused.output
+
+
+def test_a_dirty_image_is_refused_for_a_prod_push_unless_allowed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLINFRA_STATE_BUCKET", raising=False)
+    state = deploy.select_environment("prod").state_dir
+    tfvars.write_atomic_json(
+        state / deploy.LAST_BUILD,
+        {"reference": "mlinfra-prod:1a2b3c4-dirty-52771509", "tag": "1a2b3c4-dirty-52771509"},
+    )
+    refused = runner.invoke(app, ["push", "--env", "prod"])
+    assert refused.exit_code == 2, refused.output
+    assert "The image mlinfra-prod:1a2b3c4-dirty-52771509 comes from a tree" in refused.output
+    assert "--allow-dirty" in refused.output
+    # Allowed, the push goes on to the next step (here: prod has no state bucket configured).
+    allowed = runner.invoke(app, ["push", "--env", "prod", "--allow-dirty"])
+    assert "No Terraform state bucket for environment 'prod'" in allowed.output
+    # dev takes it as it is.
+    tfvars.write_atomic_json(
+        deploy.select_environment("dev").state_dir / deploy.LAST_BUILD,
+        {"reference": "mlinfra-dev:1a2b3c4-dirty-52771509", "tag": "1a2b3c4-dirty-52771509"},
+    )
+    dev = runner.invoke(app, ["push", "--env", "dev"])
+    assert "No Terraform state bucket for environment 'dev'" in dev.output
