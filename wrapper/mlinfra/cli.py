@@ -259,11 +259,14 @@ def push(
             "image": result.image,
             "digest": result.digest,
             "size": result.size,
+            "release": result.release,
         }
         if json_:
             reports.print_json(_out(), data)
         else:
-            _out().print(f"pushed {result.image}\n  digest {result.digest}")
+            _out().print(
+                f"pushed {result.image}\n  digest {result.digest}\n  release tag {result.release}"
+            )
 
 
 @app.command()

@@ -320,8 +320,27 @@ def push(
     built = check_pushable(target.env, allow_dirty)
     repository, credentials = registry_login(target)
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
+    existing = release_tags(target, repository, credentials)
+    result = registry.add_release_tag(result, credentials, existing)
     tfvars.write_image_tfvars(target.env.state_dir, result.image)
     return result
+
+
+def release_tags(
+    target: Target, repository: str, credentials: registry.Credentials
+) -> dict[str, str]:
+    """The repository's ``release-<k>`` tags and their digests: the local registry's tag list,
+    or ECR's ListImages."""
+    host, name = repository.split("/", 1)
+    if target.env.is_local:
+        return registry.local_release_tags(host, name, credentials)
+    try:
+        return registry.ecr_release_tags(target.session().client("ecr"), name)
+    except (ClientError, BotoCoreError) as err:
+        raise DeployError(
+            f"ECR did not list the images of {name}: {err}",
+            "Check the AWS credentials' ecr:ListImages permission.",
+        ) from err
 
 
 # ---------------------------------------------------------------------------------------------
