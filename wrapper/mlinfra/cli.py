@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,13 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of a report.")
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AllowDirtyOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-dirty",
+        help="Let an image built from uncommitted changes (-dirty) go to staging or prod.",
+    ),
+]
 
 _options: dict[str, bool] = {"debug": False}
 
@@ -84,6 +92,10 @@ def _handled(error_exit_code: int | None = None) -> Iterator[None]:
         raise typer.Exit(error_exit_code or 70) from None
 
 
+# The spinner of the running _step: a question asked in the middle of a step pauses it.
+_spinners: list[Any] = []
+
+
 def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
     """Run a long step under a spinner whose text follows the step's progress lines."""
     console = _err()
@@ -93,7 +105,11 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
             spinner.update(f"{message}: {line}")
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
 
-        return work(say)
+        _spinners.append(spinner)
+        try:
+            return work(say)
+        finally:
+            _spinners.pop()
 
 
 @contextmanager
@@ -120,9 +136,31 @@ def _connect(selected: config.Environment) -> deploy.Target:
     return _step(f"connecting to {selected.name}", lambda say: deploy.connect(selected, say))
 
 
-def _confirm_prod(target: deploy.Target, yes: bool, action: str) -> None:
-    if target.env.name == "prod" and not yes:
-        typer.confirm(f"{action} in prod?", abort=True)
+def _confirm(env: config.Environment, yes: bool, action: str) -> None:
+    """Ask before a change to staging or prod, unless --yes."""
+    if env.asks_before_changes and not yes:
+        typer.confirm(f"{action} in {env.name}?", abort=True)
+
+
+def _plans_then_ask(
+    env: config.Environment, yes: bool, json_: bool
+) -> Callable[[deploy.PlanResult, str], None] | None:
+    """For staging and prod without --yes: show a saved plan's summary, then ask (a no aborts
+    before anything changed). None where nothing is asked."""
+    if not env.asks_before_changes or yes:
+        return None
+
+    def confirm(planned: deploy.PlanResult, action: str) -> None:
+        spinner = _spinners[-1] if _spinners else None
+        if spinner is not None:
+            spinner.stop()
+        # With --json, stdout is the one JSON object: the summary goes to stderr.
+        reports.plan_result(_err() if json_ else _out(), planned)
+        _confirm(env, yes, action)
+        if spinner is not None:
+            spinner.start()
+
+    return confirm
 
 
 def _layer_progress() -> tuple[Progress, Callable[[Any], None]]:
@@ -185,11 +223,16 @@ def train(
 
 
 @app.command()
-def build(env: EnvOption = None, json_: JsonOption = False) -> None:
-    """Build the serving image with the model; tag <git sha>[-dirty]-<model sha8>."""
+def build(
+    env: EnvOption = None, allow_dirty: AllowDirtyOption = False, json_: JsonOption = False
+) -> None:
+    """Build the serving image with the model; tag <git sha>[-dirty]-<model sha8>.
+
+    Staging and prod refuse a -dirty build unless --allow-dirty.
+    """
     with _handled():
         selected = deploy.select_environment(env)
-        built = _step("building the image", lambda say: deploy.build(selected, say))
+        built = _step("building the image", lambda say: deploy.build(selected, say, allow_dirty))
         data = {"image": built.reference, "image_id": built.image_id, "reused": built.reused}
         if json_:
             reports.print_json(_out(), data)
@@ -198,19 +241,32 @@ def build(env: EnvOption = None, json_: JsonOption = False) -> None:
 
 
 @app.command()
-def push(env: EnvOption = None, json_: JsonOption = False) -> None:
-    """Log in to the registry (ECR, or the local one) and push the last built image."""
+def push(
+    env: EnvOption = None, allow_dirty: AllowDirtyOption = False, json_: JsonOption = False
+) -> None:
+    """Log in to the registry (ECR, or the local one) and push the last built image.
+
+    Staging and prod refuse a -dirty image unless --allow-dirty.
+    """
     with _handled(), _exclusive(env, "push") as selected:
-        deploy.last_build(selected)  # fail before starting anything when there is nothing to push
+        # Fail before starting anything when there is nothing (or nothing allowed) to push.
+        deploy.check_pushable(selected, allow_dirty)
         target = _connect(selected)
         progress, on_layer = _layer_progress()
         with progress:
-            result = deploy.push(target, on_layer)
-        data = {"image": result.image, "digest": result.digest, "size": result.size}
+            result = deploy.push(target, on_layer, allow_dirty)
+        data = {
+            "image": result.image,
+            "digest": result.digest,
+            "size": result.size,
+            "release": result.release,
+        }
         if json_:
             reports.print_json(_out(), data)
         else:
-            _out().print(f"pushed {result.image}\n  digest {result.digest}")
+            _out().print(
+                f"pushed {result.image}\n  digest {result.digest}\n  release tag {result.release}"
+            )
 
 
 @app.command()
@@ -238,7 +294,11 @@ def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = Fal
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
     with _handled(), _exclusive(env, "apply") as selected:
         target = _terraform_target(selected)
-        _confirm_prod(target, yes, "Apply the saved plans")
+        confirm = _plans_then_ask(target.env, yes, json_)
+        if confirm is not None:
+            planned = _step("reading the saved plans", lambda _say: deploy.saved_plans(target))
+            if planned.plans:  # none: apply says how to make them
+                confirm(planned, "Apply the saved plans")
         result = _step("applying", lambda say: deploy.apply(target, say))
         if json_:
             reports.print_json(_out(), result.to_dict())
@@ -248,12 +308,19 @@ def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = Fal
 
 @app.command(name="deploy")
 def deploy_command(
-    env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False
+    env: EnvOption = None,
+    yes: YesOption = False,
+    allow_dirty: AllowDirtyOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Train if needed, build, push, plan, apply, then report the status."""
+    """Train if needed, build, push, plan, apply, then report the status.
+
+    In staging and prod each stack's plan is shown before it is applied (the service's before
+    the push), and a question asked; --yes skips it.
+    """
     with _handled(), _exclusive(env, "deploy") as selected:
         target = _terraform_target(selected)
-        _confirm_prod(target, yes, "Deploy")
+        confirm = _plans_then_ask(target.env, yes, json_)
 
         def work(say: Callable[[str], None]) -> deploy.ApplyResult:
             # One live display at a time: under the spinner, layers report as lines.
@@ -261,7 +328,7 @@ def deploy_command(
                 if event.status in ("Pushed", "Layer already exists"):
                     say(f"layer {event.layer}: {event.status.lower()}")
 
-            return deploy.deploy(target, say, on_layer)
+            return deploy.deploy(target, say, on_layer, confirm, allow_dirty)
 
         result = _step("deploying", work)
         if json_:
@@ -352,6 +419,65 @@ def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
             _out().print(reports.outputs_table(values))
 
 
+secret_app = typer.Typer(
+    help="The environment's API key, kept in Secrets Manager (the registry stack's "
+    "api_key_secret_arn); the tasks receive it through the task definition's secrets.",
+    no_args_is_help=True,
+)
+app.add_typer(secret_app, name="secret")
+
+
+def _read_api_key() -> str:
+    """The key from stdin when it is not a terminal (a pipe, a file), else a hidden prompt.
+
+    Never an argument: argv is visible to every user of the machine (ps, /proc) and lands in
+    shell history.
+    """
+    if not sys.stdin.isatty():
+        # One line: a trailing newline from `echo` or a file is not part of the key.
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt(
+        "API key", hide_input=True, confirmation_prompt=True, err=True, show_default=False
+    )
+    return value
+
+
+@secret_app.command("set")
+def secret_set(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Store the API key read from stdin (or a hidden prompt) as the secret's current value.
+
+    The running tasks pick it up at the next deploy; `mlinfra secret rotate` rolls them at once.
+    """
+    with _handled(), _exclusive(env, "secret set") as selected:
+        value = _read_api_key()
+        deploy.check_api_key(value)  # before connecting: a short key fails at once
+        target = _terraform_target(selected)
+        _confirm(target.env, yes, "Replace the API key")
+        result = deploy.set_api_key(target, value)
+        del value
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.secret_result(_out(), result, "stored")
+
+
+@secret_app.command("rotate")
+def secret_rotate(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+    """Make a new random API key, store it, and roll the service's tasks onto it through
+    Terraform (a new task definition revision); waits for the rollout.
+
+    The key is printed nowhere: read it with `aws secretsmanager get-secret-value`.
+    """
+    with _handled(), _exclusive(env, "secret rotate") as selected:
+        target = _terraform_target(selected)
+        _confirm(target.env, yes, "Rotate the API key and roll the service")
+        result = _step("rotating the API key", lambda say: deploy.rotate_api_key(target, say))
+        if json_:
+            reports.print_json(_out(), result.to_dict())
+        else:
+            reports.secret_result(_out(), result, "rotated")
+
+
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -413,7 +539,7 @@ def _reflowed(doc: str) -> str:
     return "\n\n".join(" ".join(part.split()) for part in inspect.cleandoc(doc).split("\n\n"))
 
 
-for _command in app.registered_commands:
+for _command in [*app.registered_commands, *secret_app.registered_commands]:
     if _command.help is None and _command.callback is not None and _command.callback.__doc__:
         _command.help = _reflowed(_command.callback.__doc__)
 

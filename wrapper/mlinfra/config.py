@@ -17,6 +17,8 @@ from mlinfra.errors import ConfigError
 PROJECT_DIR_ENV = "MLINFRA_PROJECT_DIR"
 STATE_DIR_ENV = "MLINFRA_STATE_DIR"
 STATE_DIR_NAME = ".mlinfra"
+# Environments whose changes are confirmed (and whose images must come from a clean tree).
+PROTECTED_ENVIRONMENTS = ("staging", "prod")
 
 
 def _looks_like_project(path: Path) -> bool:
@@ -82,6 +84,11 @@ class Environment:
     def is_local(self) -> bool:
         """The embedded environment runs on the emulator, the local registry and Docker."""
         return self.name == "local"
+
+    @property
+    def asks_before_changes(self) -> bool:
+        """Commands that change staging or prod ask first (``--yes`` skips the question)."""
+        return self.name in PROTECTED_ENVIRONMENTS
 
     @property
     def runtime_name(self) -> str:

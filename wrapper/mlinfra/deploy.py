@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlinfra import config, registry, tfvars
 from mlinfra.errors import ConfigError, DeployError, MlinfraError
 from mlinfra.logs import LogEvent, docker_tail, tail
 from mlinfra.probes import Probe, probe_all
-from mlinfra.terraform import PlanSummary, Stack, StalePlanError
+from mlinfra.terraform import PlanSummary, Stack, StalePlanError, summarize_saved_plan
 
 ENV_VARIABLE = "MLINFRA_ENV"
 STATE_BUCKET_VARIABLE = "MLINFRA_STATE_BUCKET"
@@ -102,11 +104,14 @@ class Target:
 
     def _backend_overrides(self, stack: str, has_file: bool) -> dict[str, str]:
         """Backend values beyond the stack's ``backend.hcl``: all of them when it has none."""
-        values: dict[str, str] = {}
+        # One region for the provider, the backend and boto3: the resolved one wins over a
+        # backend.hcl's (issue 12: the provider hard-coded us-east-1 while the CLI read
+        # AWS_REGION).
+        values: dict[str, str] = {"region": self.region}
         if self.backend_bucket:
             values["bucket"] = self.backend_bucket
         if not has_file:
-            values |= {"key": f"{self.env.name}/{stack}.tfstate", "region": self.region}
+            values["key"] = f"{self.env.name}/{stack}.tfstate"
         if self.emulator_endpoint:
             values["use_path_style"] = "true"
         return values
@@ -115,8 +120,10 @@ class Target:
         return self.env.state_dir / f"{stack}.tfplan"
 
     def var_files(self, stack: str) -> list[Path]:
-        """The environment's own ``*.tfvars`` beside the stack, plus the image for the service."""
+        """The environment's own ``*.tfvars`` beside the stack, the values mlinfra resolved for it
+        (:func:`write_stack_tfvars`), plus the image for the service."""
         files = sorted((self.env.path / stack).glob("*.tfvars"))
+        files.append(tfvars.stack_tfvars_path(self.env.state_dir, stack))
         if stack == "service":
             files.append(tfvars.image_tfvars_path(self.env.state_dir))
         return files
@@ -227,10 +234,27 @@ def repository_name(env: config.Environment) -> str:
     return f"mlinfra-{env.name}"
 
 
-def build(env: config.Environment, say: Say = _quiet) -> Any:
+DIRTY_MARK = "-dirty-"
+
+
+def refuse_dirty(env: config.Environment, dirty: bool, what: str, allow_dirty: bool) -> None:
+    """Staging and prod take images of a commit only: a ``-dirty`` image (uncommitted changes)
+    cannot be traced back to its code."""
+    if dirty and env.asks_before_changes and not allow_dirty:
+        raise ConfigError(
+            f"{what} comes from a tree with uncommitted changes (-dirty); {env.name} takes only "
+            "images built from a commit.",
+            "Commit (or stash) the changes and build again, or pass --allow-dirty.",
+        )
+
+
+def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False) -> Any:
     """Build the serving image for ``env`` from the trained model artifact."""
     from mlinfra import image, model
 
+    if env.asks_before_changes and not allow_dirty:
+        revision = image.git_revision(config.project_dir())
+        refuse_dirty(env, revision.dirty, f"The image of commit {revision.short}", allow_dirty)
     registry.docker_client()  # no engine: say so before the model and wheel steps
 
     try:
@@ -280,15 +304,184 @@ def registry_login(target: Target) -> tuple[str, registry.Credentials]:
     )
 
 
+def check_pushable(env: config.Environment, allow_dirty: bool = False) -> dict[str, str]:
+    """The last build, when it may go to ``env``'s registry."""
+    built = last_build(env)
+    refuse_dirty(env, DIRTY_MARK in built["tag"], f"The image {built['reference']}", allow_dirty)
+    return built
+
+
 def push(
-    target: Target, on_progress: Callable[[registry.LayerProgress], None] = lambda _: None
+    target: Target,
+    on_progress: Callable[[registry.LayerProgress], None] = lambda _: None,
+    allow_dirty: bool = False,
 ) -> registry.PushResult:
     """Push the last built image and record its URI for the service stack's next plan."""
-    built = last_build(target.env)
+    built = check_pushable(target.env, allow_dirty)
     repository, credentials = registry_login(target)
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
+    existing = release_tags(target, repository, credentials)
+    result = registry.add_release_tag(result, credentials, existing)
     tfvars.write_image_tfvars(target.env.state_dir, result.image)
     return result
+
+
+def release_tags(
+    target: Target, repository: str, credentials: registry.Credentials
+) -> dict[str, str]:
+    """The repository's ``release-<k>`` tags and their digests: the local registry's tag list,
+    or ECR's ListImages."""
+    host, name = repository.split("/", 1)
+    if target.env.is_local:
+        return registry.local_release_tags(host, name, credentials)
+    try:
+        return registry.ecr_release_tags(target.session().client("ecr"), name)
+    except (ClientError, BotoCoreError) as err:
+        raise DeployError(
+            f"ECR did not list the images of {name}: {err}",
+            "Check the AWS credentials' ecr:ListImages permission.",
+        ) from err
+
+
+# ---------------------------------------------------------------------------------------------
+# The generated variables of each stack, and the API key
+# ---------------------------------------------------------------------------------------------
+
+API_KEY_SECRET_OUTPUT = "api_key_secret_arn"
+API_KEY_VERSION_VARIABLE = "api_key_version_id"
+API_KEY_SWITCH = "api_key_required"
+# The serving app refuses shorter keys (serving/mlinfra_serving/auth.py's MIN_KEY_LENGTH).
+MIN_API_KEY_LENGTH = 16
+_CURRENT = "AWSCURRENT"
+
+
+def write_stack_tfvars(target: Target, stack: str, for_destroy: bool = False) -> Path:
+    """Write the values mlinfra resolves for ``stack``'s next plan: the region (one for the
+    provider, the backend and boto3) and, for the service when the environment has an API key
+    secret, its AWSCURRENT version id, so that a new key makes a new task definition revision.
+
+    Never the key itself: only its version id reaches Terraform."""
+    values: dict[str, Any] = {"region": target.region}
+    if stack == "service" and not for_destroy:
+        arn = api_key_secret_arn(target)
+        if arn is not None:
+            values[API_KEY_VERSION_VARIABLE] = current_api_key_version(target, arn)
+    return tfvars.write_atomic_json(tfvars.stack_tfvars_path(target.env.state_dir, stack), values)
+
+
+def api_key_secret_arn(target: Target) -> str | None:
+    """The registry stack's ``api_key_secret_arn`` output: None before its apply, or when the
+    environment has no API key."""
+    value = target.stack("registry").outputs().get(API_KEY_SECRET_OUTPUT)
+    return str(value) if value else None
+
+
+def _secrets_call(target: Target, doing: str, call: Callable[[Any], dict[str, Any]]) -> Any:
+    try:
+        return call(target.session().client("secretsmanager"))
+    except (ClientError, BotoCoreError) as err:
+        # NOTE: botocore's messages name the call and the secret, never a SecretString.
+        raise DeployError(
+            f"Secrets Manager refused to {doing} for {target.env.name!r}: {err}",
+            "Check the AWS credentials' secretsmanager permissions and the registry stack "
+            f"(`mlinfra outputs --env {target.env.name}`).",
+        ) from err
+
+
+def current_api_key_version(target: Target, arn: str) -> str:
+    """The version id of the secret's AWSCURRENT value; a DeployError when it has none yet."""
+    described = _secrets_call(
+        target, "describe the API key secret", lambda sm: sm.describe_secret(SecretId=arn)
+    )
+    for version_id, stages in (described.get("VersionIdsToStages") or {}).items():
+        if _CURRENT in stages:
+            return str(version_id)
+    raise DeployError(
+        f"The API key of {target.env.name} is not set.",
+        f"Run `mlinfra secret set --env {target.env.name}`.",
+    )
+
+
+def require_api_key_secret(target: Target) -> str:
+    arn = api_key_secret_arn(target)
+    if arn is None:
+        raise ConfigError(
+            f"Environment {target.env.name!r} has no API key secret (the registry stack's "
+            f"{API_KEY_SECRET_OUTPUT} output is null or not applied yet).",
+            f"Turn it on with {API_KEY_SWITCH} = true (or TF_VAR_{API_KEY_SWITCH}=true), then "
+            f"`mlinfra plan --env {target.env.name}` and `mlinfra apply --env {target.env.name}`.",
+        )
+    return arn
+
+
+def check_api_key(value: str) -> None:
+    if len(value) < MIN_API_KEY_LENGTH:
+        # NOTE: the length only; the value is never echoed.
+        raise ConfigError(
+            f"The API key is {len(value)} characters long; it needs at least {MIN_API_KEY_LENGTH}.",
+            "Give a longer key, or let `mlinfra secret rotate` make one.",
+        )
+
+
+@dataclass(frozen=True)
+class SecretResult:
+    """Where an API key went: the secret and the new version (never the value)."""
+
+    env: str
+    secret_arn: str
+    version_id: str
+    rolled: ApplyResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "secret_arn": self.secret_arn,
+            "version_id": self.version_id,
+            "rolled": self.rolled.to_dict() if self.rolled else None,
+        }
+
+
+def _put_api_key(target: Target, arn: str, value: str) -> str:
+    put = _secrets_call(
+        target,
+        "store the API key",
+        lambda sm: sm.put_secret_value(SecretId=arn, SecretString=value),
+    )
+    return str(put["VersionId"])
+
+
+def set_api_key(target: Target, value: str) -> SecretResult:
+    """Store ``value`` as the AWSCURRENT version of the environment's API key secret.
+
+    The running tasks keep the key they started with until the next service apply (deploy,
+    or ``secret rotate``), which pins the new version id.
+    """
+    check_api_key(value)
+    arn = require_api_key_secret(target)
+    return SecretResult(target.env.name, arn, _put_api_key(target, arn, value))
+
+
+def rotate_api_key(target: Target, say: Say = _quiet) -> SecretResult:
+    """Store a new random key, then plan and apply the service stack with its version id (a
+    new task definition revision: Terraform rolls the tasks) and wait for the rollout."""
+    arn = require_api_key_secret(target)
+    deployed = bool(target.stack("service").outputs().get("service_name"))
+    if deployed and tfvars.read_image_tfvars(target.env.state_dir) is None:
+        raise ConfigError(
+            f"No pushed image is recorded for {target.env.name!r}, so the service cannot be "
+            "planned with the new key.",
+            f"Run `mlinfra push --env {target.env.name}` (or `mlinfra deploy`) first.",
+        )
+    version_id = _put_api_key(target, arn, secrets.token_urlsafe(32))
+    say(f"stored a new API key version {version_id}")
+    if not deployed:
+        return SecretResult(target.env.name, arn, version_id)
+    plan(target, ["service"], say)
+    say("applying the service stack")
+    apply_stack(target, "service", say)
+    wait_stable(target, say)
+    rolled = ApplyResult(target.env.name, ("service",), status(target))
+    return SecretResult(target.env.name, arn, version_id, rolled)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,6 +527,7 @@ def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> P
             continue
         # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
         target.stack(stack).init()
+        write_stack_tfvars(target, stack)
         ready.append(stack)
     # PERF: the stacks have separate states, so their plans (each mostly Terraform starting the
     # provider and refreshing) run side by side.
@@ -432,19 +626,37 @@ def _run_locally(target: Target, outputs: dict[str, Any], say: Say) -> None:
     )
 
 
+def applied_revision(target: Target, service_name: str) -> str | None:
+    """The task definition the service stack's state gives ``service_name``: what the apply
+    just asked ECS to run (None when the state holds no such service)."""
+    for service in target.stack("service").resources("aws_ecs_service"):
+        if service.get("name") == service_name and service.get("task_definition"):
+            return str(service["task_definition"])
+    return None
+
+
 def wait_stable(target: Target, say: Say = _quiet, timeout_s: float = STABLE_TIMEOUT_S) -> None:
-    """Wait until the ECS service runs its desired count on the new deployment (rollout COMPLETED)."""
+    """Wait until the ECS service runs its desired count of the task definition just applied
+    (rollout COMPLETED); a DeployError with why the tasks stopped when it was rolled back."""
     outputs = target.stack("service").outputs()
     if target.env.is_local:
         _run_locally(target, outputs, say)
+    session = target.session()
     wait_for_rollout(
-        target.session().client("ecs"),
+        session.client("ecs"),
         outputs["cluster_name"],
         outputs["service_name"],
         target.env.name,
         say,
         timeout_s,
+        task_definition=applied_revision(target, outputs["service_name"]),
+        logs=session.client("logs"),
     )
+
+
+def _revision(task_definition: str) -> str:
+    """``family:revision`` of a task definition ARN (or of ``family:revision`` itself)."""
+    return task_definition.rsplit("/", 1)[-1]
 
 
 def wait_for_rollout(
@@ -455,10 +667,19 @@ def wait_for_rollout(
     say: Say = _quiet,
     timeout_s: float = STABLE_TIMEOUT_S,
     poll_s: float = 5.0,
+    *,
+    task_definition: str | None = None,
+    logs: Any = None,
 ) -> None:
-    """Poll DescribeServices until the rollout is COMPLETED; DeployError when a deployment's
-    rollout FAILED (the circuit breaker tripped) or when ``timeout_s`` passes."""
+    """Poll DescribeServices until the rollout of ``task_definition`` is COMPLETED and the
+    running tasks run it (and its image); DeployError when the rollout FAILED (the circuit
+    breaker tripped), when the service was rolled back to another revision, or when
+    ``timeout_s`` passes. ``task_definition`` None waits for whatever revision is primary.
+
+    ``logs`` (a CloudWatch Logs client) adds the last log lines of the stopped tasks to a
+    failure."""
     deadline = time.monotonic() + timeout_s
+    expected = _describe_revision(ecs, task_definition) if task_definition else None
     seen = ""
     while True:
         service = _describe_service(ecs, cluster, service_name)
@@ -471,8 +692,10 @@ def wait_for_rollout(
         if line != seen:
             say(line)
             seen = line
-        _raise_if_rollout_failed(service, env_name)
-        if _is_stable(service):
+        failure = _rollout_failure(service, expected)
+        if failure is not None:
+            raise _rollout_error(ecs, logs, cluster, service, failure, expected, env_name)
+        if _is_stable(service) and _tasks_run(ecs, cluster, service, expected):
             return
         if time.monotonic() > deadline:
             raise DeployError(
@@ -482,18 +705,164 @@ def wait_for_rollout(
         time.sleep(poll_s)
 
 
-def _raise_if_rollout_failed(service: dict[str, Any], env_name: str) -> None:
-    # NOTE: after the circuit breaker trips, ECS rolls back to the last completed deployment,
-    # which then completes: without this check the wait would end "stable" on the old image.
-    failed = [d for d in service.get("deployments", []) if d.get("rolloutState") == "FAILED"]
+def _describe_revision(ecs: Any, task_definition: str) -> dict[str, Any]:
+    described: dict[str, Any] = ecs.describe_task_definition(taskDefinition=task_definition)[
+        "taskDefinition"
+    ]
+    return described
+
+
+def _rollout_failure(service: dict[str, Any], expected: dict[str, Any] | None) -> str | None:
+    """Why the rollout cannot succeed any more, or None while it still can.
+
+    NOTE: after the circuit breaker trips, ECS rolls back to the last completed deployment,
+    which then completes: without these checks the wait would end "stable" on the old image.
+    """
+    deployments = service.get("deployments", [])
+    failed = [d for d in deployments if d.get("rolloutState") == "FAILED"]
+    if expected is not None:
+        wanted = _revision(expected["taskDefinitionArn"])
+        # An older revision's failed deployment may linger beside a new rollout.
+        failed = [d for d in failed if _revision(d.get("taskDefinition", "")) == wanted]
     if failed:
-        reason = failed[0].get("rolloutStateReason") or "no reason given"
-        raise DeployError(
-            f"The rollout of {failed[0].get('taskDefinition', '?')} failed: {reason}",
-            "ECS's circuit breaker rolls the service back to the previous task definition; "
-            f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "
-            "again.",
+        return (
+            f"The rollout of {failed[0].get('taskDefinition', '?')} failed: "
+            f"{failed[0].get('rolloutStateReason') or 'no reason given'}"
         )
+    primary = _primary_deployment(service)
+    if expected is not None and primary:
+        running = _revision(primary.get("taskDefinition", ""))
+        if running != _revision(expected["taskDefinitionArn"]):
+            # The failed deployment may already be gone from the list (ECS drops it soon).
+            return (
+                f"The service's primary deployment runs {running}, not "
+                f"{_revision(expected['taskDefinitionArn'])} just applied: it was rolled back "
+                "(or changed by someone else)."
+            )
+    return None
+
+
+def _task_image_ok(task: dict[str, Any], expected: dict[str, Any]) -> bool:
+    wanted = {c["name"]: c.get("image") for c in expected.get("containerDefinitions", [])}
+    return all(
+        c.get("image") in (None, wanted.get(c.get("name"))) for c in task.get("containers", [])
+    )
+
+
+def _tasks_run(
+    ecs: Any, cluster: str, service: dict[str, Any], expected: dict[str, Any] | None
+) -> bool:
+    """Whether every task ECS means to keep running for the service (desired RUNNING) runs
+    ``expected`` and its image.
+
+    The emulator runs no tasks (and reports none); its counts come from the local runtime,
+    which runs only the service's current revision.
+    """
+    if expected is None:
+        return True
+    pages = ecs.get_paginator("list_tasks").paginate(
+        cluster=cluster, serviceName=service["serviceName"], desiredStatus="RUNNING"
+    )
+    arns = [arn for page in pages for arn in page.get("taskArns", [])]
+    if not arns:
+        return True
+    wanted = _revision(expected["taskDefinitionArn"])
+    for chunk in range(0, len(arns), 100):
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[chunk : chunk + 100])["tasks"]
+        for task in tasks:
+            if task.get("desiredStatus", "RUNNING") != "RUNNING":
+                continue  # being stopped: the roll replaced it
+            if _revision(task.get("taskDefinitionArn", "")) != wanted:
+                return False
+            if not _task_image_ok(task, expected):
+                return False
+    return True
+
+
+STOPPED_TASKS_SHOWN = 3
+LOG_LINES_SHOWN = 5
+
+
+def _rollout_error(
+    ecs: Any,
+    logs: Any,
+    cluster: str,
+    service: dict[str, Any],
+    failure: str,
+    expected: dict[str, Any] | None,
+    env_name: str,
+) -> DeployError:
+    lines = [failure, *_stopped_tasks(ecs, logs, cluster, service, expected)]
+    return DeployError(
+        "\n".join(lines),
+        "ECS's circuit breaker rolls the service back to the previous task definition; "
+        f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "
+        "again.",
+    )
+
+
+def _stopped_tasks(
+    ecs: Any,
+    logs: Any,
+    cluster: str,
+    service: dict[str, Any],
+    expected: dict[str, Any] | None,
+) -> list[str]:
+    """Why the service's stopped tasks (of ``expected`` when given) stopped: ECS's reason, each
+    container's exit code and reason, and the last lines of the task's awslogs stream."""
+    try:
+        arns = ecs.list_tasks(
+            cluster=cluster, serviceName=service["serviceName"], desiredStatus="STOPPED"
+        ).get("taskArns", [])
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"] if arns else []
+    except (ClientError, BotoCoreError) as err:
+        return [f"  (the stopped tasks could not be read: {err})"]
+    if expected is not None:
+        wanted = _revision(expected["taskDefinitionArn"])
+        tasks = [t for t in tasks if _revision(t.get("taskDefinitionArn", "")) == wanted]
+    tasks.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
+    if not tasks:
+        return ["  no stopped task of that revision is reported (ECS keeps them about an hour)"]
+    lines: list[str] = []
+    for task in tasks[:STOPPED_TASKS_SHOWN]:
+        task_id = task["taskArn"].rsplit("/", 1)[-1]
+        lines.append(f"  task {task_id} stopped: {task.get('stoppedReason') or 'no reason given'}")
+        for container in task.get("containers", []):
+            code = container.get("exitCode")
+            reason = f" ({container['reason']})" if container.get("reason") else ""
+            lines.append(f"    container {container.get('name')}: exit code {code}{reason}")
+        lines += [f"    | {m}" for m in _task_log_tail(logs, task, task_id, expected)]
+    return lines
+
+
+def _task_log_tail(
+    logs: Any, task: dict[str, Any], task_id: str, expected: dict[str, Any] | None
+) -> list[str]:
+    """The last lines of the task's awslogs streams (``prefix/container/task-id``)."""
+    if logs is None:
+        return []
+    definition = expected
+    if definition is None or task.get("taskDefinitionArn") != definition["taskDefinitionArn"]:
+        return []
+    found: list[str] = []
+    for container in definition.get("containerDefinitions", []):
+        config_ = container.get("logConfiguration") or {}
+        options = config_.get("options") or {}
+        if config_.get("logDriver") != "awslogs" or "awslogs-group" not in options:
+            continue
+        prefix = options.get("awslogs-stream-prefix")
+        stream = f"{prefix}/{container['name']}/{task_id}" if prefix else task_id
+        try:
+            events = logs.get_log_events(
+                logGroupName=options["awslogs-group"],
+                logStreamName=stream,
+                limit=LOG_LINES_SHOWN,
+                startFromHead=False,
+            )["events"]
+        except (ClientError, BotoCoreError):
+            continue  # no stream: the task never started its container
+        found += [str(e["message"]).rstrip() for e in events]
+    return found[-LOG_LINES_SHOWN:]
 
 
 def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
@@ -632,26 +1001,73 @@ def status(target: Target) -> StatusReport:
 # ---------------------------------------------------------------------------------------------
 
 
+Confirm = Callable[[PlanResult, str], None]
+
+
 def deploy(
     target: Target,
     say: Say = _quiet,
     on_layer: Callable[[registry.LayerProgress], None] = lambda _: None,
+    confirm: Confirm | None = None,
+    allow_dirty: bool = False,
 ) -> ApplyResult:
-    """train if needed, build, registry stack, push, service stack, wait, status."""
+    """train if needed, build, registry stack, push, service stack, wait, status.
+
+    ``confirm`` (staging and prod, without --yes) sees each saved plan before anything changes
+    and raises to stop: the registry's when it has changes (the service can only be planned
+    against an applied registry), then the service's, planned for the image about to be pushed
+    and before the push.
+    """
     artifact = train()
     say(f"model {artifact.version} (sha256 {artifact.sha8})")
-    built = build(target.env, say)
+    built = build(target.env, say, allow_dirty)
     say(f"image {built.reference}")
-    plan(target, ["registry"], say)
+    registry_plan = plan(target, ["registry"], say)
+    if confirm is not None and registry_plan.has_changes:
+        confirm(registry_plan, "Apply the registry stack")
     say("applying the registry stack")
     apply_stack(target, "registry", say)
-    pushed = push(target, on_layer)
+    if confirm is not None:
+        service_plan = _plan_for_the_next_push(target, say)
+        confirm(service_plan, "Push the image and apply the service stack")
+    pushed = push(target, on_layer, allow_dirty)
     say(f"pushed {pushed.image} ({pushed.digest})")
-    plan(target, ["service"], say)
+    if confirm is None:
+        plan(target, ["service"], say)
     say("applying the service stack")
     apply_stack(target, "service", say)
     wait_stable(target, say)
     return ApplyResult(target.env.name, STACKS, status(target))
+
+
+def _plan_for_the_next_push(target: Target, say: Say) -> PlanResult:
+    """The service stack planned for the image the push will make (repository:tag are known
+    before it), so the plan can be shown before anything reaches the registry; the recorded
+    image comes back as it was when the plan is refused."""
+    path = tfvars.image_tfvars_path(target.env.state_dir)
+    before = path.read_bytes() if path.exists() else None
+    repository, _credentials = registry_login(target)
+    tfvars.write_image_tfvars(target.env.state_dir, f"{repository}:{last_build(target.env)['tag']}")
+    try:
+        return plan(target, ["service"], say)
+    except BaseException:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before)
+        target.planfile("service").unlink(missing_ok=True)
+        raise
+
+
+def saved_plans(target: Target) -> PlanResult:
+    """What the saved plans would do (``terraform show -json`` of each), for ``apply`` to show
+    before it asks."""
+    plans = tuple(
+        summarize_saved_plan(target.stack(s).show_json(target.planfile(s)), s, target.planfile(s))
+        for s in STACKS
+        if target.planfile(s).exists()
+    )
+    return PlanResult(target.env.name, plans)
 
 
 def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
@@ -662,6 +1078,7 @@ def destroy(target: Target, say: Say = _quiet) -> list[PlanSummary]:
         if not stack.outputs():
             say(f"the {stack_name} stack holds nothing")
             continue
+        write_stack_tfvars(target, stack_name, for_destroy=True)
         files = [f for f in target.var_files(stack_name) if f.exists()]
         if stack_name == "service" and tfvars.read_image_tfvars(target.env.state_dir) is None:
             files.append(_destroy_image_tfvars(target))

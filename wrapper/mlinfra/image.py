@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from mlinfra.bootstrap import ensure_base_image
 from mlinfra.config import project_dir, state_dir
@@ -111,10 +112,21 @@ def git_revision(project: Path) -> GitRevision:
     sha = _git(project, "rev-parse", "HEAD")
     dirty = bool(_git(project, "status", "--porcelain"))
     try:
-        source = _git(project, "config", "--get", "remote.origin.url")
+        source = public_source(_git(project, "config", "--get", "remote.origin.url"))
     except ConfigError:
         source = project.resolve().as_uri()
     return GitRevision(sha, dirty, source)
+
+
+def public_source(remote: str) -> str:
+    """A git remote URL fit for an image label, which anyone who pulls the image reads: no
+    user or token (``https://user:token@host/repo.git``), no query or fragment (where some
+    hosts take tokens too). scp-like remotes (``git@host:org/repo.git``) carry no secret."""
+    parts = urlsplit(remote)
+    if not parts.scheme or not parts.netloc:
+        return remote
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def oci_labels(revision: GitRevision, model: ModelArtifact, context_sha: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -258,6 +259,7 @@ class PushResult:
     image: str  # repository:tag as pushed
     digest: str  # sha256:..., confirmed by the registry
     size: int | None
+    release: str | None = None  # the release-<n> tag the image carries (add_release_tag)
 
 
 def docker_client() -> Any:
@@ -351,3 +353,112 @@ def push(
             "Another push of the same tag raced this one; push again with a new tag.",
         )
     return PushResult(f"{repository}:{tag}", digest, pushed.get("Size"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Release tags: release-<n> on every image pushed for a deploy, kept by the ECR lifecycle rule
+# ---------------------------------------------------------------------------------------------
+
+RELEASE_PREFIX = "release-"
+_RELEASE = re.compile(rf"^{RELEASE_PREFIX}(\d+)$")
+_MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+
+
+def release_number(tag: str) -> int | None:
+    found = _RELEASE.match(tag)
+    return int(found.group(1)) if found else None
+
+
+def next_release(tags: Mapping[str, str]) -> int:
+    """1 + the highest ``release-<k>`` among ``tags`` (1 when there is none)."""
+    return 1 + max((n for n in map(release_number, tags) if n is not None), default=0)
+
+
+def local_release_tags(address: str, name: str, credentials: Credentials) -> dict[str, str]:
+    """The ``release-<k>`` tags of ``name`` in a distribution registry, with their digests
+    (``/v2/<name>/tags/list``, then a HEAD of each release manifest)."""
+    base = f"http://{address}/v2/{name}"
+    auth = (credentials.username, credentials.password)
+    try:
+        with httpx.Client(auth=auth, timeout=30) as http:
+            listed = http.get(f"{base}/tags/list")
+            if listed.status_code == 404:  # no push to this name yet
+                return {}
+            listed.raise_for_status()
+            tags = [t for t in listed.json().get("tags") or [] if release_number(t) is not None]
+            found = {}
+            for tag in tags:
+                head = http.head(f"{base}/manifests/{tag}", headers={"Accept": _MANIFEST_TYPES})
+                head.raise_for_status()
+                found[tag] = head.headers.get("Docker-Content-Digest", "")
+            return found
+    except httpx.HTTPError as err:
+        raise RegistryError(
+            f"The registry {address} did not list the tags of {name}: {err}.",
+            "Check that it runs (`mlinfra doctor`) and push again.",
+        ) from err
+
+
+def ecr_release_tags(ecr: Any, name: str) -> dict[str, str]:
+    """The ``release-<k>`` tags of ECR repository ``name`` with their digests (ListImages)."""
+    pages = ecr.get_paginator("list_images").paginate(
+        repositoryName=name, filter={"tagStatus": "TAGGED"}
+    )
+    return {
+        image["imageTag"]: image["imageDigest"]
+        for page in pages
+        for image in page.get("imageIds", [])
+        if release_number(image.get("imageTag", "")) is not None
+    }
+
+
+def add_release_tag(
+    pushed: PushResult, credentials: Credentials, existing: Mapping[str, str]
+) -> PushResult:
+    """Give the image just pushed the tag ``release-<n>`` (n = 1 + the highest present in
+    ``existing``, tag -> digest), unless one of those tags already names its digest.
+
+    The push of a tag ECR already holds fails when the repository's tags are immutable: a
+    concurrent deploy took that number first, and the error says so.
+    """
+    from docker.errors import APIError
+
+    already = sorted(
+        (t for t, digest in existing.items() if digest == pushed.digest),
+        key=lambda t: release_number(t) or 0,
+    )
+    if already:
+        return PushResult(pushed.image, pushed.digest, pushed.size, already[-1])
+    repository, _tag = pushed.image.rsplit(":", 1)
+    release = f"{RELEASE_PREFIX}{next_release(existing)}"
+    client = docker_client()
+    client.images.get(pushed.image).tag(repository, release)
+    try:
+        events = client.api.push(
+            repository, release, stream=True, decode=True, auth_config=credentials.auth_config()
+        )
+        errors = [event["error"] for event in events if "error" in event]
+    except APIError as err:
+        errors = [str(err.explanation)]
+    finally:
+        with contextlib.suppress(APIError):
+            client.images.remove(f"{repository}:{release}")  # the local alias only
+    if errors:
+        immutable = any("immutable" in e or "cannot be overwritten" in e for e in errors)
+        raise RegistryError(
+            f"Tagging {pushed.image} as {release} failed: "
+            + (
+                f"another push took {release} first (the repository's tags are immutable)."
+                if immutable
+                else errors[0]
+            ),
+            "Push again: the next push takes the next free release number.",
+        )
+    return PushResult(pushed.image, pushed.digest, pushed.size, release)

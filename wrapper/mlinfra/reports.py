@@ -15,7 +15,7 @@ from mlinfra.errors import MlinfraError
 from mlinfra.terraform import PlanSummary
 
 if TYPE_CHECKING:
-    from mlinfra.deploy import ApplyResult, PlanResult, StatusReport
+    from mlinfra.deploy import ApplyResult, PlanResult, SecretResult, StatusReport
     from mlinfra.doctor import Check
     from mlinfra.image import PrunePlan
     from mlinfra.logs import LogEvent
@@ -215,3 +215,21 @@ def prune_table(plan: PrunePlan) -> Table:
     if not rows:
         table.add_row(Text("(none)", style="dim"), "", "", "")
     return table
+
+
+def secret_result(console: Console, result: SecretResult, verb: str) -> None:
+    """Where the key went (never the key): the version, how to read it, the roll if any."""
+    console.print(f"{verb} the API key of {result.env}: version {result.version_id}")
+    if result.rolled is not None:
+        apply_result(console, result.rolled)
+    else:
+        console.print(
+            f"  the service uses it from its next deploy (`mlinfra secret rotate --env "
+            f"{result.env}` makes a new key and rolls the tasks at once)",
+            style="dim",
+        )
+    console.print(
+        f"  read it with: aws secretsmanager get-secret-value --secret-id {result.secret_arn} "
+        "--query SecretString --output text",
+        style="dim",
+    )

@@ -140,6 +140,26 @@ def summarize_plan(
     return PlanSummary(stack, planfile, by_type, tuple(sorted(changed_outputs)), destroy)
 
 
+def summarize_saved_plan(shown: Mapping[str, Any], stack: str, planfile: Path) -> PlanSummary:
+    """The same summary from ``terraform show -json`` of a saved plan (``apply`` shows it)."""
+    by_type: dict[str, ResourceCounts] = {}
+    for change in shown.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        action = "replace" if sorted(actions) == ["create", "delete"] else "-".join(actions)
+        counts = _ACTION_COUNTS.get(action)
+        if counts is not None:
+            by_type[change["type"]] = by_type.get(change["type"], ResourceCounts()) + counts
+    changed_outputs = tuple(
+        sorted(
+            name
+            for name, output in (shown.get("output_changes") or {}).items()
+            if output.get("actions") not in (["no-op"], None)
+        )
+    )
+    # NOTE: `mlinfra plan` saves no destroy plans (destroy plans and applies at once).
+    return PlanSummary(stack, planfile, by_type, changed_outputs)
+
+
 def diagnostics_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """A ``-json`` run's error diagnostics, worded as Terraform prints them without ``-json``."""
     blocks = []
@@ -459,6 +479,23 @@ class Stack:
         return summary
 
     # -- reading ----------------------------------------------------------------------------
+
+    def resources(self, resource_type: str) -> list[dict[str, Any]]:
+        """The attribute values of every ``resource_type`` in the state, child modules included
+        (``terraform show -json``; empty before the first apply)."""
+        self.init()
+        state = json.loads(self._run("show", json=IsFlagged, no_color=IsFlagged) or "{}")
+        found: list[dict[str, Any]] = []
+        modules = [state.get("values", {}).get("root_module", {})]
+        while modules:
+            module = modules.pop()
+            found += [
+                r.get("values", {})
+                for r in module.get("resources", [])
+                if r.get("type") == resource_type and r.get("mode") == "managed"
+            ]
+            modules += module.get("child_modules", [])
+        return found
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as plain values (empty before the first apply)."""

@@ -1,4 +1,6 @@
-"""The generated per-deploy Terraform variables: ``.mlinfra/<env>/image.auto.tfvars.json``.
+"""The generated per-deploy Terraform variables: ``.mlinfra/<env>/image.auto.tfvars.json`` (the
+pushed image) and ``.mlinfra/<env>/<stack>.auto.tfvars.json`` (the region, and for the service
+the API key's secret version id).
 
 It lives outside the tracked tree (a generated file inside it would mark every later build
 ``-dirty``) and is written atomically, so a plan never reads half a file.
@@ -16,11 +18,17 @@ from typing import Any
 from mlinfra.errors import ConfigError
 
 IMAGE_TFVARS = "image.auto.tfvars.json"
+STACK_TFVARS = "{stack}.auto.tfvars.json"
 
 
 def image_tfvars_path(state_dir: Path) -> Path:
     """Where the image variables of one environment live (``state_dir`` is ``.mlinfra/<env>``)."""
     return state_dir / IMAGE_TFVARS
+
+
+def stack_tfvars_path(state_dir: Path, stack: str) -> Path:
+    """Where the values mlinfra resolves for one stack's plans live (region, secret version)."""
+    return state_dir / STACK_TFVARS.format(stack=stack)
 
 
 def write_atomic_json(path: Path, values: Mapping[str, Any]) -> Path:

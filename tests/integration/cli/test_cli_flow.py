@@ -193,6 +193,7 @@ def test_push_to_the_local_registry_records_the_image(
         pushed = _json(_cli("push", "--env", "local", "--json"))
         assert pushed["image"] == f"127.0.0.1:{port}/mlinfra-local:cli-v1"
         assert pushed["digest"].startswith("sha256:")
+        assert pushed["release"] == "release-1"
         assert tfvars.read_image_tfvars(env_state) == pushed["image"]
     finally:
         local.stop()

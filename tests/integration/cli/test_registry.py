@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -11,9 +12,16 @@ import docker
 import pytest
 
 from mlinfra.errors import RegistryError
-from mlinfra.registry import LayerProgress, LocalRegistry, push
+from mlinfra.registry import (
+    LayerProgress,
+    LocalRegistry,
+    add_release_tag,
+    local_release_tags,
+    next_release,
+    push,
+)
 
-from .conftest import PREFIX
+from .conftest import PREFIX, import_tiny_image
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +77,44 @@ def test_stop_ends_the_registry(tmp_path: Path) -> None:
     assert local.stop() is True
     assert not local.answers()
     assert local.stop() is False
+
+
+def test_every_pushed_image_gets_the_next_release_tag(
+    registry: LocalRegistry, tiny_image: str
+) -> None:
+    client = docker.from_env()
+    credentials = registry.credentials()
+    name = f"{PREFIX}-releases-{uuid.uuid4().hex[:6]}"
+    repository = f"{registry.address}/{name}"
+    assert local_release_tags(registry.address, name, credentials) == {}  # nothing pushed yet
+
+    first = push(tiny_image, repository, "a1", credentials)
+    first = add_release_tag(
+        first, credentials, local_release_tags(registry.address, name, credentials)
+    )
+    assert first.release == "release-1"
+
+    # The same image pushed again (another deploy of it) keeps its number.
+    again = push(tiny_image, repository, "a1", credentials)
+    again = add_release_tag(
+        again, credentials, local_release_tags(registry.address, name, credentials)
+    )
+    assert again.release == "release-1"
+
+    other = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
+    import_tiny_image(client, other)
+    second = push(other, repository, "b2", credentials)
+    tags = local_release_tags(registry.address, name, credentials)
+    assert tags == {"release-1": first.digest}
+    second = add_release_tag(second, credentials, tags)
+    assert second.release == "release-2"
+
+    # The registry itself serves both numbers, each on its own image.
+    listed = local_release_tags(registry.address, name, credentials)
+    assert listed == {"release-1": first.digest, "release-2": second.digest}
+    served = client.images.get_registry_data(
+        f"{repository}:release-2", auth_config=credentials.auth_config()
+    )
+    assert served.id == second.digest
+    # A gap or a foreign tag does not confuse the count.
+    assert next_release({"release-2": "x", "release-10": "y", "release-x": "z", "v1": "w"}) == 11

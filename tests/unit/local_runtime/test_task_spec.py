@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from mlinfra.errors import ConfigError
+from mlinfra.errors import ConfigError, DeployError
 from mlinfra.local_runtime import task_spec
+from mlinfra.local_runtime._aws import SecretReference, secrets_manager_reference
 
 # Shaped as describe_task_definition()["taskDefinition"] returns it.
 TASK_DEFINITION: dict[str, Any] = {
@@ -132,3 +133,62 @@ def test_what_the_runtime_cannot_run_is_refused_with_the_fix(
     with pytest.raises(ConfigError, match=message) as raised:
         task_spec(definition, balancer)
     assert raised.value.hint
+
+
+def test_capabilities_and_security_options_reach_docker_as_ecs_passes_them() -> None:
+    linux = {
+        "initProcessEnabled": True,
+        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+    }
+    spec = task_spec(
+        _definition(linuxParameters=linux, dockerSecurityOptions=["no-new-privileges"]),
+        LOAD_BALANCER,
+        {"/mlinfra/api-key": "s3cr3t"},
+    )
+    kwargs = spec.run_kwargs(name="task-1", labels={})
+    assert kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["cap_add"] == ["NET_BIND_SERVICE"]
+    assert kwargs["security_opt"] == ["no-new-privileges"]
+
+
+def test_no_capabilities_or_options_leave_dockers_defaults() -> None:
+    kwargs = task_spec(TASK_DEFINITION, LOAD_BALANCER, {"/mlinfra/api-key": "s"}).run_kwargs(
+        name="task-1", labels={}
+    )
+    assert not {"cap_add", "cap_drop", "security_opt"} & set(kwargs)
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlinfra/prod/api-key-AbCdEf"
+
+
+@pytest.mark.parametrize(
+    ("value_from", "expected"),
+    [
+        (SECRET_ARN, SecretReference(SECRET_ARN)),
+        (f"{SECRET_ARN}:::v-1234", SecretReference(SECRET_ARN, version_id="v-1234")),
+        (f"{SECRET_ARN}::AWSPREVIOUS:", SecretReference(SECRET_ARN, version_stage="AWSPREVIOUS")),
+        (f"{SECRET_ARN}:api_key::", SecretReference(SECRET_ARN, json_key="api_key")),
+        (f"{SECRET_ARN}:api_key", SecretReference(SECRET_ARN, json_key="api_key")),
+        (
+            f"{SECRET_ARN}:api_key:AWSCURRENT:v-9",
+            SecretReference(SECRET_ARN, "api_key", "AWSCURRENT", "v-9"),
+        ),
+    ],
+)
+def test_a_secrets_manager_value_from_is_taken_apart_as_ecs_does(
+    value_from: str, expected: SecretReference
+) -> None:
+    assert secrets_manager_reference(value_from) == expected
+
+
+@pytest.mark.parametrize(
+    "value_from",
+    [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret",
+        f"{SECRET_ARN}:a:b:c:d",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/x:y:z",
+    ],
+)
+def test_a_malformed_value_from_is_named(value_from: str) -> None:
+    with pytest.raises(DeployError, match="is not a Secrets Manager valueFrom"):
+        secrets_manager_reference(value_from)

@@ -125,8 +125,7 @@ def test_an_aws_env_without_backend_config_names_the_setting(project: Path) -> N
 @pytest.mark.parametrize(
     ("args", "question"),
     [
-        (["apply", "--env", "prod"], "Apply the saved plans in prod? [y/N]"),
-        (["deploy", "--env", "prod"], "Deploy in prod? [y/N]"),
+        (["secret", "rotate", "--env", "prod"], "Rotate the API key and roll the service in prod?"),
         (["destroy", "--env", "dev"], "Destroy everything in dev? [y/N]"),
     ],
 )
@@ -138,6 +137,19 @@ def test_prod_changes_and_destroy_ask_first(
     assert question in result.output
     assert result.exit_code == 1
     assert "Aborted" in result.output
+
+
+def test_apply_in_prod_without_saved_plans_asks_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The question comes after the plans' summary (tests/reliability/tool/test_api_key_secret.py);
+    # with no plan there is nothing to show, and nothing to ask.
+    monkeypatch.setenv("MLINFRA_STATE_BUCKET", "team-state")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unit-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit-test")
+    result = runner.invoke(app, ["apply", "--env", "prod"])
+    assert "[y/N]" not in result.output
+    assert "No saved plan for environment 'prod'." in result.output
 
 
 def test_apply_in_dev_does_not_ask(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -174,3 +174,38 @@ def test_created_order_reads_fractions_of_any_length() -> None:
     ]
     assert sorted(stamps, key=image.created_order) == stamps
     assert sorted(stamps) != stamps, "plain string order gets these wrong"
+
+
+@pytest.mark.parametrize(
+    ("remote", "label"),
+    [
+        (
+            "https://ci-bot:ghp_s3cr3tT0ken@github.com/acme/mlinfra.git",
+            "https://github.com/acme/mlinfra.git",
+        ),
+        (
+            "https://oauth2:glpat-xyz@gitlab.example.com:8443/acme/mlinfra",
+            "https://gitlab.example.com:8443/acme/mlinfra",
+        ),
+        ("https://token@host/repo.git?private_token=abc#frag", "https://host/repo.git"),
+        ("ssh://git@github.com/acme/mlinfra.git", "ssh://github.com/acme/mlinfra.git"),
+        ("git@github.com:acme/mlinfra.git", "git@github.com:acme/mlinfra.git"),
+        ("https://github.com/acme/mlinfra.git", "https://github.com/acme/mlinfra.git"),
+    ],
+)
+def test_a_remote_url_loses_its_credentials_before_the_label(remote: str, label: str) -> None:
+    assert image.public_source(remote) == label
+
+
+def test_the_source_label_of_a_checkout_with_a_token_remote_has_no_token(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@e",
+         "commit", "-q", "--allow-empty", "-m", "x"],
+        check=True,
+    )  # fmt: skip
+    remote = "https://ci-bot:ghp_s3cr3tT0ken@github.com/acme/mlinfra.git"
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
+    source = image.git_revision(tmp_path).source
+    assert source == "https://github.com/acme/mlinfra.git"
+    assert "s3cr3t" not in source and "ci-bot" not in source

@@ -6,6 +6,7 @@ calls an ECS agent and the ALB controller make against AWS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,34 @@ def _translated(endpoint: str, doing: str) -> Iterator[None]:
             f"The emulator at {endpoint} did not answer while trying to {doing}: {err}",
             "Start it with `mlinfra.emulator.start()` (or `mlinfra deploy --env local`).",
         ) from err
+
+
+@dataclass(frozen=True)
+class SecretReference:
+    """A Secrets Manager ``valueFrom`` of a task definition, taken apart."""
+
+    arn: str
+    json_key: str = ""
+    version_stage: str = ""
+    version_id: str = ""
+
+
+# arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>: seven colon-separated parts.
+_SECRET_ARN_PARTS = 7
+
+
+def secrets_manager_reference(value_from: str) -> SecretReference:
+    """``arn:...:secret:NAME-xxxxxx[:json-key[:version-stage[:version-id]]]`` (ECS's format)."""
+    parts = value_from.split(":")
+    extra = parts[_SECRET_ARN_PARTS:]
+    if len(parts) < _SECRET_ARN_PARTS or len(extra) > 3 or parts[5] != "secret":
+        raise DeployError(
+            f"{value_from!r} is not a Secrets Manager valueFrom.",
+            "Use the secret's ARN, optionally followed by :json-key:version-stage:version-id.",
+        )
+    # With both a stage and an id, GetSecretValue checks that they name the same version.
+    json_key, stage, version = (*extra, "", "", "")[:3]
+    return SecretReference(":".join(parts[:_SECRET_ARN_PARTS]), json_key, stage, version)
 
 
 def _pages(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[Any]:
@@ -124,13 +153,39 @@ class EmulatedAws:
         values = {}
         for source in sorted(sources):
             if source.startswith("arn:") and ":secretsmanager:" in source:
-                secretsmanager = self.session.client("secretsmanager")
-                values[source] = secretsmanager.get_secret_value(SecretId=source)["SecretString"]
+                values[source] = self._secrets_manager_value(source)
             else:
                 # GetParameter takes the parameter's name or its ARN, as valueFrom does.
                 parameter = self.ssm.get_parameter(Name=source, WithDecryption=True)
                 values[source] = parameter["Parameter"]["Value"]
         return values
+
+    def _secrets_manager_value(self, value_from: str) -> str:
+        """A Secrets Manager ``valueFrom``, read as the ECS agent does: the secret's ARN, then
+        optionally ``:json-key:version-stage:version-id`` (each may be empty)."""
+        reference = secrets_manager_reference(value_from)
+        request: dict[str, str] = {"SecretId": reference.arn}
+        if reference.version_id:
+            request["VersionId"] = reference.version_id
+        if reference.version_stage:
+            request["VersionStage"] = reference.version_stage
+        value: str = self.session.client("secretsmanager").get_secret_value(**request)[
+            "SecretString"
+        ]
+        if not reference.json_key:
+            return value
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError:
+            document = None
+        if not isinstance(document, dict) or reference.json_key not in document:
+            # NOTE: names the key and the secret, never the value.
+            raise DeployError(
+                f"Secret {reference.arn} has no JSON key {reference.json_key!r} (valueFrom "
+                f"{value_from}).",
+                "Store a JSON object with that key in the secret, or drop the json-key part.",
+            )
+        return str(document[reference.json_key])
 
     def _target_group(self, arn: str) -> TargetGroup:
         group = self.elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]

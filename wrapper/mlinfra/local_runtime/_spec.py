@@ -77,6 +77,9 @@ class TaskSpec:
     init: bool = False
     tmpfs: dict[str, str] = field(default_factory=dict)
     docker_labels: dict[str, str] = field(default_factory=dict)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
 
     def run_kwargs(self, *, name: str, labels: dict[str, str]) -> dict[str, Any]:
         """Keyword arguments of ``DockerClient.containers.run`` for one task."""
@@ -108,6 +111,9 @@ class TaskSpec:
             "cpu_shares": max(self.cpu_shares, 2) if self.cpu_shares else None,
             "nano_cpus": self.task_cpu_units * _NS // 1024 if self.task_cpu_units else None,
             "tmpfs": self.tmpfs or None,
+            "cap_add": self.cap_add or None,
+            "cap_drop": self.cap_drop or None,
+            "security_opt": self.security_opt or None,
         }
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         return kwargs
@@ -134,6 +140,13 @@ def _tmpfs(definition: dict[str, Any]) -> dict[str, str]:
         m["containerPath"]: ",".join([f"size={int(m['size'])}m", *m.get("mountOptions", [])])
         for m in mounts
     }
+
+
+def _capabilities(definition: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``linuxParameters.capabilities`` (add, drop) as the ECS agent hands them to Docker:
+    names as given (``ALL``, ``NET_BIND_SERVICE``; Docker takes them with or without CAP_)."""
+    capabilities = (definition.get("linuxParameters") or {}).get("capabilities") or {}
+    return list(capabilities.get("add") or []), list(capabilities.get("drop") or [])
 
 
 def _environment(
@@ -208,6 +221,7 @@ def task_spec(
                 f"maps only {sorted(ports)} in {family_revision}.",
                 "Add a portMappings entry for that containerPort (hostPort 0).",
             )
+    cap_add, cap_drop = _capabilities(definition)
     return TaskSpec(
         family_revision=family_revision,
         container_name=definition["name"],
@@ -230,4 +244,9 @@ def task_spec(
         init=bool((definition.get("linuxParameters") or {}).get("initProcessEnabled", False)),
         tmpfs=_tmpfs(definition),
         docker_labels=dict(definition.get("dockerLabels") or {}),
+        cap_add=cap_add,
+        cap_drop=cap_drop,
+        # ECS passes dockerSecurityOptions ("no-new-privileges", "apparmor:...", "label:...")
+        # to Docker's SecurityOpt unchanged.
+        security_opt=list(definition.get("dockerSecurityOptions") or []),
     )
