@@ -254,7 +254,7 @@ def require_terraform() -> str:
     if path is None:
         raise ToolMissingError(
             "terraform is not installed (not found on PATH).",
-            "Install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install) "
+            "Install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) "
             "and check `terraform version`.",
         )
     return path

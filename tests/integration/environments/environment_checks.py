@@ -293,9 +293,7 @@ class EnvironmentChecks:
         if not applied.expected.alarm_emails:
             assert alarms == []
             return
-        topics = {
-            alarm_topic for alarm in alarms for alarm_topic in alarm["AlarmActions"]
-        }
+        topics = {alarm_topic for alarm in alarms for alarm_topic in alarm["AlarmActions"]}
         assert len(topics) == 1, topics
         topic = topics.pop()
         for alarm in alarms:
@@ -308,9 +306,9 @@ class EnvironmentChecks:
 
     def test_https_only_with_a_validated_certificate(self, applied):
         elbv2 = applied.client("elbv2")
-        listeners = elbv2.describe_listeners(
-            LoadBalancerArn=_balancer(applied)["LoadBalancerArn"]
-        )["Listeners"]
+        listeners = elbv2.describe_listeners(LoadBalancerArn=_balancer(applied)["LoadBalancerArn"])[
+            "Listeners"
+        ]
         by_port = {listener["Port"]: listener for listener in listeners}
         if not applied.expected.https:
             assert set(by_port) == {80}
@@ -337,7 +335,9 @@ class EnvironmentChecks:
     def test_load_balancer_protection_logs_and_waf(self, applied):
         attributes = _balancer_attributes(applied)
         expected = applied.expected
-        assert attributes["deletion_protection.enabled"] == str(expected.deletion_protection).lower()
+        assert (
+            attributes["deletion_protection.enabled"] == str(expected.deletion_protection).lower()
+        )
         assert attributes["access_logs.s3.enabled"] == str(expected.access_logs).lower()
         if expected.access_logs:
             bucket = attributes["access_logs.s3.bucket"]
@@ -351,9 +351,11 @@ class EnvironmentChecks:
             assert expiry["Expiration"]["Days"] == 90
             policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
             assert "logdelivery.elasticloadbalancing.amazonaws.com" in policy
-        acl = applied.client("wafv2").get_web_acl_for_resource(
-            ResourceArn=_balancer(applied)["LoadBalancerArn"]
-        ).get("WebACL")
+        acl = (
+            applied.client("wafv2")
+            .get_web_acl_for_resource(ResourceArn=_balancer(applied)["LoadBalancerArn"])
+            .get("WebACL")
+        )
         if expected.waf:
             limits = [
                 rule["Statement"]["RateBasedStatement"]["Limit"]

@@ -51,7 +51,7 @@ def planned(request, make_environment) -> tuple[Any, ...]:
 
 
 def test_https_only_with_a_requested_certificate(planned):
-    name, _, resources, _, _ = planned
+    _, _, resources, _, _ = planned
     listeners = {listener["port"]: listener for listener in resources["aws_lb_listener"]}
     assert set(listeners) == {80, 443}
     [redirect] = listeners[80]["default_action"]
