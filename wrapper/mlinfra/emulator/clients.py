@@ -74,7 +74,7 @@ def _control_request(method: str, endpoint: str, path: str, **kwargs: Any) -> ht
 
 def set_service_counts(
     endpoint: str, cluster: str, service: str, running: int, pending: int
-) -> dict:
+) -> dict[str, Any]:
     """Tell the emulator how many tasks of ``service`` run and start (the local runtime's report).
 
     ``running``/``pending`` count the tasks of the service's current task definition; the
@@ -93,7 +93,8 @@ def set_service_counts(
             f"The emulator refused service counts {body}: HTTP {response.status_code} {response.text}",
             "Check the cluster and service names (or ARNs) against `aws ecs list-services`.",
         )
-    return response.json()
+    counts: dict[str, Any] = response.json()
+    return counts
 
 
 def read_gaps(endpoint: str, since: int = 0) -> dict[str, Any]:

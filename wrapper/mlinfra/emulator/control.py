@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import ecs_backends
 
 from mlinfra.emulator import patches

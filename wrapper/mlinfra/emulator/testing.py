@@ -39,7 +39,7 @@ def free_port() -> int:
 def emulator_fixture(scope: str = "session", name: str = "emulator") -> Any:
     """A pytest fixture (``scope``, called ``name``) yielding a started emulator process."""
 
-    @pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload]
+    @pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload, untyped-decorator]
     def _emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         state_dir = tmp_path_factory.mktemp("emulator")
         emulator = start(port=free_port(), state_dir=state_dir)

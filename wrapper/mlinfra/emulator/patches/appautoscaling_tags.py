@@ -29,7 +29,8 @@ class ResourceNotFoundError(JsonRESTError):
 def _tags_of(target: FakeScalableTarget) -> dict[str, str]:
     if not hasattr(target, "tags"):
         target.tags = {}  # type: ignore[attr-defined]
-    return target.tags  # type: ignore[attr-defined]
+    tags: dict[str, str] = target.tags  # type: ignore[attr-defined]
+    return tags
 
 
 def _target_by_arn(backend: ApplicationAutoscalingBackend, arn: str) -> FakeScalableTarget:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from unittest import mock
 
-from moto import settings
+from moto.core.config import default_user_config
 
 
 def apply(stack: ExitStack) -> None:
-    iam_config = {**settings.default_user_config.get("iam", {}), "load_aws_managed_policies": True}
-    stack.enter_context(mock.patch.dict(settings.default_user_config, {"iam": iam_config}))
+    # NOTE: the dict moto.settings reads (it imports it from moto.core.config).
+    iam_config = {**default_user_config.get("iam", {}), "load_aws_managed_policies": True}
+    stack.enter_context(mock.patch.dict(default_user_config, {"iam": iam_config}))
