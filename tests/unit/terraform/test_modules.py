@@ -17,6 +17,7 @@ from terraform_harness import (
     PROJECT,
     Jobs,
     checkov_reports,
+    checkov_roots,
     example_dirs,
     failure,
     module_dirs,
@@ -229,8 +230,22 @@ def test_readme_tables_match_the_code(module: Path) -> None:
     )
 
 
-def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs) -> None:
-    (result,) = jobs.results("checkov")
+CHECKOV_ROOTS = checkov_roots()
+
+
+def test_checkov_judges_the_examples_and_the_environments() -> None:
+    relative = {r.relative_to(PROJECT).as_posix() for r in CHECKOV_ROOTS}
+    assert {"terraform/modules/alb/examples/basic", "environments/prod/service"} <= relative, (
+        relative
+    )
+
+
+@pytest.mark.parametrize(
+    "root", CHECKOV_ROOTS, ids=[r.relative_to(PROJECT).as_posix() for r in CHECKOV_ROOTS]
+)
+def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs, root: Path) -> None:
+    """Each root alone, with its own values: a root that turns HTTPS (WAF, logs...) off sees it."""
+    (result,) = jobs.results(f"checkov:{root.relative_to(PROJECT)}")
     assert result.stdout.strip(), result.report()
     reports = checkov_reports(result)
     failed = [
@@ -251,6 +266,24 @@ def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs) -> None:
         "skips without a reason (#checkov:skip=CKV_...: <reason>):\n" + "\n".join(unjustified)
     )
     assert sum(r["summary"]["passed"] for r in reports) > 0, result.report()
+
+
+ALARM_TYPES = ("aws_cloudwatch_metric_alarm", "aws_cloudwatch_composite_alarm")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)
+def test_every_alarm_resource_sets_alarm_and_ok_actions(module: Path) -> None:
+    """An alarm that notifies nobody is how alarms went silent; the modules' tests assert the values."""
+    silent = [
+        f"{path.name}: {kind}.{name} lacks {missing}"
+        for path in sorted(module.glob("*.tf"))
+        for resource in hcl2.loads(path.read_text()).get("resource", [])
+        for kind, named in resource.items()
+        if kind in ALARM_TYPES
+        for name, body in named.items()
+        if (missing := [key for key in ("alarm_actions", "ok_actions") if key not in body])
+    ]
+    assert not silent, "\n".join(silent)
 
 
 def test_checkov_config_skips_nothing() -> None:
