@@ -6,6 +6,7 @@ picked up by their folder alone.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from terraform_harness import (
     Jobs,
     checkov_reports,
     checkov_roots,
+    checkov_scan,
     example_dirs,
     failure,
     module_dirs,
     module_docs,
+    run,
 )
 
 MODULES = module_dirs()
@@ -266,6 +269,51 @@ def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs, root: Pat
         "skips without a reason (#checkov:skip=CKV_...: <reason>):\n" + "\n".join(unjustified)
     )
     assert sum(r["summary"]["passed"] for r in reports) > 0, result.report()
+
+
+ALB_CALLS = """\
+module "off" {
+  source = "%(alb)s"
+
+  name                = "off"
+  vpc_id              = "vpc-0123456789abcdef0"
+  subnet_ids          = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
+  ingress_cidr_blocks = ["0.0.0.0/0"]
+  deletion_protection = false
+}
+
+module "on" {
+  source = "%(alb)s"
+
+  name                = "on"
+  vpc_id              = "vpc-0123456789abcdef0"
+  subnet_ids          = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
+  ingress_cidr_blocks = ["0.0.0.0/0"]
+  certificate_arn     = "arn:aws:acm:us-east-1:111122223333:certificate/abcd-1234"
+  https_enabled       = true
+  access_logs         = { bucket = "alb-logs" }
+  waf                 = { enabled = true }
+}
+"""
+
+
+def test_checkov_shows_a_caller_what_it_turned_off(tmp_path: Path) -> None:
+    """The alb module skips nothing that an input decides: checkov judges each call by its values."""
+    (tmp_path / "main.tf").write_text(ALB_CALLS % {"alb": MODULES_DIR / "alb"})
+    result = run(checkov_scan(tmp_path), dict(os.environ))
+    found = {
+        (c["resource"].split(".")[1], c["check_id"], outcome)
+        for r in checkov_reports(result)
+        for outcome in ("passed", "failed")
+        for c in r["results"][f"{outcome}_checks"]
+        if c["resource"].startswith("module.")
+    }
+    off = {"CKV_AWS_150", "CKV2_AWS_28", "CKV_AWS_91", "CKV_AWS_2", "CKV2_AWS_20"}
+    assert {("off", check, "failed") for check in off} <= found, result.report()
+    # Exactly evaluated when on. checkov 3.3.30 does not evaluate the conditional redirect nor
+    # the optional access_logs block: their findings stay, and a caller skips them (README).
+    on = {"CKV_AWS_150", "CKV2_AWS_28", "CKV2_AWS_76"}
+    assert {("on", check, "passed") for check in on} <= found, result.report()
 
 
 ALARM_TYPES = ("aws_cloudwatch_metric_alarm", "aws_cloudwatch_composite_alarm")
