@@ -6,13 +6,14 @@ picked up by their folder alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 import hcl2
 import pytest
-from conftest import Consumer
+from conftest import SAMPLE_INPUTS, Consumer
 from terraform_harness import (
     MODULES_DIR,
     PROJECT,
@@ -271,35 +272,31 @@ def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs, root: Pat
     assert sum(r["summary"]["passed"] for r in reports) > 0, result.report()
 
 
-ALB_CALLS = """\
-module "off" {
-  source = "%(alb)s"
-
-  name                = "off"
-  vpc_id              = "vpc-0123456789abcdef0"
-  subnet_ids          = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
-  ingress_cidr_blocks = ["0.0.0.0/0"]
-  deletion_protection = false
+# Two callers of the alb module: everything an input decides off, then on.
+ALB_INPUTS = {
+    "off": {"deletion_protection": False},
+    "on": {
+        "certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/abcd-1234",
+        "https_enabled": True,
+        "access_logs": {"bucket": "alb-logs"},
+        "waf": {"enabled": True},
+    },
 }
 
-module "on" {
-  source = "%(alb)s"
 
-  name                = "on"
-  vpc_id              = "vpc-0123456789abcdef0"
-  subnet_ids          = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
-  ingress_cidr_blocks = ["0.0.0.0/0"]
-  certificate_arn     = "arn:aws:acm:us-east-1:111122223333:certificate/abcd-1234"
-  https_enabled       = true
-  access_logs         = { bucket = "alb-logs" }
-  waf                 = { enabled = true }
-}
-"""
+def alb_call(name: str, inputs: dict[str, object]) -> str:
+    required = {key: SAMPLE_INPUTS[key] for key in ("vpc_id", "subnet_ids", "ingress_cidr_blocks")}
+    lines = "".join(
+        f"  {k} = {json.dumps(v)}\n" for k, v in {"name": name, **required, **inputs}.items()
+    )
+    # JSON objects are HCL values once their keys are not quoted.
+    lines = re.sub(r'"(\w+)": ', r"\1 = ", lines)
+    return f'module "{name}" {{\n  source = "{MODULES_DIR / "alb"}"\n{lines}}}\n'
 
 
 def test_checkov_shows_a_caller_what_it_turned_off(tmp_path: Path) -> None:
     """The alb module skips nothing that an input decides: checkov judges each call by its values."""
-    (tmp_path / "main.tf").write_text(ALB_CALLS % {"alb": MODULES_DIR / "alb"})
+    (tmp_path / "main.tf").write_text("\n".join(alb_call(n, i) for n, i in ALB_INPUTS.items()))
     result = run(checkov_scan(tmp_path), dict(os.environ))
     found = {
         (c["resource"].split(".")[1], c["check_id"], outcome)
