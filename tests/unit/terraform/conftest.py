@@ -1,4 +1,4 @@
-"""Session fixtures: every module's Terraform checks and one checkov scan, started together."""
+"""Session fixtures: every module's Terraform checks and a checkov scan of each root, started together."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from terraform_harness import (
     MODULES_DIR,
+    PROJECT,
     Jobs,
+    checkov_roots,
     checkov_scan,
     example_dirs,
     fmt_check,
@@ -120,8 +122,9 @@ def jobs(terraform_env: dict[str, str], consumer: Consumer) -> Iterator[Jobs]:
     if modules:
         run(init(modules[0]), terraform_env)
     pool = Jobs(terraform_env)
-    # The slowest first, so that it overlaps with the rest.
-    pool.submit("checkov", [checkov_scan(MODULES_DIR.parent)])
+    # The slowest first, so that they overlap with the rest.
+    for root in checkov_roots():
+        pool.submit(f"checkov:{root.relative_to(PROJECT)}", [checkov_scan(root)])
     # One root module for all modules: one init and one plan instead of six.
     pool.submit("consumer", [init(consumer.folder), terraform_test(consumer.folder)])
     pool.submit("fmt", [fmt_check(MODULES_DIR)])

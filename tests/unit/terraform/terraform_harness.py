@@ -22,6 +22,7 @@ from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[3]
 MODULES_DIR = PROJECT / "terraform" / "modules"
+ENVIRONMENTS_DIR = PROJECT / "environments"
 COMMAND_TIMEOUT_S = 300
 
 
@@ -74,6 +75,19 @@ def module_dirs() -> list[Path]:
 
 def example_dirs(module: Path) -> list[Path]:
     return sorted(p for p in (module / "examples").glob("*") if any(p.glob("*.tf")))
+
+
+def checkov_roots() -> list[Path]:
+    """The root modules checkov judges: every module's examples and every environment's stacks.
+
+    NOTE: one scan per root. checkov names a module's resources by address only
+    (module.alb.aws_lb.this), so one scan of several roots that each call a module "alb" reports
+    one of them and hides the others' findings. Stacks and modules are judged through the roots
+    that call them, with the values those roots pass: that is where a setting is turned off and
+    where its skip belongs (a skip in a stack would hide the finding in every environment).
+    """
+    environments = sorted(p for p in ENVIRONMENTS_DIR.glob("*/*") if any(p.glob("*.tf")))
+    return [e for m in module_dirs() for e in example_dirs(m)] + environments
 
 
 def run(step: Step, env: dict[str, str]) -> Result:
