@@ -2,6 +2,10 @@
 # CPU, memory and requests; HTTPS only, the API key always, WAF, access logs, alarms to someone,
 # and the load balancer protected from deletion.
 module "service" {
+  #checkov:skip=CKV_AWS_2: HTTPS is on (load_balancer.https); checkov cannot follow the certificate requested in the same apply. Read back through the AWS API by tests/integration/environments/test_prod_environment.py.
+  #checkov:skip=CKV2_AWS_20: port 80 answers 301 to 443 (load_balancer.https); checkov cannot follow it. Read back by test_prod_environment.py.
+  #checkov:skip=CKV_AWS_91: access logs are on (load_balancer.access_logs) into the bucket made in the same apply, which checkov cannot follow. Read back by test_prod_environment.py.
+  #checkov:skip=CKV2_AWS_28: the WAF web ACL is on (load_balancer.waf_rate_limit); checkov cannot follow the switch through the stack. Read back by test_prod_environment.py.
   source = "../../../terraform/stacks/service"
 
   name            = "mlinfra-prod"

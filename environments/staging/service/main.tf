@@ -7,6 +7,10 @@ variable "api_key_required" {
 # Production's shape at a smaller size, to rehearse deploys: HTTPS only, the API key, alarms to
 # the team, access logs; no WAF and no deletion protection (staging is torn down and rebuilt).
 module "service" {
+  #checkov:skip=CKV_AWS_2: HTTPS is on (load_balancer.https); checkov cannot follow the certificate requested in the same apply. Read back by tests/integration/environments/test_shipped_plans.py.
+  #checkov:skip=CKV2_AWS_20: port 80 redirects to 443 whenever load_balancer.https is set; checkov cannot follow it. Read back by test_shipped_plans.py.
+  #checkov:skip=CKV_AWS_91: access logs are on (load_balancer.access_logs) into the bucket made in the same apply, which checkov cannot follow. Read back by test_shipped_plans.py.
+  #checkov:skip=CKV2_AWS_28: no WAF in staging by choice: it serves the team's tests, not the internet's traffic (prod has load_balancer.waf_rate_limit).
   source = "../../../terraform/stacks/service"
 
   name            = "mlinfra-staging"

@@ -1,6 +1,6 @@
-"""Security of the infrastructure code: checkov over environments/, and a canary
-API key given as an ECS secret that never lands where Terraform writes (the image half of the
-canary is tests/reliability/test_canary_secret.py)."""
+"""Security of the infrastructure code: a canary API key given as an ECS secret never lands
+where Terraform writes (the image half of the canary is tests/reliability/test_canary_secret.py).
+checkov judges each environment root with its own values in tests/unit/terraform."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -21,9 +20,7 @@ from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.emulator.testing import emulator_fixture
 from mlinfra.terraform import Stack
 
-# The modules' checkov harness, reused for the environments.
-sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "terraform"))
-from terraform_harness import PROJECT, Result, checkov_reports, checkov_scan, run
+PROJECT = Path(__file__).resolve().parents[3]
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,59 +31,6 @@ SECRET_STACK = Path(__file__).parent / "stacks" / "secret"
 MODULE_SOURCE = '"../../../../../terraform/modules/'
 
 emulator = emulator_fixture(scope="module")
-
-
-def unjustified(result: Result) -> list[str]:
-    """Failed checks, and skips whose reason is missing or too short to be one."""
-    found = []
-    for report in checkov_reports(result):
-        for check in report["results"]["failed_checks"]:
-            where = f"{check['repo_file_path']}:{check['file_line_range'][0]}"
-            found.append(f"failed {check['check_id']} {check['resource']} ({where})")
-        for check in report["results"]["skipped_checks"]:
-            if len(check["check_result"].get("suppress_comment", "").strip()) < 10:
-                found.append(f"skip without reason {check['check_id']} {check['resource']}")
-    return found
-
-
-# Findings that hold for some values only: the modules carry no skip for them (a user who turns
-# HTTPS, WAF, access logs or deletion protection off must see the finding), and checkov cannot follow the values
-# through the stack's object variables, so it reports them for every environment alike. What
-# each environment really has is read back through the AWS API by
-# tests/integration/environments (prod: on; local: off, as chosen).
-INPUT_DEPENDENT = {
-    "CKV_AWS_91": "access logs: test_load_balancer_protection_logs_and_waf",
-    "CKV_AWS_150": "deletion protection: test_load_balancer_protection_logs_and_waf",
-    "CKV2_AWS_28": "WAF: test_load_balancer_protection_logs_and_waf",
-    "CKV_AWS_2": "HTTPS: test_https_only_with_a_validated_certificate",
-    "CKV2_AWS_20": "80 -> 443 redirect: test_https_only_with_a_validated_certificate",
-}
-
-
-def test_checkov_over_environments_leaves_no_unjustified_finding() -> None:
-    # terraform/ is scanned by tests/unit/terraform. The environments reach the shared stack
-    # and the modules through their module calls, so this scan judges the code as composed.
-    result = run(checkov_scan(PROJECT / "environments"), dict(os.environ))
-    assert result.stdout.strip(), result.report()
-    assert sum(r["summary"]["passed"] for r in checkov_reports(result)) > 0, result.report()
-    findings = [
-        finding
-        for finding in unjustified(result)
-        if finding.split()[:2] not in [["failed", check] for check in INPUT_DEPENDENT]
-    ]
-    assert not findings, (
-        "checkov over environments/ (fix, or skip inline with #checkov:skip=CKV_...: <reason>):\n"
-        + "\n".join(findings)
-    )
-
-
-def test_the_input_dependent_findings_are_reported_not_skipped() -> None:
-    result = run(checkov_scan(PROJECT / "environments"), dict(os.environ))
-    reports = checkov_reports(result)
-    failed = {check["check_id"] for r in reports for check in r["results"]["failed_checks"]}
-    skipped = {check["check_id"] for r in reports for check in r["results"]["skipped_checks"]}
-    assert failed >= set(INPUT_DEPENDENT), "checkov evaluates them now: drop them from the list"
-    assert not skipped & set(INPUT_DEPENDENT), "a skip would hide them when a value turns them off"
 
 
 @pytest.fixture(scope="module")
