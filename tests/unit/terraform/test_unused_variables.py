@@ -17,6 +17,9 @@ import pytest
 from terraform_harness import PROJECT
 
 SEARCHED = (PROJECT / "terraform", PROJECT / "environments")
+# Files linked into every environment root (terraform.tf, outputs.tf, variables.tf), not a module
+# of their own: they are judged inside the roots that link them.
+SHARED_ROOT_FILES = PROJECT / "terraform" / "stacks" / "roots"
 
 
 def terraform_dirs() -> list[Path]:
@@ -25,7 +28,7 @@ def terraform_dirs() -> list[Path]:
         path.parent
         for top in SEARCHED
         for path in top.rglob("*.tf")
-        if ".terraform" not in path.relative_to(top).parts
+        if ".terraform" not in path.relative_to(top).parts and path.parent != SHARED_ROOT_FILES
     }
     return sorted(found)
 
