@@ -1028,8 +1028,7 @@ def deploy(
     say("applying the registry stack")
     apply_stack(target, "registry", say)
     if confirm is not None:
-        service_plan = _plan_for_the_next_push(target, say)
-        confirm(service_plan, "Push the image and apply the service stack")
+        _plan_for_the_next_push(target, say, confirm)
     pushed = push(target, on_layer, allow_dirty)
     say(f"pushed {pushed.image} ({pushed.digest})")
     if confirm is None:
@@ -1040,16 +1039,16 @@ def deploy(
     return ApplyResult(target.env.name, STACKS, status(target))
 
 
-def _plan_for_the_next_push(target: Target, say: Say) -> PlanResult:
-    """The service stack planned for the image the push will make (repository:tag are known
-    before it), so the plan can be shown before anything reaches the registry; the recorded
-    image comes back as it was when the plan is refused."""
+def _plan_for_the_next_push(target: Target, say: Say, confirm: Confirm) -> None:
+    """Plan the service stack for the image the push will make (repository:tag are known
+    before it) and show it to ``confirm`` before anything reaches the registry; the recorded
+    image comes back as it was when the plan fails or is refused."""
     path = tfvars.image_tfvars_path(target.env.state_dir)
     before = path.read_bytes() if path.exists() else None
     repository, _credentials = registry_login(target)
     tfvars.write_image_tfvars(target.env.state_dir, f"{repository}:{last_build(target.env)['tag']}")
     try:
-        return plan(target, ["service"], say)
+        confirm(plan(target, ["service"], say), "Push the image and apply the service stack")
     except BaseException:
         if before is None:
             path.unlink(missing_ok=True)
