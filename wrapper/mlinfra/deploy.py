@@ -520,21 +520,23 @@ def plan(target: Target, stacks: Sequence[str] = STACKS, say: Say = _quiet) -> P
     # Read before any plan: a bad image file must not leave the registry's plan half a set.
     image = tfvars.read_image_tfvars(target.env.state_dir) if "service" in stacks else None
     ready: list[str] = []
-    for stack in stacks:
-        if stack == "service" and image is None:
-            target.planfile(stack).unlink(missing_ok=True)
-            waiting[stack] = f"no image pushed yet: run `mlinfra push --env {target.env.name}`"
-            continue
-        # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
-        target.stack(stack).init()
-        write_stack_tfvars(target, stack)
-        ready.append(stack)
-    # PERF: the stacks have separate states, so their plans (each mostly Terraform starting the
-    # provider and refreshing) run side by side.
-    for stack in ready:
-        say(f"planning the {stack} stack")
-    with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
-        plans = list(pool.map(lambda name: plan_stack(target, name), ready))
+    generated = [tfvars.stack_tfvars_path(target.env.state_dir, s) for s in stacks]
+    with tfvars.restored_on_failure(generated):
+        for stack in stacks:
+            if stack == "service" and image is None:
+                target.planfile(stack).unlink(missing_ok=True)
+                waiting[stack] = f"no image pushed yet: run `mlinfra push --env {target.env.name}`"
+                continue
+            # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
+            target.stack(stack).init()
+            write_stack_tfvars(target, stack)
+            ready.append(stack)
+        # PERF: the stacks have separate states, so their plans (each mostly Terraform starting
+        # the provider and refreshing) run side by side.
+        for stack in ready:
+            say(f"planning the {stack} stack")
+        with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
+            plans = list(pool.map(lambda name: plan_stack(target, name), ready))
     return PlanResult(target.env.name, tuple(plans), waiting)
 
 
@@ -1028,8 +1030,7 @@ def deploy(
     say("applying the registry stack")
     apply_stack(target, "registry", say)
     if confirm is not None:
-        service_plan = _plan_for_the_next_push(target, say)
-        confirm(service_plan, "Push the image and apply the service stack")
+        _plan_for_the_next_push(target, say, confirm)
     pushed = push(target, on_layer, allow_dirty)
     say(f"pushed {pushed.image} ({pushed.digest})")
     if confirm is None:
@@ -1040,21 +1041,17 @@ def deploy(
     return ApplyResult(target.env.name, STACKS, status(target))
 
 
-def _plan_for_the_next_push(target: Target, say: Say) -> PlanResult:
-    """The service stack planned for the image the push will make (repository:tag are known
-    before it), so the plan can be shown before anything reaches the registry; the recorded
-    image comes back as it was when the plan is refused."""
-    path = tfvars.image_tfvars_path(target.env.state_dir)
-    before = path.read_bytes() if path.exists() else None
+def _plan_for_the_next_push(target: Target, say: Say, confirm: Confirm) -> None:
+    """Plan the service stack for the image the push will make (repository:tag are known
+    before it) and show it to ``confirm`` before anything reaches the registry; the recorded
+    image comes back as it was when the plan fails or is refused."""
     repository, _credentials = registry_login(target)
-    tfvars.write_image_tfvars(target.env.state_dir, f"{repository}:{last_build(target.env)['tag']}")
     try:
-        return plan(target, ["service"], say)
+        with tfvars.restored_on_failure([tfvars.image_tfvars_path(target.env.state_dir)]):
+            tag = last_build(target.env)["tag"]
+            tfvars.write_image_tfvars(target.env.state_dir, f"{repository}:{tag}")
+            confirm(plan(target, ["service"], say), "Push the image and apply the service stack")
     except BaseException:
-        if before is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(before)
         target.planfile("service").unlink(missing_ok=True)
         raise
 

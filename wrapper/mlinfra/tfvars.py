@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,24 @@ def stack_tfvars_path(state_dir: Path, stack: str) -> Path:
 
 def write_atomic_json(path: Path, values: Mapping[str, Any]) -> Path:
     """Write ``values`` as JSON to ``path`` through a temporary file and a rename."""
+    text = json.dumps(dict(values), indent=2, sort_keys=True) + "\n"
+    write_atomic_bytes(path, text.encode())
+    return path
+
+
+def write_atomic_bytes(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file, an fsync and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(values), handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def write_image_tfvars(state_dir: Path, container_image: str) -> Path:
@@ -72,3 +78,19 @@ def read_image_tfvars(state_dir: Path) -> str | None:
             f"Delete {path} and run `mlinfra push` again: it rewrites the file.",
         ) from err
     return image
+
+
+@contextmanager
+def restored_on_failure(paths: Iterable[Path]) -> Iterator[None]:
+    """Put ``paths`` back as they were (absent, or their bytes) when the block raises: a failed
+    or refused command leaves no generated file behind."""
+    before = {path: path.read_bytes() if path.exists() else None for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, content in before.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic_bytes(path, content)
+        raise

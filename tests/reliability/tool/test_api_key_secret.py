@@ -9,6 +9,7 @@ counts to the emulator as the local runtime does (``set_service_counts``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -31,6 +32,9 @@ from mlinfra.emulator.testing import emulator_fixture
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).parent / "stacks" / "apikey"
+CHECKOUT = Path(__file__).resolve().parents[3]
+SERVING = CHECKOUT / "serving"
+BASE_IMAGE_RECORD = CHECKOUT / ".mlinfra" / "base-image"
 BUCKET = "mlinfra-apikey-test-state"
 SECRET_NAME = "mlinfra/staging/api-key"
 CLUSTER = SERVICE = "mlinfra-apikey-test"
@@ -288,3 +292,55 @@ def test_rotate_rolls_a_new_revision_and_prints_no_key(env: Env, agent: None) ->
 
     leaked = _leaks(env, new_value, {})
     assert not leaked, f"the rotated key is in: {leaked}"
+
+
+def _commit_everything(root: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "fixture")
+
+
+def _remove_the_build(env: Env) -> None:
+    """The image the deploy built (its tag names the fixture's own commit)."""
+    import docker
+
+    record = env.state / "staging" / "last-build.json"
+    if record.exists():
+        reference = json.loads(record.read_text())["reference"]
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker.from_env().images.remove(reference, force=True)
+
+
+def test_deploy_in_staging_shows_the_service_plan_before_pushing(env: Env) -> None:
+    # The real serving image of a committed tree (staging refuses a -dirty one).
+    shutil.rmtree(env.root / "serving")
+    shutil.copytree(
+        SERVING, env.root / "serving", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    _commit_everything(env.root)
+    before = tfvars.image_tfvars_path(env.state / "staging").read_text()
+    revision = _value_from(env)
+    variables = dict(env.variables)
+    if BASE_IMAGE_RECORD.is_file():  # the checkout's base image: no base build in the test
+        variables["MLINFRA_BASE_IMAGE"] = BASE_IMAGE_RECORD.read_text().strip()
+
+    try:
+        refused = _run(variables, ("deploy", "--env", "staging"), "n\n")
+    finally:
+        _remove_the_build(env)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 1, said
+    summary = "service stack plan:"
+    question = "Push the image and apply the service stack in staging? [y/N]"
+    assert summary in said and question in said, said
+    assert said.index(summary) < said.index(question)
+    assert "Aborted" in said
+    # Nothing changed: no image in ECR, the recorded image and the service as they were.
+    ecr = env.session().client("ecr")
+    assert ecr.list_images(repositoryName="mlinfra-apikey-test")["imageIds"] == []
+    assert tfvars.image_tfvars_path(env.state / "staging").read_text() == before
+    assert not (env.state / "staging" / "service.tfplan").exists()
+    assert _value_from(env) == revision
