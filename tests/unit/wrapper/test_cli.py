@@ -175,17 +175,17 @@ def test_a_bad_emulator_port_is_named(project: Path, monkeypatch: pytest.MonkeyP
 def test_project_config_supplies_the_state_bucket(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlinfra import deploy
+    from mlinfra import config, connection
 
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     (project / "mlinfra.toml").write_text(
         '[environments.dev]\nstate_bucket = "team-state"\nregion = "eu-west-1"\n'
     )
-    target = deploy.connect(deploy.select_environment("dev"))
+    target = connection.connect(config.select_environment("dev"))
     assert (target.backend_bucket, target.region) == ("team-state", "eu-west-1")
     monkeypatch.setenv("MLINFRA_STATE_BUCKET", "override")
-    assert deploy.connect(deploy.select_environment("dev")).backend_bucket == "override"
+    assert connection.connect(config.select_environment("dev")).backend_bucket == "override"
 
 
 def test_project_config_with_an_unknown_key_is_named(project: Path) -> None:
