@@ -60,12 +60,12 @@ def secret_arn(connection: Connection) -> str | None:
 def require_secret(connection: Connection) -> str:
     arn = secret_arn(connection)
     if arn is None:
-        env = connection.env.name
+        env = connection.env
         raise ConfigError(
-            f"Environment {env!r} has no API key secret (the registry stack's "
+            f"Environment {env.name!r} has no API key secret (the registry stack's "
             f"{SECRET_OUTPUT} output is null or not applied yet).",
             f"Turn it on with {SWITCH} = true (or TF_VAR_{SWITCH}=true), then "
-            f"`mlinfra plan --env {env}` and `mlinfra apply --env {env}`.",
+            f"`mlinfra plan {env.flags}` and `mlinfra apply {env.flags}`.",
         )
     return arn
 
@@ -77,11 +77,11 @@ def _secrets_call(
         return call(connection.session().client("secretsmanager"))
     except (ClientError, BotoCoreError) as err:
         # NOTE: botocore's messages name the call and the secret, never a SecretString.
-        env = connection.env.name
+        env = connection.env
         raise DeployError(
-            f"Secrets Manager refused to {doing} for {env!r}: {err}",
+            f"Secrets Manager refused to {doing} for {env.name!r}: {err}",
             "Check the AWS credentials' secretsmanager permissions and the registry stack "
-            f"(`mlinfra outputs --env {env}`).",
+            f"(`mlinfra outputs {env.flags}`).",
         ) from err
 
 
@@ -93,9 +93,12 @@ def current_version(connection: Connection, arn: str) -> str:
     for version_id, stages in (described.get("VersionIdsToStages") or {}).items():
         if _CURRENT in stages:
             return str(version_id)
+    made = connection.runtime.api_key_when_unset()
+    if made is not None:
+        return put_value(connection, arn, made)
     raise DeployError(
         f"The API key of {connection.env.name} is not set.",
-        f"Run `mlinfra secret set --env {connection.env.name}`.",
+        f"Run `mlinfra secret set {connection.env.flags}`.",
     )
 
 

@@ -38,7 +38,7 @@ def last_build(env: config.Environment) -> dict[str, str]:
     if not path.exists():
         raise ConfigError(
             f"No image was built for environment {env.name!r} yet.",
-            f"Run `mlinfra build --env {env.name}` first.",
+            f"Run `mlinfra build {env.flags}` first.",
         )
     recorded: dict[str, str] = json.loads(path.read_text())
     return recorded

@@ -40,6 +40,15 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of a report.")
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+RehearseOption = Annotated[
+    bool,
+    typer.Option(
+        "--rehearse",
+        envvar="MLINFRA_REHEARSE",
+        help="Run the environment's own roots against the embedded AWS on this machine "
+        "(its own emulator, state, containers and URL).",
+    ),
+]
 AllowDirtyOption = Annotated[
     bool,
     typer.Option(
@@ -113,16 +122,18 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
 
 
 @contextmanager
-def _exclusive(env: str | None, command: str) -> Iterator[config.Environment]:
+def _exclusive(
+    env: str | None, command: str, rehearse: bool = False
+) -> Iterator[config.Environment]:
     """The selected environment, its run lock held for a command that changes it
     (see mlinfra.envlock)."""
-    selected = config.select_environment(env)
+    selected = config.select_environment(env, rehearse)
     with envlock.exclusive(selected, command):
         yield selected
 
 
-def _connection(env: str | None) -> deploy.Connection:
-    return _terraform_connection(config.select_environment(env))
+def _connection(env: str | None, rehearse: bool = False) -> deploy.Connection:
+    return _terraform_connection(config.select_environment(env, rehearse))
 
 
 def _terraform_connection(selected: config.Environment) -> deploy.Connection:
@@ -139,7 +150,7 @@ def _connect(selected: config.Environment) -> deploy.Connection:
 def _confirm(env: config.Environment, yes: bool, action: str) -> None:
     """Ask before a change to staging or prod, unless --yes."""
     if env.asks_before_changes and not yes:
-        typer.confirm(f"{action} in {env.name}?", abort=True)
+        typer.confirm(f"{action} in {env.label}?", abort=True)
 
 
 def _plans_then_ask(
@@ -224,14 +235,17 @@ def train(
 
 @app.command()
 def build(
-    env: EnvOption = None, allow_dirty: AllowDirtyOption = False, json_: JsonOption = False
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    allow_dirty: AllowDirtyOption = False,
+    json_: JsonOption = False,
 ) -> None:
     """Build the serving image with the model; tag <git sha>[-dirty]-<model sha8>.
 
     Staging and prod refuse a -dirty build unless --allow-dirty.
     """
     with _handled():
-        selected = config.select_environment(env)
+        selected = config.select_environment(env, rehearse)
         built = _step("building the image", lambda say: deploy.build(selected, say, allow_dirty))
         data = {"image": built.reference, "image_id": built.image_id, "reused": built.reused}
         if json_:
@@ -242,13 +256,16 @@ def build(
 
 @app.command()
 def push(
-    env: EnvOption = None, allow_dirty: AllowDirtyOption = False, json_: JsonOption = False
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    allow_dirty: AllowDirtyOption = False,
+    json_: JsonOption = False,
 ) -> None:
     """Log in to the registry (ECR, or the local one) and push the last built image.
 
     Staging and prod refuse a -dirty image unless --allow-dirty.
     """
-    with _handled(), _exclusive(env, "push") as selected:
+    with _handled(), _exclusive(env, "push", rehearse) as selected:
         # Fail before starting anything when there is nothing (or nothing allowed) to push.
         builds.check_pushable(selected, allow_dirty)
         connection = _connect(selected)
@@ -272,13 +289,14 @@ def push(
 @app.command()
 def plan(
     env: EnvOption = None,
+    rehearse: RehearseOption = False,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 0 no changes, 2 changes, 1 error.")
     ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
-    with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan") as selected:
+    with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan", rehearse) as selected:
         connection = _terraform_connection(selected)
         result = _step("planning", lambda say: deploy.plan(connection, say=say))
         if json_:
@@ -290,9 +308,14 @@ def plan(
 
 
 @app.command()
-def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+def apply(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
-    with _handled(), _exclusive(env, "apply") as selected:
+    with _handled(), _exclusive(env, "apply", rehearse) as selected:
         connection = _terraform_connection(selected)
         confirm = _plans_then_ask(connection.env, yes, json_)
         if confirm is not None:
@@ -309,6 +332,7 @@ def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = Fal
 @app.command(name="deploy")
 def deploy_command(
     env: EnvOption = None,
+    rehearse: RehearseOption = False,
     yes: YesOption = False,
     allow_dirty: AllowDirtyOption = False,
     json_: JsonOption = False,
@@ -318,7 +342,7 @@ def deploy_command(
     In staging and prod each stack's plan is shown before it is applied (the service's before
     the push), and a question asked; --yes skips it.
     """
-    with _handled(), _exclusive(env, "deploy") as selected:
+    with _handled(), _exclusive(env, "deploy", rehearse) as selected:
         connection = _terraform_connection(selected)
         confirm = _plans_then_ask(connection.env, yes, json_)
 
@@ -338,10 +362,12 @@ def deploy_command(
 
 
 @app.command()
-def status(env: EnvOption = None, json_: JsonOption = False) -> None:
+def status(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
     """The URL, targets' health, service counts, the image, and live /health and /ready probes."""
     with _handled():
-        connection = _connection(env)
+        connection = _connection(env, rehearse)
         report = _step("reading the service", lambda _say: deploy.status(connection))
         if json_:
             reports.print_json(_out(), report.to_dict())
@@ -350,12 +376,17 @@ def status(env: EnvOption = None, json_: JsonOption = False) -> None:
 
 
 @app.command()
-def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+def destroy(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
     """Destroy the service stack, then the registry stack (through saved destroy plans)."""
-    with _handled(), _exclusive(env, "destroy") as selected:
+    with _handled(), _exclusive(env, "destroy", rehearse) as selected:
         connection = _terraform_connection(selected)
         if not yes:
-            typer.confirm(f"Destroy everything in {connection.env.name}?", abort=True)
+            typer.confirm(f"Destroy everything in {connection.env.label}?", abort=True)
         removed = _step("destroying", lambda say: deploy.destroy(connection, say))
         if json_:
             reports.print_json(_out(), [s.to_dict() for s in removed])
@@ -364,9 +395,11 @@ def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = F
 
 
 @app.command()
-def down(env: EnvOption = None, json_: JsonOption = False) -> None:
+def down(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
     """Stop the local environment (tasks, proxy, registry, emulator); keeps the model and images."""
-    with _handled(), _exclusive(env, "down") as selected:
+    with _handled(), _exclusive(env, "down", rehearse) as selected:
         stopped = deploy.down(selected)
         if json_:
             reports.print_json(_out(), stopped)
@@ -378,6 +411,7 @@ def down(env: EnvOption = None, json_: JsonOption = False) -> None:
 @app.command()
 def prune(
     env: EnvOption = None,
+    rehearse: RehearseOption = False,
     keep: Annotated[
         int, typer.Option("--keep", help="How many of the newest images to keep.", min=0)
     ] = 3,
@@ -392,7 +426,7 @@ def prune(
     Keeps the newest --keep, the last build and every image a container uses; the registry's
     copies (ECR, or the local registry) stay.
     """
-    with _handled(), _exclusive(env, "prune") as selected:
+    with _handled(), _exclusive(env, "prune", rehearse) as selected:
         plan = deploy.prune_plan(selected, keep)
         if not json_:
             _out().print(reports.prune_table(plan))
@@ -408,10 +442,12 @@ def prune(
 
 
 @app.command()
-def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
+def outputs(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
     """Terraform outputs of the registry and service stacks."""
     with _handled():
-        connection = _connection(env)
+        connection = _connection(env, rehearse)
         values = deploy.outputs(connection)
         if json_:
             reports.print_json(_out(), values)
@@ -443,12 +479,17 @@ def _read_api_key() -> str:
 
 
 @secret_app.command("set")
-def secret_set(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+def secret_set(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
     """Store the API key read from stdin (or a hidden prompt) as the secret's current value.
 
     The running tasks pick it up at the next deploy; `mlinfra secret rotate` rolls them at once.
     """
-    with _handled(), _exclusive(env, "secret set") as selected:
+    with _handled(), _exclusive(env, "secret set", rehearse) as selected:
         value = _read_api_key()
         api_key.check_api_key(value)  # before connecting: a short key fails at once
         connection = _terraform_connection(selected)
@@ -462,13 +503,18 @@ def secret_set(env: EnvOption = None, yes: YesOption = False, json_: JsonOption 
 
 
 @secret_app.command("rotate")
-def secret_rotate(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
+def secret_rotate(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
     """Make a new random API key, store it, and roll the service's tasks onto it through
     Terraform (a new task definition revision); waits for the rollout.
 
     The key is printed nowhere: read it with `aws secretsmanager get-secret-value`.
     """
-    with _handled(), _exclusive(env, "secret rotate") as selected:
+    with _handled(), _exclusive(env, "secret rotate", rehearse) as selected:
         connection = _terraform_connection(selected)
         _confirm(connection.env, yes, "Rotate the API key and roll the service")
         result = _step("rotating the API key", lambda say: deploy.rotate_api_key(connection, say))
@@ -494,6 +540,7 @@ def parse_duration(text: str) -> timedelta:
 @app.command()
 def logs(
     env: EnvOption = None,
+    rehearse: RehearseOption = False,
     since: Annotated[str, typer.Option(help="How far back: 30s, 10m, 2h, 1d.")] = "10m",
     limit: Annotated[int, typer.Option(help="At most this many of the latest lines.")] = 200,
     json_: JsonOption = False,
@@ -501,7 +548,7 @@ def logs(
     """Tail the service's CloudWatch log group."""
     with _handled():
         window = parse_duration(since)
-        connection = _connection(env)
+        connection = _connection(env, rehearse)
         events = deploy.logs(connection, window, limit)
         if json_:
             reports.print_json(_out(), [e.to_dict() for e in events])
@@ -510,12 +557,14 @@ def logs(
 
 
 @app.command()
-def doctor(env: EnvOption = None, json_: JsonOption = False) -> None:
+def doctor(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
     """Check Terraform, Docker, the model, AWS credentials and the registry login; say how to fix each."""
     from mlinfra import doctor as checks
 
     with _handled():
-        selected = config.select_environment(env)
+        selected = config.select_environment(env, rehearse)
         results = _step("checking", lambda _say: checks.run(selected))
         if json_:
             reports.print_json(_out(), [c.to_dict() for c in results])

@@ -21,6 +21,8 @@ STATE_DIR_ENV = "MLINFRA_STATE_DIR"
 STATE_DIR_NAME = ".mlinfra"
 # Environments whose changes are confirmed (and whose images must come from a clean tree).
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
+# What a rehearsed environment's generated files, containers and emulator are keyed by.
+REHEARSAL_SUFFIX = "-rehearsal"
 ENV_VARIABLE = "MLINFRA_ENV"
 PROJECT_CONFIG = "mlinfra.toml"
 _SETTINGS = ("state_bucket", "region")
@@ -81,10 +83,15 @@ def environment_names() -> list[str]:
 
 @dataclass(frozen=True)
 class Environment:
-    """One deployable environment: ``environments/<name>/`` with a registry and a service stack."""
+    """One deployable environment: ``environments/<name>/`` with a registry and a service stack.
+
+    ``rehearsed``: the same roots run against the embedded AWS on this machine (``--rehearse``),
+    with generated files, state and containers of their own.
+    """
 
     name: str
     path: Path
+    rehearsed: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -92,23 +99,41 @@ class Environment:
         return self.name == "local"
 
     @property
+    def label(self) -> str:
+        """The environment's name in messages: ``prod``, or ``prod (rehearsed)``."""
+        return f"{self.name} (rehearsed)" if self.rehearsed else self.name
+
+    @property
+    def flags(self) -> str:
+        """The command-line flags that name this environment, for the hints of messages."""
+        return f"--env {self.name} --rehearse" if self.rehearsed else f"--env {self.name}"
+
+    @property
     def asks_before_changes(self) -> bool:
-        """Commands that change staging or prod ask first (``--yes`` skips the question)."""
+        """Commands that change staging or prod ask first (``--yes`` skips the question); a
+        rehearsal asks as the environment does, so the rehearsal is the same sequence."""
         return self.name in PROTECTED_ENVIRONMENTS
+
+    @property
+    def local_name(self) -> str:
+        """What this machine keys the environment by: ``prod``, or ``prod-rehearsal``."""
+        return f"{self.name}{REHEARSAL_SUFFIX}" if self.rehearsed else self.name
 
     @property
     def runtime_name(self) -> str:
         """The name the local runtime labels this environment's containers with.
 
-        The environment's name for the default state folder; with ``$MLINFRA_STATE_DIR`` set (a
-        test's own local environment, say) a suffix from that folder, so two local environments
-        on one Docker engine never stop each other's containers.
+        The environment's (or rehearsal's) name for the default state folder; with
+        ``$MLINFRA_STATE_DIR`` set (a test's own local environment, say) a suffix from that
+        folder, so two local environments on one Docker engine never stop each other's
+        containers.
         """
-        return runtime_name(self.name, state_dir() if os.environ.get(STATE_DIR_ENV) else None)
+        own = state_dir() if os.environ.get(STATE_DIR_ENV) else None
+        return runtime_name(self.local_name, own)
 
     @property
     def state_dir(self) -> Path:
-        path = state_dir() / self.name
+        path = state_dir() / self.local_name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -120,18 +145,20 @@ def runtime_name(env: str, own_state_dir: Path | None) -> str:
     return f"{env}-{hashlib.sha256(str(own_state_dir.resolve()).encode()).hexdigest()[:8]}"
 
 
-def environment(name: str) -> Environment:
-    """The environment called ``name``, or a ConfigError listing the valid ones."""
+def environment(name: str, rehearse: bool = False) -> Environment:
+    """The environment called ``name`` (rehearsed on this machine with ``rehearse``), or a
+    ConfigError listing the valid ones. Rehearsing ``local`` is ``local`` itself."""
     names = environment_names()
     if name not in names:
         raise ConfigError(
             f"Unknown environment {name!r}.",
             f"Use one of: {', '.join(names)} (folders of {environments_dir()}).",
         )
-    return Environment(name=name, path=environments_dir() / name)
+    rehearsed = rehearse and name != "local"
+    return Environment(name=name, path=environments_dir() / name, rehearsed=rehearsed)
 
 
-def select_environment(name: str | None) -> Environment:
+def select_environment(name: str | None, rehearse: bool = False) -> Environment:
     """``--env``, else ``$MLINFRA_ENV``; a ConfigError listing the valid names otherwise."""
     chosen = name or os.environ.get(ENV_VARIABLE)
     if not chosen:
@@ -139,7 +166,7 @@ def select_environment(name: str | None) -> Environment:
             "No environment given.",
             f"Pass --env with one of: {', '.join(environment_names())} (or set {ENV_VARIABLE}).",
         )
-    return environment(chosen)
+    return environment(chosen, rehearse)
 
 
 def port_setting(variable: str, default: int) -> int:

@@ -140,7 +140,7 @@ def apply(connection: Connection, say: Say = _quiet) -> ApplyResult:
     if not pending:
         raise ConfigError(
             f"No saved plan for environment {connection.env.name!r}.",
-            f"Run `mlinfra plan --env {connection.env.name}` first.",
+            f"Run `mlinfra plan {connection.env.flags}` first.",
         )
     for stack in pending:
         say(f"applying the {stack} stack")
@@ -270,7 +270,7 @@ def rotate_api_key(connection: Connection, say: Say = _quiet) -> SecretResult:
         raise ConfigError(
             f"No pushed image is recorded for {env.name!r}, so the service cannot be "
             "planned with the new key.",
-            f"Run `mlinfra push --env {env.name}` (or `mlinfra deploy`) first.",
+            f"Run `mlinfra push {env.flags}` (or `mlinfra deploy`) first.",
         )
     version_id = api_key.put_value(connection, arn, secrets.token_urlsafe(32))
     say(f"stored a new API key version {version_id}")
@@ -297,6 +297,8 @@ def destroy(connection: Connection, say: Say = _quiet) -> list[PlanSummary]:
             say(f"the {stack_name} stack holds nothing")
             continue
         say(f"destroying the {stack_name} stack")
+        if stack_name == "service":
+            connection.runtime.prepare_destroy(say)
         removed.append(plans.destroy_stack(connection, stack_name, say))
         if stack_name == "service":
             connection.runtime.stop_service(say)
@@ -340,7 +342,7 @@ def logs(connection: Connection, since: timedelta, limit: int) -> list[LogEvent]
     if not group:
         raise MlinfraError(
             f"Environment {connection.env.name!r} has no log group yet (no log_group_name output).",
-            f"Deploy first: `mlinfra deploy --env {connection.env.name}`.",
+            f"Deploy first: `mlinfra deploy {connection.env.flags}`.",
         )
     start = datetime.now(UTC) - since
     events = tail(connection.session().client("logs"), group, start, limit)

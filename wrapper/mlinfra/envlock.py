@@ -38,7 +38,7 @@ def exclusive(env: Environment, command: str) -> Iterator[None]:
         handle.seek(0)
         handle.truncate()
         started = time.strftime("%H:%M:%S")
-        handle.write(f"`mlinfra {command} --env {env.name}` (pid {os.getpid()}, since {started})")
+        handle.write(f"`mlinfra {command} {env.flags}` (pid {os.getpid()}, since {started})")
         handle.flush()
         try:
             yield

@@ -90,9 +90,7 @@ def plan(connection: Connection, stacks: Sequence[str] = STACKS, say: Say = _qui
         for stack in stacks:
             if stack == "service" and image is None:
                 connection.planfile(stack).unlink(missing_ok=True)
-                waiting[stack] = (
-                    f"no image pushed yet: run `mlinfra push --env {connection.env.name}`"
-                )
+                waiting[stack] = f"no image pushed yet: run `mlinfra push {connection.env.flags}`"
                 continue
             # NOTE: init one at a time: Terraform's plugin cache is not safe for concurrent fills.
             connection.stack(stack).init()
@@ -127,7 +125,7 @@ def _check_plan_image(connection: Connection, stack: Stack, planfile: Path) -> N
     if pushed and planned.get("value") not in (None, pushed):
         raise StalePlanError(
             f"The saved service plan deploys {planned['value']}, but the last push was {pushed}.",
-            f"Make a new plan: `mlinfra plan --env {connection.env.name}`.",
+            f"Make a new plan: `mlinfra plan {connection.env.flags}`.",
         )
 
 

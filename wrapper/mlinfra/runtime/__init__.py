@@ -17,14 +17,25 @@ from collections.abc import Sequence
 from mlinfra import config
 from mlinfra.runtime._aws import STATE_BUCKET_VARIABLE, AwsRuntime
 from mlinfra.runtime._base import Runtime, Say
-from mlinfra.runtime._local import EMULATOR_PORT_VARIABLE, LocalRuntime
+from mlinfra.runtime._local import LocalRuntime
+from mlinfra.runtime._places import (
+    EMULATOR_PORT_VARIABLE,
+    PROXY_PORT_VARIABLE,
+    PROXY_TLS_PORT_VARIABLE,
+    LocalPlaces,
+    places,
+)
 
 __all__ = [
     "EMULATOR_PORT_VARIABLE",
+    "PROXY_PORT_VARIABLE",
+    "PROXY_TLS_PORT_VARIABLE",
     "STATE_BUCKET_VARIABLE",
     "AwsRuntime",
+    "LocalPlaces",
     "LocalRuntime",
     "Runtime",
+    "places",
     "runtime_for",
 ]
 
@@ -40,13 +51,16 @@ def runtime_for(
     *,
     offline: bool = False,
 ) -> Runtime:
-    """The runtime of ``env``: for ``local``, the emulator (started, or reused) and Docker.
+    """The runtime of ``env``: for ``local`` or a rehearsal, its emulator (started, or reused)
+    and Docker; else AWS.
 
     ``offline``: a runtime only to stop things with (``down``): it starts nothing and resolves
     no state bucket.
     """
-    if env.is_local:
-        return LocalRuntime(env, endpoint=None) if offline else LocalRuntime.start(env, say)
+    if env.is_local or env.rehearsed:
+        if offline:
+            return LocalRuntime(env, endpoint=None)
+        return LocalRuntime.start(env, stacks, say)
     if offline:
         return AwsRuntime(env, config.aws_region(config.environment_settings(env)), None)
     return AwsRuntime.resolve(env, stacks)

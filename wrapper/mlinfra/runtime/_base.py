@@ -69,6 +69,16 @@ class Runtime(ABC):
     def public_url(self, outputs: dict[str, Any]) -> str | None:
         """A URL of the service that answers from this machine."""
 
+    def api_key_when_unset(self) -> str | None:
+        """A key to store when the environment's API key secret has no value yet: None (the
+        user sets it: `mlinfra secret set`), but for a rehearsal, which makes one."""
+        return None
+
+    def prepare_destroy(self, say: Say) -> None:
+        """Before the service stack's destroy (nothing on AWS: a protected load balancer
+        refuses, as it should)."""
+        return None
+
     @abstractmethod
     def stop_service(self, say: Say) -> None:
         """After the service stack's destroy: stop what still runs its tasks."""

@@ -1,8 +1,10 @@
-"""The runtime of the local environment: the emulated AWS (moto server with mlinfra's patches),
-the local registry, and the local ECS agent and ALB on Docker (:mod:`mlinfra.local_runtime`)."""
+"""The runtime of an environment run on this machine: the local environment, or any other one
+rehearsed (``--rehearse``). The emulated AWS (moto server with mlinfra's patches), the local
+registry, and the local ECS agent and ALB on Docker (:mod:`mlinfra.local_runtime`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,12 +12,14 @@ import boto3
 
 from mlinfra import config, registry
 from mlinfra.logs import LogEvent, docker_tail
+from mlinfra.runtime import _rehearsal
 from mlinfra.runtime._base import Runtime, Say, StackOf
-
-EMULATOR_PORT_VARIABLE = "MLINFRA_EMULATOR_PORT"
+from mlinfra.runtime._places import LocalPlaces, places
 
 
 def local_registry() -> registry.LocalRegistry:
+    """The one local registry, shared by the local environment and every rehearsal (a
+    promotion copies between its repositories)."""
     return registry.LocalRegistry(
         config.state_dir() / "registry",
         port=config.port_setting(registry.PORT_ENV, registry.DEFAULT_PORT),
@@ -23,24 +27,38 @@ def local_registry() -> registry.LocalRegistry:
 
 
 class LocalRuntime(Runtime):
-    def __init__(self, env: config.Environment, endpoint: str | None) -> None:
+    def __init__(
+        self, env: config.Environment, endpoint: str | None, where: LocalPlaces | None = None
+    ) -> None:
         from mlinfra import emulator
 
         self.env = env
         self._endpoint = endpoint
+        self.places = where or places(env)
         self.region = emulator.REGION
-        self.backend_bucket = emulator.STATE_BUCKET
+        # A rehearsal's state lives in the buckets its backend.hcl name (made in its emulator).
+        self.backend_bucket = None if env.rehearsed else emulator.STATE_BUCKET
 
     @classmethod
-    def start(cls, env: config.Environment, say: Say) -> LocalRuntime:
-        """Start (or reuse) the emulator."""
+    def start(cls, env: config.Environment, stacks: Sequence[str], say: Say) -> LocalRuntime:
+        """Start (or reuse) the environment's emulator; for a rehearsal, make in it what the
+        roots expect the account to hold."""
         from mlinfra import emulator
 
-        port = config.port_setting(EMULATOR_PORT_VARIABLE, emulator.DEFAULT_PORT)
-        running = emulator.start(port=port)
+        where = places(env)
+        running = emulator.start(port=where.emulator_port, state_dir=where.emulator_dir)
         if not running.reused:
-            say(f"started the AWS emulator at {running.endpoint}")
-        return cls(env, running.endpoint)
+            say(f"started the AWS emulator of {env.label} at {running.endpoint}")
+        runtime = cls(env, running.endpoint, where)
+        if env.rehearsed:
+            made = _rehearsal.prepare_account(
+                runtime.session(),
+                _rehearsal.state_buckets(env, stacks),
+                _rehearsal.public_zones(env, stacks),
+            )
+            for thing in made:
+                say(f"made the {thing} that {env.name}'s roots expect in its AWS account")
+        return runtime
 
     @property
     def endpoint(self) -> str:
@@ -92,6 +110,7 @@ class LocalRuntime(Runtime):
             cluster=outputs["cluster_name"],
             service=outputs["service_name"],
             auth_config=credentials.auth_config(),
+            proxy_port=self.places.proxy_port,
             say=say,
         )
 
@@ -100,6 +119,21 @@ class LocalRuntime(Runtime):
 
         return local_runtime.status(self.env.runtime_name).url
 
+    def api_key_when_unset(self) -> str | None:
+        """A rehearsal runs its environment from nothing: it makes the key the user would set
+        (`mlinfra secret set --rehearse` replaces it); the local environment asks for it."""
+        if not self.env.rehearsed:
+            return None
+        import secrets
+
+        return secrets.token_urlsafe(32)
+
+    def prepare_destroy(self, say: Say) -> None:
+        """Turn off the emulated load balancers' deletion protection (prod has it on): the step
+        a person takes in the console before destroying a protected load balancer."""
+        for name in _rehearsal.lift_deletion_protection(self.session()):
+            say(f"turned off the deletion protection of load balancer {name} (rehearsal)")
+
     def stop_service(self, say: Say) -> None:
         from mlinfra import local_runtime
 
@@ -107,18 +141,21 @@ class LocalRuntime(Runtime):
         say(f"removed {stopped} local container(s) (the tasks and the proxy)")
 
     def down(self, say: Say) -> dict[str, Any]:
-        """Stop the tasks, the proxy, the registry and the emulator.
+        """Stop the environment's tasks, proxy and emulator (and, for the local environment,
+        the registry).
 
         The emulated AWS (and the Terraform state kept in it) goes with the emulator; the model,
-        the registry's images and the build caches stay on disk.
+        the registry's images and the build caches stay on disk. A rehearsal leaves the shared
+        registry running for the others.
         """
         from mlinfra import emulator, local_runtime
 
-        stopped = {
+        stopped: dict[str, Any] = {
             "containers": local_runtime.stop_all(self.env.runtime_name),  # tasks and the proxy
-            "registry": local_registry().stop(),
-            "emulator": emulator.stop(),
         }
+        if not self.env.rehearsed:
+            stopped["registry"] = local_registry().stop()
+        stopped["emulator"] = emulator.stop(self.places.emulator_dir)
         for plan_file in self.env.state_dir.glob("*.tfplan"):
             # Their state lived in the emulator: they can never apply again.
             plan_file.unlink()

@@ -1,0 +1,130 @@
+"""prod rehearsed on this machine (`--rehearse`): its own roots, byte for byte, against an
+emulator of its own; beside the local environment, and destroyed without touching it.
+
+One state folder holds both environments (e2e_support); the steps run in order on one
+deployment of each.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import httpx
+import pytest
+from e2e_support import GUIDE_FEATURES, LocalEnv, in_order, local_environment
+
+from mlinfra.config import runtime_name
+from mlinfra.emulator import boto3_session
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+TIMINGS: dict[str, float] = {}
+PROD = ("--env", "prod", "--rehearse")
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnv]:
+    with local_environment(tmp_path_factory, TIMINGS) as made:
+        try:
+            yield made
+        finally:
+            made.mlinfra("destroy", *PROD, "--yes")
+            made.mlinfra("down", *PROD)
+
+
+@pytest.fixture(autouse=True)
+def _in_order(request: pytest.FixtureRequest, local: LocalEnv) -> Iterator[None]:
+    yield from in_order(request, local)
+
+
+def _prod_status(local: LocalEnv) -> dict[str, Any]:
+    status: dict[str, Any] = json.loads(local.ok("status", *PROD, "--json").stdout)
+    return status
+
+
+def _prod_aws(local: LocalEnv, service: str) -> Any:
+    ports = json.loads((local.state_dir / "prod-rehearsal" / "ports.json").read_text())
+    return boto3_session(f"http://127.0.0.1:{ports['emulator']}").client(service)
+
+
+def _api_key(local: LocalEnv) -> str:
+    secret = _prod_aws(local, "secretsmanager").get_secret_value(SecretId="mlinfra/prod/api-key")
+    value: str = secret["SecretString"]
+    return value
+
+
+def _containers(env_label: str) -> list[Any]:
+    return docker.from_env().containers.list(all=True, filters={"label": [env_label]})
+
+
+def test_prod_rehearsed_from_nothing_serves_with_its_api_key(local: LocalEnv) -> None:
+    started = time.monotonic()
+    local.ok("deploy", *PROD, "--yes", "--allow-dirty")
+    TIMINGS["prod_first_deploy"] = time.monotonic() - started
+
+    status = _prod_status(local)
+    assert status["healthy"] is True, status
+    assert status["service"]["running"] == 2, "prod's desired count: two tasks"
+    assert len([t for t in status["targets"] if t["state"] == "healthy"]) == 2
+    url = status["url"].rstrip("/")
+    key = _api_key(local)
+    refused = httpx.post(f"{url}/predict", json={"features": GUIDE_FEATURES}, timeout=10)
+    assert refused.status_code == 401, "prod requires its API key"
+    answer = httpx.post(
+        f"{url}/predict",
+        json={"features": GUIDE_FEATURES},
+        headers={"X-API-Key": key},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "success"
+    # prod's own roots ran: its state is in the bucket its backend.hcl names.
+    listed = _prod_aws(local, "s3").list_objects_v2(Bucket="mlinfra-tfstate-prod")
+    assert {o["Key"] for o in listed.get("Contents", [])} >= {
+        "prod/registry.tfstate",
+        "prod/service.tfstate",
+    }
+
+
+def test_local_runs_beside_the_rehearsal(local: LocalEnv) -> None:
+    local.ok("deploy", "--env", "local", "--yes")
+    local_url = local.status()["url"].rstrip("/")
+    prod_url = _prod_status(local)["url"].rstrip("/")
+    assert local_url != prod_url
+    assert httpx.get(f"{local_url}/health", timeout=5).status_code == 200
+    assert httpx.get(f"{prod_url}/health", timeout=5).status_code == 200
+
+
+def test_destroying_the_rehearsal_leaves_local_serving(local: LocalEnv) -> None:
+    started = time.monotonic()
+    local.ok("destroy", *PROD, "--yes")
+    TIMINGS["prod_destroy"] = time.monotonic() - started
+    prod_label = f"mlinfra.env={runtime_name('prod-rehearsal', local.state_dir)}"
+    assert _containers(prod_label) == [], "no task or proxy of the rehearsal is left"
+    ecs = _prod_aws(local, "ecs")
+    assert ecs.list_clusters()["clusterArns"] == []
+    assert _prod_aws(local, "elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert (
+        _prod_aws(local, "ec2").describe_vpcs(
+            Filters=[{"Name": "tag:Environment", "Values": ["prod"]}]
+        )["Vpcs"]
+        == []
+    )
+    local_url = local.status()["url"].rstrip("/")
+    assert httpx.get(f"{local_url}/health", timeout=5).status_code == 200
+
+    local.ok("down", *PROD)
+    assert not _prod_status_answers(local)
+
+
+def _prod_status_answers(local: LocalEnv) -> bool:
+    """Whether prod's emulator still answers (after `down` it is gone, with its state)."""
+    try:
+        _prod_aws(local, "s3").list_buckets()
+    except Exception:  # botocore's connection errors: the emulator stopped
+        return False
+    return True
