@@ -11,6 +11,7 @@ live in their own modules: settings in :mod:`mlinfra.config`, the AWS connection
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -184,11 +185,13 @@ def wait_stable(
 
 def status(connection: Connection) -> StatusReport:
     """Read the service stack's outputs, the ECS service, the ALB, and probe the URL."""
+    env = connection.env
     outputs = connection.stack("service").outputs()
     if not outputs.get("service_name"):
-        return status_.not_deployed(connection.env.name)
+        return dataclasses.replace(status_.not_deployed(env.name), rehearsed=env.rehearsed)
     url = connection.runtime.public_url(outputs)
-    return status_.read(connection.env.name, connection.session(), outputs, url)
+    report = status_.read(env.name, connection.session(), outputs, url)
+    return dataclasses.replace(report, rehearsed=env.rehearsed)
 
 
 def deploy(

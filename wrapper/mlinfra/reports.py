@@ -87,8 +87,9 @@ def status_panel(report: StatusReport) -> Panel:
     if not report.deployed:
         return Panel(
             f"Nothing deployed in [bold]{report.env}[/] (the service stack has no outputs).\n"
-            f"Deploy with: mlinfra deploy --env {report.env}",
-            title=f"mlinfra status: {report.env}",
+            f"Deploy with: mlinfra deploy --env {report.env}"
+            + (" --rehearse" if report.rehearsed else ""),
+            title=f"mlinfra status: {report.label}",
         )
     verdict = (
         Text("healthy", style="bold green")
@@ -129,7 +130,7 @@ def status_panel(report: StatusReport) -> Panel:
             ),
             f"{probe.latency_ms:.1f} ms" if probe.latency_ms is not None else "-",
         )
-    return Panel(Group(head, targets, probes), title=f"mlinfra status: {report.env}")
+    return Panel(Group(head, targets, probes), title=f"mlinfra status: {report.label}")
 
 
 def try_it(url: str) -> str:

@@ -32,6 +32,11 @@ class StatusReport:
     image: str | None = None
     probes: tuple[Probe, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict)
+    rehearsed: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.env} (rehearsed)" if self.rehearsed else self.env
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +50,7 @@ class StatusReport:
             "image": self.image,
             "probes": [p.to_dict() for p in self.probes],
             "outputs": self.outputs,
+            "rehearsed": self.rehearsed,
         }
 
 
