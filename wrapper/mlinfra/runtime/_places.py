@@ -45,11 +45,12 @@ def _free_port() -> int:
 def places(env: config.Environment) -> LocalPlaces:
     """The emulator and proxy ports of ``env`` run on this machine."""
     from mlinfra import emulator
+    from mlinfra.emulator.lifecycle import default_state_dir
 
     if not env.rehearsed:
         return LocalPlaces(
             config.port_setting(EMULATOR_PORT_VARIABLE, emulator.DEFAULT_PORT),
-            emulator.default_state_dir(),
+            default_state_dir(),
             config.port_setting(PROXY_PORT_VARIABLE, DEFAULT_PROXY_PORT),
             config.port_setting(PROXY_TLS_PORT_VARIABLE, DEFAULT_PROXY_TLS_PORT),
         )

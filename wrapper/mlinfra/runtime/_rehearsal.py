@@ -14,11 +14,11 @@ from mlinfra.errors import ConfigError
 
 
 def _hcl(path: Path) -> dict[str, Any]:
-    import hcl2
+    from hcl2.api import load
 
     try:
         with path.open() as handle:
-            loaded: dict[str, Any] = hcl2.load(handle)
+            loaded: dict[str, Any] = load(handle)
             return loaded
     except Exception as err:  # the parser raises lark's errors, of many classes
         raise ConfigError(
