@@ -3,8 +3,9 @@
 # module's folder. A block in a test's own mock_provider overrides the one of the same type here.
 #
 # A bare mock fills computed attributes with random strings, which the provider rejects where it
-# expects a policy document, a CIDR block or an AMI id, and which a plan cannot index where it
-# expects a list. These are the values a real account would return, in eu-west-1.
+# expects a policy document, a CIDR block or an AMI id. These are the values a real account
+# would return, in eu-west-1. Resources need none here: every run plans, and a test that asserts
+# on a computed attribute sets it in its own mock_provider (override_during = plan).
 
 mock_data "aws_partition" {
   defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
@@ -18,10 +19,6 @@ mock_data "aws_caller_identity" {
   defaults = { account_id = "123456789012" }
 }
 
-mock_data "aws_availability_zones" {
-  defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
-}
-
 mock_data "aws_iam_policy_document" {
   defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
 }
@@ -33,20 +30,4 @@ mock_data "aws_vpc" {
 # The ECS-optimized AMI parameter.
 mock_data "aws_ssm_parameter" {
   defaults = { value = "ami-0aaaaaaaaaaaaaaaa" }
-}
-
-mock_resource "aws_iam_role" {
-  defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-}
-
-mock_resource "aws_iam_instance_profile" {
-  defaults = { arn = "arn:aws:iam::123456789012:instance-profile/mock" }
-}
-
-mock_resource "aws_autoscaling_group" {
-  defaults = { arn = "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/mock" }
-}
-
-mock_resource "aws_ecs_task_definition" {
-  defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mock:1" }
 }

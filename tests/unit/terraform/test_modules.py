@@ -120,7 +120,8 @@ def needed_terraform(folder: Path) -> tuple[tuple[int, int], list[str]]:
 
 
 def required_version(folder: Path) -> str:
-    return hcl2.loads((folder / "versions.tf").read_text())["terraform"][0]["required_version"][0]
+    terraform = hcl2.loads((folder / "versions.tf").read_text())["terraform"][0]
+    return str(terraform["required_version"][0])
 
 
 @pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)
@@ -280,7 +281,7 @@ def test_checkov_finds_nothing_and_every_skip_is_justified(jobs: Jobs, root: Pat
 
 
 # Two callers of the alb module: everything an input decides off, then on.
-ALB_INPUTS = {
+ALB_INPUTS: dict[str, dict[str, object]] = {
     "off": {"enable_deletion_protection": False},
     "on": {
         "certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/abcd-1234",
