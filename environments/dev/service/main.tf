@@ -1,9 +1,3 @@
-variable "api_key_required" {
-  description = "Whether clients need an API key (off in dev). Set the same in the registry root, which holds the secret."
-  type        = bool
-  default     = false
-}
-
 # Small and disposable: one instance, one task, public subnets, short log retention, plain HTTP.
 module "service" {
   #checkov:skip=CKV_AWS_2: dev serves plain HTTP by choice: disposable, no domain (staging and prod are HTTPS only).
@@ -15,10 +9,10 @@ module "service" {
   name            = "mlinfra-dev"
   environment     = "dev"
   container_image = var.container_image
-  api_key         = var.api_key_required ? { secret_name = "mlinfra/dev/api-key", version_id = var.api_key_version_id } : null
+  api_key         = { required = coalesce(var.api_key_required, false), version_id = var.api_key_version_id }
   network         = { cidr = "10.20.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
   scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }
-  load_balancer   = { deletion_protection = false }
-  observability   = { log_retention_days = 7, alarms_enabled = false, dashboard_enabled = false }
+  load_balancer   = { enable_deletion_protection = false }
+  observability   = { log_retention_days = 7, create_alarms = false, create_dashboard = false }
 }

@@ -1,9 +1,3 @@
-variable "api_key_required" {
-  description = "Whether clients need an API key (off for the laptop; TF_VAR_api_key_required=true rehearses auth). Set the same in the registry root, which holds the secret."
-  type        = bool
-  default     = false
-}
-
 # The emulator on this machine (moto + the local runtime): dev's shape, nothing to keep.
 module "service" {
   #checkov:skip=CKV_AWS_2: local serves plain HTTP by choice: the laptop's emulator, no certificate (staging and prod are HTTPS only).
@@ -15,11 +9,11 @@ module "service" {
   name            = "mlinfra-local"
   environment     = "local"
   container_image = var.container_image
-  api_key         = var.api_key_required ? { secret_name = "mlinfra/local/api-key", version_id = var.api_key_version_id } : null
+  api_key         = { required = coalesce(var.api_key_required, false), version_id = var.api_key_version_id }
   network         = { cidr = "10.10.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }
   scaling         = { desired_count = 1, min_tasks = 1, max_tasks = 2, cpu_target = 70 }
   # A 5 s drain instead of 30: a local roll waits for it, and a request here takes milliseconds.
-  load_balancer = { deletion_protection = false, deregistration_delay = 5 }
-  observability = { log_retention_days = 7, alarms_enabled = false, dashboard_enabled = false }
+  load_balancer = { enable_deletion_protection = false, deregistration_delay = 5 }
+  observability = { log_retention_days = 7, create_alarms = false, create_dashboard = false }
 }

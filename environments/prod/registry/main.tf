@@ -3,7 +3,6 @@
 module "registry" {
   source = "../../../terraform/stacks/registry"
 
-  name               = "mlinfra-prod"
   environment        = "prod"
   force_delete       = false
   keep_release_count = 30

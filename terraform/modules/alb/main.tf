@@ -1,10 +1,10 @@
 locals {
-  # https_enabled lets a caller whose certificate is created in the same apply (its ARN unknown
+  # create_https_listener lets a caller whose certificate is created in the same apply (its ARN unknown
   # until then) say so at plan time: count cannot wait for an unknown.
-  https_enabled = var.https_enabled != null ? var.https_enabled : var.certificate_arn != null
+  create_https_listener = var.create_https_listener != null ? var.create_https_listener : var.certificate_arn != null
   listener_ports = concat(
     [{ name = "http", port = var.http_port }],
-    local.https_enabled ? [{ name = "https", port = var.https_port }] : [],
+    local.create_https_listener ? [{ name = "https", port = var.https_port }] : [],
   )
 
   # Port and protocol force a new target group; deriving the name from them lets
@@ -31,7 +31,7 @@ resource "aws_lb" "this" {
   security_groups            = [aws_security_group.this.id]
   idle_timeout               = var.idle_timeout
   drop_invalid_header_fields = true
-  enable_deletion_protection = var.deletion_protection
+  enable_deletion_protection = var.enable_deletion_protection
 
   dynamic "access_logs" {
     for_each = var.access_logs != null ? [var.access_logs] : []
@@ -39,7 +39,7 @@ resource "aws_lb" "this" {
     content {
       bucket  = access_logs.value.bucket
       prefix  = access_logs.value.prefix
-      enabled = access_logs.value.enabled
+      enabled = access_logs.value.enable
     }
   }
 
@@ -136,11 +136,11 @@ resource "aws_lb_listener" "http" {
   protocol          = "HTTP"
 
   default_action {
-    type             = local.https_enabled ? "redirect" : "forward"
-    target_group_arn = local.https_enabled ? null : aws_lb_target_group.this.arn
+    type             = local.create_https_listener ? "redirect" : "forward"
+    target_group_arn = local.create_https_listener ? null : aws_lb_target_group.this.arn
 
     dynamic "redirect" {
-      for_each = local.https_enabled ? [var.https_port] : []
+      for_each = local.create_https_listener ? [var.https_port] : []
 
       content {
         port        = tostring(redirect.value)
@@ -154,14 +154,14 @@ resource "aws_lb_listener" "http" {
 
   lifecycle {
     precondition {
-      condition     = !(var.https_enabled == false && var.certificate_arn != null)
-      error_message = "https_enabled is false but certificate_arn is set, so the certificate would be ignored; drop certificate_arn, or leave https_enabled null (or true)."
+      condition     = !(var.create_https_listener == false && var.certificate_arn != null)
+      error_message = "create_https_listener is false but certificate_arn is set, so the certificate would be ignored; drop certificate_arn, or leave create_https_listener null (or true)."
     }
   }
 }
 
 resource "aws_lb_listener" "https" {
-  count = local.https_enabled ? 1 : 0
+  count = local.create_https_listener ? 1 : 0
 
   load_balancer_arn = aws_lb.this.arn
   port              = var.https_port
@@ -179,7 +179,7 @@ resource "aws_lb_listener" "https" {
   lifecycle {
     precondition {
       condition     = var.certificate_arn != null
-      error_message = "https_enabled is true but certificate_arn is null: pass the certificate's ARN (an aws_acm_certificate_validation's certificate_arn when the stack requests one), or set https_enabled = false."
+      error_message = "create_https_listener is true but certificate_arn is null: pass the certificate's ARN (an aws_acm_certificate_validation's certificate_arn when the stack requests one), or set create_https_listener = false."
     }
   }
 }
@@ -189,11 +189,11 @@ resource "aws_lb_listener" "https" {
 ################################################################################
 
 locals {
-  create_web_acl = var.waf.enabled && var.waf.web_acl_arn == null
-  web_acl_arn    = var.waf.enabled ? coalesce(var.waf.web_acl_arn, one(aws_wafv2_web_acl.this[*].arn)) : null
+  create_web_acl = var.waf.enable && var.waf.web_acl_arn == null
+  web_acl_arn    = var.waf.enable ? coalesce(var.waf.web_acl_arn, one(aws_wafv2_web_acl.this[*].arn)) : null
   # NOTE: the association reaches the ALB through this local, null when WAF is off: checkov keeps
   # count = 0 resources in its graph, and a direct reference would pass CKV2_AWS_28 with WAF off.
-  waf_protected_alb_arn = var.waf.enabled ? aws_lb.this.arn : null
+  waf_protected_alb_arn = var.waf.enable ? aws_lb.this.arn : null
 }
 
 resource "aws_wafv2_web_acl" "this" {
@@ -295,7 +295,7 @@ resource "aws_wafv2_web_acl" "this" {
 }
 
 resource "aws_wafv2_web_acl_association" "this" {
-  count = var.waf.enabled ? 1 : 0
+  count = var.waf.enable ? 1 : 0
 
   resource_arn = local.waf_protected_alb_arn
   web_acl_arn  = local.web_acl_arn

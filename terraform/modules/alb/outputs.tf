@@ -20,7 +20,7 @@ output "zone_id" {
 
 output "url" {
   description = "Base URL of the service: https:// on the HTTPS listener when HTTPS is enabled, http:// otherwise."
-  value = (local.https_enabled
+  value = (local.create_https_listener
     ? "https://${aws_lb.this.dns_name}${var.https_port == 443 ? "" : ":${var.https_port}"}"
     : "http://${aws_lb.this.dns_name}${var.http_port == 80 ? "" : ":${var.http_port}"}"
   )

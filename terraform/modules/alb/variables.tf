@@ -61,11 +61,11 @@ variable "idle_timeout" {
 
   validation {
     condition     = var.idle_timeout >= 1 && var.idle_timeout <= 4000
-    error_message = "idle_timeout ${var.idle_timeout} must be between 1 and 4000 seconds; the guide's 60 suits a gunicorn keep-alive above 60."
+    error_message = "idle_timeout ${var.idle_timeout} must be between 1 and 4000 seconds; keep it below the server's keep-alive timeout (the default 60 suits a gunicorn keep-alive above 60 s)."
   }
 }
 
-variable "deletion_protection" {
+variable "enable_deletion_protection" {
   description = "Whether AWS refuses to delete the load balancer. Turn it off for short-lived environments before `terraform destroy`."
   type        = bool
   default     = true
@@ -75,9 +75,9 @@ variable "deletion_protection" {
 variable "access_logs" {
   description = "S3 access logs; null disables them. The bucket policy must let the Region's ELB service write to it."
   type = object({
-    bucket  = string
-    prefix  = optional(string)
-    enabled = optional(bool, true)
+    bucket = string
+    prefix = optional(string)
+    enable = optional(bool, true)
   })
   default = null
 
@@ -210,7 +210,7 @@ variable "http_port" {
 }
 
 variable "https_port" {
-  description = "Port of the HTTPS listener, created only when HTTPS is enabled (see https_enabled)."
+  description = "Port of the HTTPS listener, created only when HTTPS is enabled (see create_https_listener)."
   type        = number
   default     = 443
   nullable    = false
@@ -221,14 +221,14 @@ variable "https_port" {
   }
 }
 
-variable "https_enabled" {
+variable "create_https_listener" {
   description = "Whether the HTTPS listener exists (and HTTP redirects to it). Null: whenever certificate_arn is set. Set true when the certificate is created in the same apply, whose ARN Terraform knows only after it."
   type        = bool
   default     = null
 }
 
 variable "certificate_arn" {
-  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it. A certificate created in the same apply needs https_enabled = true as well: its ARN is unknown at plan time."
+  description = "ARN of an ACM certificate. When set, an HTTPS listener serves the target group and the HTTP listener redirects to it. A certificate created in the same apply needs create_https_listener = true as well: its ARN is unknown at plan time."
   type        = string
   default     = null
 
@@ -256,7 +256,7 @@ variable "ssl_policy" {
 
 variable "waf" {
   description = <<-EOT
-    A WAFv2 web ACL on the load balancer. enabled without web_acl_arn: the module creates a
+    A WAFv2 web ACL on the load balancer. enable without web_acl_arn: the module creates a
     regional ACL that allows by default, blocks a client IP sending more than rate_limit
     requests in 5 minutes, then applies AWS's known-bad-inputs rules and blocks anonymizers
     (hosting providers are only counted), with CloudWatch metrics. With web_acl_arn: that
@@ -264,13 +264,13 @@ variable "waf" {
     data source).
   EOT
   type = object({
-    enabled     = optional(bool, false)
+    enable      = optional(bool, false)
     web_acl_arn = optional(string)
     rate_limit  = optional(number, 2000)
   })
   # Spelled out (Terraform would fill it from the optional defaults) so that checkov, which does
   # not apply those defaults, still sees WAF off when a caller leaves it out.
-  default  = { enabled = false }
+  default  = { enable = false }
   nullable = false
 
   validation {
@@ -279,8 +279,8 @@ variable "waf" {
   }
 
   validation {
-    condition     = var.waf.web_acl_arn == null || var.waf.enabled
-    error_message = "waf.web_acl_arn is set but waf.enabled is false, so nothing would be associated; set waf.enabled = true, or drop web_acl_arn."
+    condition     = var.waf.web_acl_arn == null || var.waf.enable
+    error_message = "waf.web_acl_arn is set but waf.enable is false, so nothing would be associated; set waf.enable = true, or drop web_acl_arn."
   }
 
   validation {

@@ -12,12 +12,12 @@ locals {
       requests = merge(var.request_count_policy, {
         metric = "ALBRequestCountPerTarget"
         # The metric is per target group of one load balancer: "app/<alb>/<id>/targetgroup/<tg>/<id>".
-        resource_label = (!var.request_count_policy.enabled ? null
+        resource_label = (!var.request_count_policy.create ? null
           : var.request_count_policy.resource_label != null ? var.request_count_policy.resource_label
           : "${var.request_count_policy.alb_arn_suffix}/${var.request_count_policy.target_group_arn_suffix}"
         )
       })
-    } : key => policy if policy.enabled
+    } : key => policy if policy.create
   }
 }
 

@@ -54,7 +54,7 @@ variable "min_capacity" {
 
   validation {
     condition     = var.min_capacity >= 0 && floor(var.min_capacity) == var.min_capacity
-    error_message = "min_capacity ${var.min_capacity} must be a whole number of tasks >= 0 (the guide uses 2)."
+    error_message = "min_capacity ${var.min_capacity} must be a whole number of tasks >= 0; set 2 or more for a service that survives the loss of one task."
   }
 }
 
@@ -66,7 +66,7 @@ variable "max_capacity" {
 
   validation {
     condition     = var.max_capacity >= 1 && floor(var.max_capacity) == var.max_capacity
-    error_message = "max_capacity ${var.max_capacity} must be a whole number of tasks >= 1 (the guide uses 10)."
+    error_message = "max_capacity ${var.max_capacity} must be a whole number of tasks >= 1, at least min_capacity (the default is 10)."
   }
 }
 
@@ -75,9 +75,9 @@ variable "max_capacity" {
 ################################################################################
 
 variable "cpu_policy" {
-  description = "Target tracking on the service's average CPU utilization (percent). Set enabled = false to drop it."
+  description = "Target tracking on the service's average CPU utilization (percent). Set create = false to drop it."
   type = object({
-    enabled            = optional(bool, true)
+    create             = optional(bool, true)
     target_value       = optional(number, 70)
     scale_in_cooldown  = optional(number, 300)
     scale_out_cooldown = optional(number, 60)
@@ -88,7 +88,7 @@ variable "cpu_policy" {
 
   validation {
     condition     = var.cpu_policy.target_value > 0 && var.cpu_policy.target_value <= 100
-    error_message = "cpu_policy.target_value ${var.cpu_policy.target_value} must be a percentage in (0, 100]; the guide uses 70."
+    error_message = "cpu_policy.target_value ${var.cpu_policy.target_value} must be a percentage in (0, 100], for example 70 (the default)."
   }
 
   validation {
@@ -98,9 +98,9 @@ variable "cpu_policy" {
 }
 
 variable "memory_policy" {
-  description = "Target tracking on the service's average memory utilization (percent). Set enabled = false to drop it."
+  description = "Target tracking on the service's average memory utilization (percent). Set create = false to drop it."
   type = object({
-    enabled            = optional(bool, true)
+    create             = optional(bool, true)
     target_value       = optional(number, 80)
     scale_in_cooldown  = optional(number, 300)
     scale_out_cooldown = optional(number, 60)
@@ -123,7 +123,7 @@ variable "memory_policy" {
 variable "request_count_policy" {
   description = "Target tracking on ALB requests per target (per minute). Off by default; enabling it needs resource_label (\"app/<alb>/<id>/targetgroup/<tg>/<id>\"), or the alb module's arn_suffix and target_group_arn_suffix from which the module builds it."
   type = object({
-    enabled                 = optional(bool, false)
+    create                  = optional(bool, false)
     target_value            = optional(number, 1000)
     resource_label          = optional(string)
     alb_arn_suffix          = optional(string)
@@ -136,14 +136,14 @@ variable "request_count_policy" {
   nullable = false
 
   validation {
-    condition = !var.request_count_policy.enabled || (var.request_count_policy.resource_label != null ?
+    condition = !var.request_count_policy.create || (var.request_count_policy.resource_label != null ?
       can(regex("^app/[^/]+/[^/]+/targetgroup/[^/]+/[^/]+$", var.request_count_policy.resource_label)) &&
       var.request_count_policy.alb_arn_suffix == null && var.request_count_policy.target_group_arn_suffix == null
       :
       can(regex("^app/[^/]+/[^/]+$", var.request_count_policy.alb_arn_suffix)) &&
       can(regex("^targetgroup/[^/]+/[^/]+$", var.request_count_policy.target_group_arn_suffix))
     )
-    error_message = "request_count_policy got resource_label ${jsonencode(var.request_count_policy.resource_label)}, alb_arn_suffix ${jsonencode(var.request_count_policy.alb_arn_suffix)} and target_group_arn_suffix ${jsonencode(var.request_count_policy.target_group_arn_suffix)}; when enabled it needs either resource_label \"app/NAME/ID/targetgroup/NAME/ID\" alone, or alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\"): the alb module's arn_suffix and target_group_arn_suffix outputs."
+    error_message = "request_count_policy got resource_label ${jsonencode(var.request_count_policy.resource_label)}, alb_arn_suffix ${jsonencode(var.request_count_policy.alb_arn_suffix)} and target_group_arn_suffix ${jsonencode(var.request_count_policy.target_group_arn_suffix)}; with create = true it needs either resource_label \"app/NAME/ID/targetgroup/NAME/ID\" alone, or alb_arn_suffix (\"app/NAME/ID\") and target_group_arn_suffix (\"targetgroup/NAME/ID\"): the alb module's arn_suffix and target_group_arn_suffix outputs."
   }
 
   validation {

@@ -135,7 +135,7 @@ resource "aws_cloudwatch_metric_alarm" "metric" {
 
   actions_enabled = true
   alarm_actions   = local.alarm_actions
-  ok_actions      = var.notify_on_ok ? local.alarm_actions : []
+  ok_actions      = var.enable_ok_actions ? local.alarm_actions : []
 
   tags = var.tags
 }
@@ -186,7 +186,7 @@ resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
 
   actions_enabled = true
   alarm_actions   = local.alarm_actions
-  ok_actions      = var.notify_on_ok ? local.alarm_actions : []
+  ok_actions      = var.enable_ok_actions ? local.alarm_actions : []
 
   tags = var.tags
 }

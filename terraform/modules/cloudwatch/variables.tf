@@ -206,7 +206,7 @@ variable "alarm_topic_arns" {
   }
 }
 
-variable "notify_on_ok" {
+variable "enable_ok_actions" {
   description = "Whether the alarm topics also hear when an alarm returns to OK."
   type        = bool
   default     = true

@@ -32,7 +32,7 @@ variable "container_insights" {
 
   validation {
     condition     = contains(["enabled", "enhanced", "disabled"], var.container_insights)
-    error_message = "container_insights must be \"enabled\", \"enhanced\" or \"disabled\" (lower case)."
+    error_message = "container_insights \"${var.container_insights}\" must be \"enabled\", \"enhanced\" or \"disabled\" (lower case)."
   }
 }
 

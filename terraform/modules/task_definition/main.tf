@@ -207,7 +207,7 @@ resource "aws_iam_role_policy" "task" {
 # Two resources because ignore_changes cannot depend on a variable: the autoscaled one leaves
 # desired_count to Application Auto Scaling. Their bodies must stay identical otherwise.
 resource "aws_ecs_service" "this" {
-  count = var.autoscaling_enabled ? 0 : 1
+  count = var.enable_autoscaling ? 0 : 1
 
   name                               = var.name
   cluster                            = var.cluster_arn
@@ -251,7 +251,7 @@ resource "aws_ecs_service" "this" {
 }
 
 resource "aws_ecs_service" "autoscaled" {
-  count = var.autoscaling_enabled ? 1 : 0
+  count = var.enable_autoscaling ? 1 : 0
 
   name                               = var.name
   cluster                            = var.cluster_arn

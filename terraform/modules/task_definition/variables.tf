@@ -278,7 +278,7 @@ variable "target_group_arn" {
 }
 
 variable "desired_count" {
-  description = "Number of tasks to run. With autoscaling_enabled it only seeds the service; the autoscaling target owns it afterwards."
+  description = "Number of tasks to run. With enable_autoscaling it only seeds the service; the autoscaling target owns it afterwards."
   type        = number
   default     = 2
   nullable    = false
@@ -289,7 +289,7 @@ variable "desired_count" {
   }
 }
 
-variable "autoscaling_enabled" {
+variable "enable_autoscaling" {
   description = "Set true when an Application Auto Scaling target (the autoscaling module) manages the task count: Terraform then leaves desired_count alone. Switching it replaces the service."
   type        = bool
   default     = false

@@ -1,4 +1,5 @@
 locals {
+  name = coalesce(var.name, "mlinfra-${var.environment}")
   tags = merge(var.tags, {
     Project     = "mlinfra"
     Environment = var.environment
@@ -12,7 +13,7 @@ locals {
 module "ecr" {
   source = "../../modules/ecr"
 
-  name         = var.name
+  name         = local.name
   force_delete = var.force_delete
   lifecycle_policy = {
     keep_release_count = var.keep_release_count
@@ -34,7 +35,7 @@ resource "aws_secretsmanager_secret" "api_key" {
   count = var.api_key.required ? 1 : 0
 
   name                    = "mlinfra/${var.environment}/api-key"
-  description             = "API key clients of ${var.name} send as X-API-Key; set with `mlinfra secret set --env ${var.environment}`."
+  description             = "API key clients of ${local.name} send as X-API-Key; set with `mlinfra secret set --env ${var.environment}`."
   kms_key_id              = var.api_key.kms_key_id
   recovery_window_in_days = var.api_key.recovery_window_in_days
 

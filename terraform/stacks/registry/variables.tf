@@ -3,9 +3,9 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of the repository, the same stem as the service stack's, e.g. \"mlinfra-prod\"."
+  description = "Name of the repository. Null: \"mlinfra-<environment>\", the stem the service stack's name follows in every environment."
   type        = string
-  nullable    = false
+  default     = null
 }
 
 variable "environment" {

@@ -1,5 +1,5 @@
 ################################################################################
-# Load Balancer - access logs bucket (only with load_balancer.access_logs)
+# Load Balancer - access logs bucket (only with load_balancer.enable_access_logs)
 ################################################################################
 
 data "aws_caller_identity" "current" {}
@@ -14,7 +14,7 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_145: ELB writes access logs only to buckets encrypted with S3-managed keys (SSE-S3), not KMS.
   #checkov:skip=CKV2_AWS_62: nothing consumes events of this bucket.
   #checkov:skip=CKV_AWS_21: objects are written once and expire; versioning would keep expired logs.
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket_prefix = "${var.name}-alb-logs-"
   # Logs only: a destroy of the environment takes them with it.
@@ -24,7 +24,7 @@ resource "aws_s3_bucket" "access_logs" {
 }
 
 resource "aws_s3_bucket_public_access_block" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket                  = aws_s3_bucket.access_logs[0].id
   block_public_acls       = true
@@ -34,7 +34,7 @@ resource "aws_s3_bucket_public_access_block" "access_logs" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket = aws_s3_bucket.access_logs[0].id
 
@@ -44,7 +44,7 @@ resource "aws_s3_bucket_ownership_controls" "access_logs" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket = aws_s3_bucket.access_logs[0].id
 
@@ -56,7 +56,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket = aws_s3_bucket.access_logs[0].id
 
@@ -77,7 +77,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   statement {
     sid       = "ElbAccountWritesLogs"
@@ -124,7 +124,7 @@ data "aws_iam_policy_document" "access_logs" {
 }
 
 resource "aws_s3_bucket_policy" "access_logs" {
-  count = var.load_balancer.access_logs ? 1 : 0
+  count = var.load_balancer.enable_access_logs ? 1 : 0
 
   bucket = aws_s3_bucket.access_logs[0].id
   policy = data.aws_iam_policy_document.access_logs[0].json

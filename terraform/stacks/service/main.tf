@@ -12,18 +12,18 @@ locals {
 module "alb" {
   source = "../../modules/alb"
 
-  name                = var.name
-  vpc_id              = aws_vpc.this.id
-  subnet_ids          = aws_subnet.public[*].id
-  deletion_protection = var.load_balancer.deletion_protection
+  name                       = var.name
+  vpc_id                     = aws_vpc.this.id
+  subnet_ids                 = aws_subnet.public[*].id
+  enable_deletion_protection = var.load_balancer.enable_deletion_protection
   # Known at plan time even when the certificate is requested in this apply.
-  https_enabled       = local.https_enabled
-  certificate_arn     = local.certificate_arn
-  ingress_cidr_blocks = var.load_balancer.ingress_cidr_blocks
+  create_https_listener = local.create_https_listener
+  certificate_arn       = local.certificate_arn
+  ingress_cidr_blocks   = var.load_balancer.ingress_cidr_blocks
   # The bucket through its policy: ELB checks that it may write there before it turns logs on.
-  access_logs = var.load_balancer.access_logs ? { bucket = aws_s3_bucket_policy.access_logs[0].bucket, prefix = var.name } : null
+  access_logs = var.load_balancer.enable_access_logs ? { bucket = aws_s3_bucket_policy.access_logs[0].bucket, prefix = var.name } : null
   waf = {
-    enabled    = var.load_balancer.waf_rate_limit != null
+    enable     = var.load_balancer.waf_rate_limit != null
     rate_limit = coalesce(var.load_balancer.waf_rate_limit, 2000)
   }
   target_group = {
@@ -66,8 +66,8 @@ module "cloudwatch" {
   cluster_name     = module.cluster.cluster_name
   service_name     = var.name
   log_group        = { retention_in_days = var.observability.log_retention_days }
-  create_alarms    = var.observability.alarms_enabled
-  create_dashboard = var.observability.dashboard_enabled
+  create_alarms    = var.observability.create_alarms
+  create_dashboard = var.observability.create_dashboard
   load_balancer = {
     arn_suffix              = module.alb.arn_suffix
     target_group_arn_suffix = module.alb.target_group_arn_suffix
@@ -97,7 +97,7 @@ module "autoscaling" {
   cpu_policy    = { target_value = var.scaling.cpu_target }
   memory_policy = { target_value = var.scaling.memory_target }
   request_count_policy = {
-    enabled                 = var.scaling.requests_per_target != null
+    create                  = var.scaling.requests_per_target != null
     target_value            = coalesce(var.scaling.requests_per_target, 1000)
     alb_arn_suffix          = module.alb.arn_suffix
     target_group_arn_suffix = module.alb.target_group_arn_suffix

@@ -8,11 +8,12 @@ data "aws_ecr_repository" "this" {
   name = var.name
 }
 
-# The registry stack owns the API key secret too; only its ARN is read here, never its value.
+# The registry stack owns the API key secret too, under the same name; only its ARN is read here,
+# never its value.
 data "aws_secretsmanager_secret" "api_key" {
-  count = var.api_key != null ? 1 : 0
+  count = var.api_key.required ? 1 : 0
 
-  name = var.api_key.secret_name
+  name = "mlinfra/${var.environment}/api-key"
 }
 
 locals {
@@ -41,7 +42,7 @@ module "task_definition" {
   capacity_provider_name = module.cluster.capacity_provider_name
   target_group_arn       = module.alb.target_group_arn
   desired_count          = var.scaling.desired_count
-  autoscaling_enabled    = true
+  enable_autoscaling     = true
 
   tags = local.tags
 }

@@ -3,9 +3,9 @@
 ################################################################################
 
 locals {
-  https_enabled       = var.load_balancer.https != null
-  domain              = try(var.load_balancer.https.domain, null)
-  request_certificate = local.domain != null
+  create_https_listener = var.load_balancer.https != null
+  domain                = try(var.load_balancer.https.domain, null)
+  request_certificate   = local.domain != null
   certificate_arn = (local.request_certificate
     ? one(aws_acm_certificate_validation.this[*].certificate_arn)
     : try(var.load_balancer.https.certificate_arn, null)

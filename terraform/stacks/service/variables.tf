@@ -20,7 +20,7 @@ variable "environment" {
 
   validation {
     condition     = contains(["local", "dev", "staging", "prod"], var.environment)
-    error_message = "environment must be one of local, dev, staging, prod."
+    error_message = "environment \"${var.environment}\" must be one of local, dev, staging, prod."
   }
 }
 
@@ -103,7 +103,7 @@ variable "scaling" {
 
   validation {
     condition     = var.scaling.min_tasks >= 1 && var.scaling.min_tasks <= var.scaling.desired_count && var.scaling.desired_count <= var.scaling.max_tasks
-    error_message = "scaling needs 1 <= min_tasks <= desired_count <= max_tasks."
+    error_message = "scaling has min_tasks ${var.scaling.min_tasks}, desired_count ${var.scaling.desired_count} and max_tasks ${var.scaling.max_tasks}; set them so that 1 <= min_tasks <= desired_count <= max_tasks."
   }
 
   validation {
@@ -113,12 +113,13 @@ variable "scaling" {
 }
 
 variable "api_key" {
-  description = "The API key clients send as X-API-Key: the registry stack's secret by name, and the version the tasks read (the CLI writes the current one, so a rotation rolls the tasks). Null: no key, /predict is open."
+  description = "The API key clients send as X-API-Key: whether they need one (the registry stack of the same environment then holds the secret, \"mlinfra/<environment>/api-key\"), and the version the tasks read (the CLI writes the current one, so a rotation rolls the tasks; null reads AWSCURRENT when a task starts). required = false: no key, /predict is open."
   type = object({
-    secret_name = string
-    version_id  = optional(string)
+    required   = bool
+    version_id = optional(string)
   })
-  default = null
+  default  = { required = false }
+  nullable = false
 }
 
 ################################################################################
@@ -135,7 +136,7 @@ variable "load_balancer" {
     5 minutes) or null for no WAF.
   EOT
   type = object({
-    deletion_protection = optional(bool, false)
+    enable_deletion_protection = optional(bool, false)
     https = optional(object({
       certificate_arn = optional(string)
       domain          = optional(string)
@@ -143,7 +144,7 @@ variable "load_balancer" {
     }))
     ingress_cidr_blocks  = optional(list(string), ["0.0.0.0/0"])
     deregistration_delay = optional(number, 30)
-    access_logs          = optional(bool, false)
+    enable_access_logs   = optional(bool, false)
     access_log_days      = optional(number, 90)
     waf_rate_limit       = optional(number)
   })
@@ -179,8 +180,8 @@ variable "observability" {
   description = "Log retention in days, whether metric alarms are created, the dashboard, and who hears the alarms: e-mail addresses subscribed to the environment's SNS topic and existing topic ARNs (chat, paging) that every alarm also notifies, on alarm and on OK."
   type = object({
     log_retention_days = optional(number, 30)
-    alarms_enabled     = optional(bool, true)
-    dashboard_enabled  = optional(bool, true)
+    create_alarms      = optional(bool, true)
+    create_dashboard   = optional(bool, true)
     alarm_emails       = optional(list(string), [])
     alarm_topic_arns   = optional(list(string), [])
   })
@@ -188,7 +189,7 @@ variable "observability" {
   nullable = false
 
   validation {
-    condition     = !var.observability.alarms_enabled || length(var.observability.alarm_emails) + length(var.observability.alarm_topic_arns) > 0
-    error_message = "observability.alarms_enabled is true but nobody is notified: add observability.alarm_emails (e-mail addresses) or alarm_topic_arns (an existing SNS topic for chat or paging)."
+    condition     = !var.observability.create_alarms || length(var.observability.alarm_emails) + length(var.observability.alarm_topic_arns) > 0
+    error_message = "observability.create_alarms is true but nobody is notified: add observability.alarm_emails (e-mail addresses) or alarm_topic_arns (an existing SNS topic for chat or paging)."
   }
 }

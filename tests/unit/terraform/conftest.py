@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from terraform_harness import (
+    MOCKS_DIR,
     MODULES_DIR,
     PROJECT,
     Jobs,
@@ -20,6 +21,7 @@ from terraform_harness import (
     init,
     module_dirs,
     module_docs,
+    plan,
     run,
     terraform_test,
     validate,
@@ -27,6 +29,8 @@ from terraform_harness import (
 
 from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.config import state_dir
+from mlinfra.emulator.lifecycle import Emulator
+from mlinfra.emulator.testing import emulator_fixture
 
 # What a user would write for each required input of a module, keyed by input name. A module
 # with a required input missing here fails test_consumer_root_module_plans, which names it.
@@ -48,31 +52,17 @@ SAMPLE_INPUTS: dict[str, object] = {
     ),
 }
 
-# Offline: the plan runs against a mocked aws provider. Bare mocks return random strings, which
-# the provider rejects where it expects a policy document or a CIDR block; a user's own offline
-# test sets these few data sources as well.
-CONSUMER_TEST = """\
-mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_vpc" {
-    defaults = { cidr_block = "10.0.0.0/16" }
-  }
-}
+# Offline: the plan runs against the mocked aws provider every module's tests use
+# (terraform/testing/mocks); a bare mock returns random strings, which the provider rejects where
+# it expects a policy document or a CIDR block.
+CONSUMER_TEST = f"""\
+mock_provider "aws" {{
+  source = "{MOCKS_DIR}"
+}}
 
-run "plans_with_required_inputs_only" {
+run "plans_with_required_inputs_only" {{
   command = plan
-}
+}}
 """
 
 
@@ -101,6 +91,21 @@ def write_consumer(modules: list[Path], folder: Path) -> Consumer:
     return Consumer(folder, missing)
 
 
+# The examples plan against it, as a user's root plans against AWS (AWS_ENDPOINT_URL).
+emulator = emulator_fixture(scope="session")
+EXAMPLE_REGION = "us-east-1"
+
+
+def example_env(emulator: Emulator) -> dict[str, str]:
+    """What a user of an example sets: the Region and credentials (here, the emulator's)."""
+    return {
+        "AWS_ENDPOINT_URL": emulator.endpoint,
+        "AWS_REGION": EXAMPLE_REGION,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+
+
 @pytest.fixture(scope="session")
 def terraform_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
@@ -115,7 +120,7 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Consumer:
 
 
 @pytest.fixture(scope="session")
-def jobs(terraform_env: dict[str, str], consumer: Consumer) -> Iterator[Jobs]:
+def jobs(terraform_env: dict[str, str], consumer: Consumer, emulator: Emulator) -> Iterator[Jobs]:
     """All checks of all modules, submitted at once; tests wait for their own."""
     modules = module_dirs()
     # NOTE: where a plugin cache is used (no unpacked mirror), its first fill must not race.
@@ -132,6 +137,8 @@ def jobs(terraform_env: dict[str, str], consumer: Consumer) -> Iterator[Jobs]:
         # terraform test validates the module first; a separate validate would only cost time.
         pool.submit(f"module:{module.name}", [init(module), terraform_test(module)])
         for example in example_dirs(module):
-            pool.submit(f"example:{module.name}/{example.name}", [init(example), validate(example)])
+            # The plan as it is: no -var, so an input without a value fails it.
+            steps = [init(example), validate(example), plan(example, example_env(emulator))]
+            pool.submit(f"example:{module.name}/{example.name}", steps)
     yield pool
     pool.close()

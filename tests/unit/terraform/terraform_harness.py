@@ -22,6 +22,8 @@ from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[3]
 MODULES_DIR = PROJECT / "terraform" / "modules"
+# The aws provider mocks every module's tests load (mock_provider "aws" { source = ... }).
+MOCKS_DIR = PROJECT / "terraform" / "testing" / "mocks"
 ENVIRONMENTS_DIR = PROJECT / "environments"
 COMMAND_TIMEOUT_S = 300
 
@@ -66,6 +68,7 @@ class Result:
 class Step:
     args: tuple[str, ...]
     cwd: Path
+    env: tuple[tuple[str, str], ...] = ()  # added to the pool's environment for this step
 
 
 def module_dirs() -> list[Path]:
@@ -96,7 +99,7 @@ def run(step: Step, env: dict[str, str]) -> Result:
         done = subprocess.run(
             step.args,
             cwd=step.cwd,
-            env=env,
+            env={**env, **dict(step.env)},
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT_S,
@@ -132,6 +135,15 @@ def init(folder: Path) -> Step:
 
 def validate(folder: Path) -> Step:
     return Step(("terraform", "validate", "-no-color"), folder)
+
+
+def plan(folder: Path, env: dict[str, str]) -> Step:
+    # -input=false: a required variable with no value fails the plan instead of prompting.
+    return Step(
+        ("terraform", "plan", "-input=false", "-lock=false", "-no-color"),
+        folder,
+        tuple(env.items()),
+    )
 
 
 def terraform_test(folder: Path) -> Step:

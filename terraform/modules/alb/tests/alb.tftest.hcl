@@ -1,9 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_vpc" {
-    defaults = {
-      cidr_block = "10.20.0.0/16"
-    }
-  }
+  source = "../../testing/mocks"
 
   mock_resource "aws_lb" {
     override_during = plan
@@ -80,13 +76,13 @@ run "https_with_redirect_and_logs" {
   command = plan
 
   variables {
-    name                = "svc-internal-with-27-chars"
-    internal            = true
-    certificate_arn     = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
-    ingress_cidr_blocks = ["10.0.0.0/8", "192.168.0.0/16"]
-    deletion_protection = false
-    idle_timeout        = 30
-    access_logs         = { bucket = "my-alb-logs", prefix = "svc" }
+    name                       = "svc-internal-with-27-chars"
+    internal                   = true
+    certificate_arn            = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+    ingress_cidr_blocks        = ["10.0.0.0/8", "192.168.0.0/16"]
+    enable_deletion_protection = false
+    idle_timeout               = 30
+    access_logs                = { bucket = "my-alb-logs", prefix = "svc" }
     target_group = {
       port                 = 9000
       deregistration_delay = 120
@@ -185,23 +181,23 @@ run "rejects_long_name_and_bad_access_logs" {
 run "https_with_a_certificate_created_in_the_same_apply" {
   command = plan
 
-  # The certificate's ARN is unknown at plan time; https_enabled = true keeps the counts known.
+  # The certificate's ARN is unknown at plan time; create_https_listener = true keeps the counts known.
   module {
     source = "./tests/same_apply_certificate"
   }
 
-  # Without https_enabled this plan fails: "Invalid count argument" on the HTTPS listener.
+  # Without create_https_listener this plan fails: "Invalid count argument" on the HTTPS listener.
   assert {
     condition     = output.serves_https
-    error_message = "https_enabled = true must serve HTTPS although the certificate's ARN is unknown at plan time."
+    error_message = "create_https_listener = true must serve HTTPS although the certificate's ARN is unknown at plan time."
   }
 }
 
-run "https_enabled_contradicting_certificate_arn" {
+run "create_https_listener_contradicting_certificate_arn" {
   command = plan
 
   variables {
-    https_enabled = true
+    create_https_listener = true
   }
 
   expect_failures = [aws_lb_listener.https]
@@ -211,8 +207,8 @@ run "https_disabled_with_a_certificate_is_refused" {
   command = plan
 
   variables {
-    https_enabled   = false
-    certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+    create_https_listener = false
+    certificate_arn       = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
   }
 
   expect_failures = [aws_lb_listener.http]
@@ -223,7 +219,7 @@ run "waf_off_by_default" {
 
   assert {
     condition     = length(aws_wafv2_web_acl.this) == 0 && length(aws_wafv2_web_acl_association.this) == 0 && output.web_acl_arn == null
-    error_message = "Without waf.enabled there is no web ACL, no association and no web_acl_arn."
+    error_message = "Without waf.enable there is no web ACL, no association and no web_acl_arn."
   }
 }
 
@@ -231,7 +227,7 @@ run "waf_creates_a_rate_limited_web_acl" {
   command = plan
 
   variables {
-    waf = { enabled = true, rate_limit = 500 }
+    waf = { enable = true, rate_limit = 500 }
   }
 
   assert {
@@ -269,7 +265,7 @@ run "waf_associates_an_existing_web_acl" {
   command = plan
 
   variables {
-    waf = { enabled = true, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0000-1111" }
+    waf = { enable = true, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0000-1111" }
   }
 
   assert {
@@ -286,7 +282,7 @@ run "rejects_bad_waf" {
   command = plan
 
   variables {
-    waf = { enabled = false, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:global/webacl/x/1", rate_limit = 5 }
+    waf = { enable = false, web_acl_arn = "arn:aws:wafv2:eu-west-1:111122223333:global/webacl/x/1", rate_limit = 5 }
   }
 
   expect_failures = [var.waf]

@@ -1,4 +1,6 @@
-mock_provider "aws" {}
+mock_provider "aws" {
+  source = "../../testing/mocks"
+}
 
 variables {
   name         = "svc"
@@ -53,10 +55,10 @@ run "request_count_and_schedules" {
   variables {
     min_capacity  = 1
     max_capacity  = 4
-    cpu_policy    = { enabled = false }
+    cpu_policy    = { create = false }
     memory_policy = { target_value = 75, disable_scale_in = true }
     request_count_policy = {
-      enabled                 = true
+      create                  = true
       target_value            = 500
       alb_arn_suffix          = "app/mlinfra-prod/50dc6c495c0c9188"
       target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
@@ -109,7 +111,7 @@ run "three_policies_each_with_its_own_target" {
     cpu_policy    = { target_value = 60 }
     memory_policy = { target_value = 70 }
     request_count_policy = {
-      enabled        = true
+      create         = true
       target_value   = 800
       resource_label = "app/mlinfra-prod/50dc6c495c0c9188/targetgroup/mlinfra-prod-1a2b/943f017f100becff"
     }
@@ -145,7 +147,7 @@ run "rejects_a_resource_label_beside_the_suffixes" {
 
   variables {
     request_count_policy = {
-      enabled                 = true
+      create                  = true
       resource_label          = "app/mlinfra-prod/50dc6c495c0c9188/targetgroup/mlinfra-prod-1a2b/943f017f100becff"
       alb_arn_suffix          = "app/mlinfra-prod/50dc6c495c0c9188"
       target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
@@ -159,7 +161,7 @@ run "rejects_a_malformed_resource_label" {
   command = plan
 
   variables {
-    request_count_policy = { enabled = true, resource_label = "targetgroup/mlinfra-prod-1a2b/943f017f100becff" }
+    request_count_policy = { create = true, resource_label = "targetgroup/mlinfra-prod-1a2b/943f017f100becff" }
   }
 
   expect_failures = [var.request_count_policy]
@@ -171,7 +173,7 @@ run "rejects_bad_inputs" {
   variables {
     cluster_name         = "arn:aws:ecs:eu-west-1:111122223333:cluster/mlinfra-prod"
     cpu_policy           = { target_value = 170 }
-    request_count_policy = { enabled = true, alb_arn_suffix = "app/x/1" }
+    request_count_policy = { create = true, alb_arn_suffix = "app/x/1" }
     scheduled_actions = {
       noop = { schedule = "every day" }
     }

@@ -1,21 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = {
-      name = "eu-west-1"
-    }
-  }
-
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "111122223333"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
+  source = "../../testing/mocks"
 
   mock_resource "aws_kms_key" {
     override_during = plan
@@ -122,8 +106,8 @@ run "load_balancer_topic_and_overrides" {
       create        = true
       subscriptions = { oncall = { protocol = "email", endpoint = "oncall@example.com" } }
     }
-    alarm_topic_arns = ["arn:aws:sns:eu-west-1:111122223333:pager"]
-    notify_on_ok     = false
+    alarm_topic_arns  = ["arn:aws:sns:eu-west-1:111122223333:pager"]
+    enable_ok_actions = false
   }
 
   assert {
@@ -159,7 +143,7 @@ run "load_balancer_topic_and_overrides" {
       aws_cloudwatch_metric_alarm.metric["target-5xx"].alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:svc-alarms", "arn:aws:sns:eu-west-1:111122223333:pager"]) &&
       length(aws_cloudwatch_metric_alarm.metric["target-5xx"].ok_actions) == 0
     )
-    error_message = "Alarms notify the created and the given topics, and not on OK when notify_on_ok is false."
+    error_message = "Alarms notify the created and the given topics, and not on OK when enable_ok_actions is false."
   }
 
   assert {

@@ -1,19 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0aaaaaaaaaaaaaaaa" }
-  }
-  mock_resource "aws_iam_instance_profile" {
-    defaults = { arn = "arn:aws:iam::123456789012:instance-profile/test" }
-  }
-  mock_resource "aws_autoscaling_group" {
-    defaults = { arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/test" }
-  }
+  source = "../../testing/mocks"
 }
 
 variables {

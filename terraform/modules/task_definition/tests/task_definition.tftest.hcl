@@ -1,22 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-  mock_resource "aws_ecs_task_definition" {
-    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mlinfra-test:1" }
-  }
+  source = "../../testing/mocks"
 }
 
 variables {
@@ -110,10 +93,10 @@ run "secrets_autoscaling_and_custom_container" {
   command = plan
 
   variables {
-    container_port      = 9000
-    autoscaling_enabled = true
-    desired_count       = 3
-    environment         = { LOG_LEVEL = "debug" }
+    container_port     = 9000
+    enable_autoscaling = true
+    desired_count      = 3
+    environment        = { LOG_LEVEL = "debug" }
     secrets = {
       API_TOKEN = "arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token"
       DB_PASS   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::"

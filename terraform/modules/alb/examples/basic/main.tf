@@ -57,12 +57,12 @@ resource "aws_route_table_association" "public" {
 
 module "alb" {
   # The findings below follow this example's inputs, so they are skipped here, not in the module:
-  #checkov:skip=CKV_AWS_150: an example must be destroyable (deletion_protection = false); keep the default (true) in real environments.
+  #checkov:skip=CKV_AWS_150: an example must be destroyable (enable_deletion_protection = false); keep the default (true) in real environments.
   #checkov:skip=CKV_AWS_91: access logs need a bucket with an ELB delivery policy, beyond this example; pass access_logs in real environments.
   #checkov:skip=CKV_AWS_2: the example has no domain, hence no certificate: its HTTP listener forwards; pass certificate_arn for HTTPS and the redirect.
   #checkov:skip=CKV_AWS_103: the example serves HTTP only (no certificate), so no TLS policy applies.
   #checkov:skip=CKV2_AWS_20: the example has no certificate, so port 80 cannot redirect to HTTPS.
-  #checkov:skip=CKV2_AWS_28: the example leaves WAF off (waf.enabled = false) to stay free; turn it on for a public service.
+  #checkov:skip=CKV2_AWS_28: the example leaves WAF off (waf.enable = false) to stay free; turn it on for a public service.
   source = "../.."
 
   name                = var.name
@@ -71,7 +71,7 @@ module "alb" {
   ingress_cidr_blocks = ["0.0.0.0/0"]
 
   # An example should be destroyable; keep the default (true) in real environments.
-  deletion_protection = false
+  enable_deletion_protection = false
 
   target_group = {
     port = 8080

@@ -1,17 +1,12 @@
-variable "cluster_name" {
-  description = "Name of an existing ECS cluster."
+variable "name" {
+  description = "Name of the example's cluster, service and scaling policies."
   type        = string
-  nullable    = false
-}
-
-variable "service_name" {
-  description = "Name of an existing ECS service in that cluster."
-  type        = string
+  default     = "mlinfra-autoscaling-example"
   nullable    = false
 }
 
 variable "alb_arn_suffix" {
-  description = "ARN suffix (app/NAME/ID) of the service's load balancer; with target_group_arn_suffix it turns on request-count tracking."
+  description = "ARN suffix (app/NAME/ID) of a load balancer in front of the service; with target_group_arn_suffix it turns on request-count tracking."
   type        = string
   default     = null
 }

@@ -1,12 +1,14 @@
-variable "cluster_name" {
-  description = "Name of an existing ECS cluster (with Container Insights on, for the running-tasks alarm)."
+variable "name" {
+  description = "Name of the example's ECS cluster and stem of its alarms' names."
   type        = string
+  default     = "mlinfra-cloudwatch-example"
   nullable    = false
 }
 
 variable "service_name" {
-  description = "Name of the ECS service to watch."
+  description = "Name of the ECS service to watch, in that cluster."
   type        = string
+  default     = "predictor"
   nullable    = false
 }
 

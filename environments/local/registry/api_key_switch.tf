@@ -1,0 +1,1 @@
+../../../terraform/stacks/roots/api_key_switch.tf
