@@ -28,8 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 from mlinfra.bootstrap import ensure_base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
-from mlinfra.model import METADATA_FILE, ModelArtifact
 from mlinfra.registry import docker_client
+from mlinfra_serving.artifact import METADATA_FILE, ModelArtifact
 
 if TYPE_CHECKING:
     from docker import DockerClient
