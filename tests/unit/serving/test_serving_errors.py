@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from falcon import testing
 
-from mlinfra_serving.app import create_app
+from mlinfra_serving.app import create_app, falcon_error_code
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.predictor import Predictor
@@ -320,3 +320,12 @@ def test_a_fault_of_the_service_is_a_json_500_with_a_listed_code(predictor: Pred
     )
     assert result.status_code == 500
     assert result.json["error"]["code"] == ErrorCode.INTERNAL_ERROR == "internal_error"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "bad_request"), (404, "not_found"), (405, "method_not_allowed"), (414, "bad_request"),
+     (500, "internal_error"), (502, "internal_error")],
+)  # fmt: skip
+def test_falcon_s_own_errors_get_a_listed_code(status: int, code: str) -> None:
+    assert falcon_error_code(status) == code
