@@ -18,12 +18,24 @@ import orjson
 from mlinfra_serving import resources
 from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
 from mlinfra_serving.config import Settings
-from mlinfra_serving.errors import ApiError
+from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.middleware import RequestLogMiddleware, UnknownMethodMiddleware
 from mlinfra_serving.openapi import openapi_document
 from mlinfra_serving.predictor import Predictor
 
-ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+# Falcon's own errors by status. Any other 4xx is a bad_request; a 5xx is a fault of the
+# service (in practice Falcon's 500 for an unhandled exception).
+ERROR_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+}
+
+
+def falcon_error_code(status: int) -> ErrorCode:
+    """The code of a Falcon error answered with ``status``: always one the OpenAPI document lists."""
+    fallback = ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL_ERROR
+    return ERROR_CODES.get(status, fallback)
 
 
 async def _render_api_error(
@@ -38,7 +50,7 @@ def _serialize_http_error(
 ) -> None:
     """Falcon's own errors (404, 405, ...) in the same JSON shape as ours, whatever Accept says."""
     resp.content_type = falcon.MEDIA_JSON
-    code = ERROR_CODES.get(err.status_code) or (err.title or "error").lower().replace(" ", "_")
+    code = falcon_error_code(err.status_code)
     field = None
     if isinstance(err, falcon.HTTPMethodNotAllowed):
         allowed = dict(err.headers or ()).get("Allow", "")
@@ -50,7 +62,7 @@ def _serialize_http_error(
     else:
         expected = None
         message = err.description or err.title or "error"
-    resp.media = ApiError(err.status_code, code, message, field, expected).to_json()
+    resp.media = ApiError(err.status_code, code, message, field=field, expected=expected).to_json()
 
 
 def create_app(

@@ -1,5 +1,9 @@
-"""The model artifact's on-disk shape: ``model.txt`` + ``metadata.json``, shared by training,
-the service and the mlinfra CLI."""
+"""The model artifact's on-disk shape: ``model.txt`` + ``metadata.json`` in one folder.
+
+One type, :class:`ModelArtifact`, for everything that reads or writes it: the service loads it at
+start-up, the image's compile stage reads it, and the mlinfra CLI (which trains or imports a
+model on the host: the image never trains) writes it with :func:`write_artifact`.
+"""
 
 from __future__ import annotations
 
@@ -101,3 +105,40 @@ def feature_specs(metadata: dict[str, Any]) -> tuple[FeatureSpec, ...]:
     if len(set(names)) != len(names):
         raise ArtifactError(f"feature names repeat: {names}")
     return specs
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A checked model folder; ``sha256`` is that of ``model.txt`` and names the model."""
+
+    dir: Path
+    sha256: str
+    version: str
+    metadata: dict[str, Any]
+
+    @property
+    def sha8(self) -> str:
+        return self.sha256[:8]
+
+    @property
+    def features(self) -> tuple[FeatureSpec, ...]:
+        return feature_specs(self.metadata)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [spec.name for spec in self.features]
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelArtifact:
+        """The artifact in ``model_dir``; ArtifactError naming what is missing or does not check."""
+        metadata = read_metadata(model_dir)
+        feature_specs(metadata)
+        return cls(model_dir, str(metadata["sha256"]), str(metadata["model_version"]), metadata)
+
+
+def write_artifact(model_dir: Path, metadata: dict[str, Any]) -> ModelArtifact:
+    """Write ``metadata`` as ``metadata.json`` beside ``model_dir/model.txt`` and read the folder
+    back, checked as the service checks it at start-up."""
+    text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    (model_dir / METADATA_FILE).write_text(text)
+    return ModelArtifact.load(model_dir)

@@ -18,7 +18,7 @@ from typing import Any
 import falcon.asgi
 
 from mlinfra_serving.config import SettingsError
-from mlinfra_serving.errors import ApiError
+from mlinfra_serving.errors import ApiError, ErrorCode
 
 API_KEY_ENV = "API_KEY"
 API_KEY_FILE_ENV = "API_KEY_FILE"
@@ -103,7 +103,7 @@ class ApiKeyMiddleware:
         reason = "no" if presented is None else "a wrong"
         raise ApiError(
             401,
-            "unauthorized",
+            ErrorCode.UNAUTHORIZED,
             f"The request carries {reason} {API_KEY_HEADER} header.",
             field=f"header {API_KEY_HEADER}",
             expected="the service's API key",

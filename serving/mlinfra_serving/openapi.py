@@ -8,6 +8,7 @@ from typing import Any
 from mlinfra_serving import SERVICE_NAME, __version__
 from mlinfra_serving.artifact import FeatureSpec
 from mlinfra_serving.auth import PROTECTED_ROUTES
+from mlinfra_serving.errors import ErrorCode
 
 ERROR_CODES = {
     "400": "Malformed body: invalid_json, invalid_encoding, empty_body.",
@@ -116,7 +117,8 @@ def _schemas(features: Sequence[FeatureSpec], max_rows: int) -> dict[str, Any]:
                 "error": {
                     "type": "object",
                     "properties": {
-                        "code": {"type": "string"},
+                        # Every code the service answers with, so a client can match on it.
+                        "code": {"type": "string", "enum": [code.value for code in ErrorCode]},
                         "message": {"type": "string"},
                         "field": {"type": ["string", "null"]},
                         "expected": {"type": ["string", "null"]},

@@ -14,13 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mlinfra_serving.artifact import (
-    MODEL_FILE,
-    ArtifactError,
-    FeatureSpec,
-    feature_specs,
-    read_metadata,
-)
+from mlinfra_serving.artifact import MODEL_FILE, ArtifactError, FeatureSpec, ModelArtifact
 from mlinfra_serving.compiled import CompiledModel, read_manifest
 from mlinfra_serving.config import MODEL_BACKENDS
 
@@ -104,14 +98,14 @@ class Predictor:
     @classmethod
     def load(cls, model_dir: Path, backend: str | None = None) -> Predictor:
         """Load and check ``model_dir``; raise ArtifactError naming what is wrong."""
-        metadata = read_metadata(model_dir)
-        features = feature_specs(metadata)
-        model = load_backend(model_dir, str(metadata["sha256"]), backend)
+        artifact = ModelArtifact.load(model_dir)
+        features = artifact.features
+        model = load_backend(model_dir, artifact.sha256, backend)
         if model.num_feature != len(features):
             raise ArtifactError(
                 f"model expects {model.num_feature} features, metadata lists {len(features)}"
             )
-        predictor = cls(model, metadata, features)
+        predictor = cls(model, artifact.metadata, features)
         if not predictor.probe():
             raise ArtifactError(f"{model_dir / MODEL_FILE} gave a non-finite probe prediction")
         return predictor

