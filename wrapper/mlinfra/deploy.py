@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlinfra import config, registry, tfvars
+from mlinfra import config, docker_engine, registry, tfvars
 from mlinfra.errors import ConfigError, DeployError, MlinfraError
 from mlinfra.logs import LogEvent, docker_tail, tail
 from mlinfra.probes import Probe, probe_all
@@ -80,7 +80,7 @@ class Target:
         return boto3.Session(region_name=self.region)
 
     def stack(self, name: str) -> Stack:
-        from mlinfra.bootstrap import terraform_cli_config
+        from mlinfra.terraform import terraform_cli_config
 
         working_dir = self.env.path / name
         if not working_dir.is_dir():
@@ -255,7 +255,7 @@ def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False)
     if env.asks_before_changes and not allow_dirty:
         revision = image.git_revision(config.project_dir())
         refuse_dirty(env, revision.dirty, f"The image of commit {revision.short}", allow_dirty)
-    registry.docker_client()  # no engine: say so before the model and wheel steps
+    docker_engine.client()  # no engine: say so before the model and wheel steps
 
     try:
         artifact = model.ModelArtifact.load(model.default_model_dir())

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import docker
-from docker.errors import BuildError, ImageNotFound
+from docker import DockerClient
 
+from mlinfra import docker_engine
 from mlinfra.config import project_dir
-from mlinfra.errors import DockerError
 
 PROXY_REPOSITORY = "mlinfra/local-proxy"
 
@@ -24,29 +23,21 @@ def proxy_image_tag(base_image: str) -> str:
     return f"{PROXY_REPOSITORY}:{hashlib.sha256(recipe).hexdigest()[:12]}"
 
 
-def ensure_proxy_image(client: docker.DockerClient, base_image: str | None = None) -> str:
+def ensure_proxy_image(client: DockerClient, base_image: str | None = None) -> str:
     """The proxy image's tag, built once per recipe (about 5 s with Debian's mirror reachable)."""
     if base_image is None:
         from mlinfra.bootstrap import base_image as default_base_image
 
         base_image = default_base_image()
     tag = proxy_image_tag(base_image)
-    try:
-        client.images.get(tag)
-        return tag
-    except ImageNotFound:
-        pass
-    try:
-        client.images.build(
-            path=str(_context_dir()), tag=tag, buildargs={"BASE_IMAGE": base_image}, rm=True
+    if docker_engine.find_image(client, tag) is None:
+        docker_engine.build(
+            client,
+            str(_context_dir()),
+            tag,
+            buildargs={"BASE_IMAGE": base_image},
+            what=f"the proxy image {tag} on {base_image}",
+            hint="The build runs apt-get install nginx-light: check that the Docker engine "
+            "reaches deb.debian.org, then retry.",
         )
-    except BuildError as err:
-        last = next(
-            (line["stream"] for line in reversed(list(err.build_log)) if "stream" in line), ""
-        )
-        raise DockerError(
-            f"Building the proxy image {tag} on {base_image} failed: {err.msg} {last.strip()}",
-            "The build runs apt-get install nginx-light: check that the Docker engine reaches "
-            "deb.debian.org, then retry.",
-        ) from err
     return tag
