@@ -117,17 +117,7 @@ def finish_wrk(process: subprocess.Popen[str], connections: int, seconds: int) -
     return parse_wrk(stdout, connections)
 
 
-def run_wrk(
-    url: str,
-    body: str,
-    *,
-    connections: int,
-    seconds: int,
-    threads: int = 2,
-    api_key: str | None = None,
-) -> WrkResult:
-    """One bounded wrk run of ``POST url`` with ``body``; what it saw."""
-    process = start_wrk(
-        url, body, connections=connections, seconds=seconds, threads=threads, api_key=api_key
-    )
+def run_wrk(url: str, body: str, *, connections: int, seconds: int, **options: Any) -> WrkResult:
+    """One bounded wrk run of ``POST url`` with ``body`` (``options``: those of start_wrk)."""
+    process = start_wrk(url, body, connections=connections, seconds=seconds, **options)
     return finish_wrk(process, connections, seconds)
