@@ -96,8 +96,8 @@ def raw_plan_seconds(env: dict[str, str]) -> float:
     """`terraform plan` of both stacks exactly as the wrapper runs it (same working dirs, data
     dirs, backend, variables, emulator), without the wrapper: the time of Terraform alone."""
     code = (
-        "import json, sys; from mlinfra import deploy;"
-        "t = deploy.connect(deploy.select_environment('local'));"
+        "import json, sys; from mlinfra import config, connection;"
+        "t = connection.connect(config.select_environment('local'));"
         "print(json.dumps([[str(t.stack(s).working_dir), {**t.stack(s).env},"
         " [str(p) for p in t.var_files(s)], str(t.planfile(s))] for s in sys.argv[1:]]))"
     )

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from mlinfra import config, deploy, envlock, reports
+from mlinfra import api_key, builds, config, deploy, envlock, reports
 from mlinfra.errors import ConfigError, MlinfraError
 
 app = typer.Typer(
@@ -116,23 +116,23 @@ def _step(message: str, work: Callable[[Callable[[str], None]], T]) -> T:
 def _exclusive(env: str | None, command: str) -> Iterator[config.Environment]:
     """The selected environment, its run lock held for a command that changes it
     (see mlinfra.envlock)."""
-    selected = deploy.select_environment(env)
+    selected = config.select_environment(env)
     with envlock.exclusive(selected, command):
         yield selected
 
 
-def _target(env: str | None) -> deploy.Target:
-    return _terraform_target(deploy.select_environment(env))
+def _connection(env: str | None) -> deploy.Connection:
+    return _terraform_connection(config.select_environment(env))
 
 
-def _terraform_target(selected: config.Environment) -> deploy.Target:
+def _terraform_connection(selected: config.Environment) -> deploy.Connection:
     from mlinfra.terraform import require_terraform
 
     require_terraform()
     return _connect(selected)
 
 
-def _connect(selected: config.Environment) -> deploy.Target:
+def _connect(selected: config.Environment) -> deploy.Connection:
     return _step(f"connecting to {selected.name}", lambda say: deploy.connect(selected, say))
 
 
@@ -231,7 +231,7 @@ def build(
     Staging and prod refuse a -dirty build unless --allow-dirty.
     """
     with _handled():
-        selected = deploy.select_environment(env)
+        selected = config.select_environment(env)
         built = _step("building the image", lambda say: deploy.build(selected, say, allow_dirty))
         data = {"image": built.reference, "image_id": built.image_id, "reused": built.reused}
         if json_:
@@ -250,11 +250,11 @@ def push(
     """
     with _handled(), _exclusive(env, "push") as selected:
         # Fail before starting anything when there is nothing (or nothing allowed) to push.
-        deploy.check_pushable(selected, allow_dirty)
-        target = _connect(selected)
+        builds.check_pushable(selected, allow_dirty)
+        connection = _connect(selected)
         progress, on_layer = _layer_progress()
         with progress:
-            result = deploy.push(target, on_layer, allow_dirty)
+            result = deploy.push(connection, on_layer, allow_dirty)
         data = {
             "image": result.image,
             "digest": result.digest,
@@ -279,8 +279,8 @@ def plan(
 ) -> None:
     """Plan the registry, then the service stack, to saved plans in .mlinfra/<env>/."""
     with _handled(1 if detailed_exitcode else None), _exclusive(env, "plan") as selected:
-        target = _terraform_target(selected)
-        result = _step("planning", lambda say: deploy.plan(target, say=say))
+        connection = _terraform_connection(selected)
+        result = _step("planning", lambda say: deploy.plan(connection, say=say))
         if json_:
             reports.print_json(_out(), result.to_dict())
         else:
@@ -293,13 +293,13 @@ def plan(
 def apply(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Apply the saved plans (refused when stale), then wait for the service to be stable."""
     with _handled(), _exclusive(env, "apply") as selected:
-        target = _terraform_target(selected)
-        confirm = _plans_then_ask(target.env, yes, json_)
+        connection = _terraform_connection(selected)
+        confirm = _plans_then_ask(connection.env, yes, json_)
         if confirm is not None:
-            planned = _step("reading the saved plans", lambda _say: deploy.saved_plans(target))
+            planned = _step("reading the saved plans", lambda _say: deploy.saved_plans(connection))
             if planned.plans:  # none: apply says how to make them
                 confirm(planned, "Apply the saved plans")
-        result = _step("applying", lambda say: deploy.apply(target, say))
+        result = _step("applying", lambda say: deploy.apply(connection, say))
         if json_:
             reports.print_json(_out(), result.to_dict())
         else:
@@ -319,8 +319,8 @@ def deploy_command(
     the push), and a question asked; --yes skips it.
     """
     with _handled(), _exclusive(env, "deploy") as selected:
-        target = _terraform_target(selected)
-        confirm = _plans_then_ask(target.env, yes, json_)
+        connection = _terraform_connection(selected)
+        confirm = _plans_then_ask(connection.env, yes, json_)
 
         def work(say: Callable[[str], None]) -> deploy.ApplyResult:
             # One live display at a time: under the spinner, layers report as lines.
@@ -328,7 +328,7 @@ def deploy_command(
                 if event.status in ("Pushed", "Layer already exists"):
                     say(f"layer {event.layer}: {event.status.lower()}")
 
-            return deploy.deploy(target, say, on_layer, confirm, allow_dirty)
+            return deploy.deploy(connection, say, on_layer, confirm, allow_dirty)
 
         result = _step("deploying", work)
         if json_:
@@ -341,8 +341,8 @@ def deploy_command(
 def status(env: EnvOption = None, json_: JsonOption = False) -> None:
     """The URL, targets' health, service counts, the image, and live /health and /ready probes."""
     with _handled():
-        target = _target(env)
-        report = _step("reading the service", lambda _say: deploy.status(target))
+        connection = _connection(env)
+        report = _step("reading the service", lambda _say: deploy.status(connection))
         if json_:
             reports.print_json(_out(), report.to_dict())
         else:
@@ -353,10 +353,10 @@ def status(env: EnvOption = None, json_: JsonOption = False) -> None:
 def destroy(env: EnvOption = None, yes: YesOption = False, json_: JsonOption = False) -> None:
     """Destroy the service stack, then the registry stack (through saved destroy plans)."""
     with _handled(), _exclusive(env, "destroy") as selected:
-        target = _terraform_target(selected)
+        connection = _terraform_connection(selected)
         if not yes:
-            typer.confirm(f"Destroy everything in {target.env.name}?", abort=True)
-        removed = _step("destroying", lambda say: deploy.destroy(target, say))
+            typer.confirm(f"Destroy everything in {connection.env.name}?", abort=True)
+        removed = _step("destroying", lambda say: deploy.destroy(connection, say))
         if json_:
             reports.print_json(_out(), [s.to_dict() for s in removed])
         else:
@@ -411,8 +411,8 @@ def prune(
 def outputs(env: EnvOption = None, json_: JsonOption = False) -> None:
     """Terraform outputs of the registry and service stacks."""
     with _handled():
-        target = _target(env)
-        values = deploy.outputs(target)
+        connection = _connection(env)
+        values = deploy.outputs(connection)
         if json_:
             reports.print_json(_out(), values)
         else:
@@ -450,10 +450,10 @@ def secret_set(env: EnvOption = None, yes: YesOption = False, json_: JsonOption 
     """
     with _handled(), _exclusive(env, "secret set") as selected:
         value = _read_api_key()
-        deploy.check_api_key(value)  # before connecting: a short key fails at once
-        target = _terraform_target(selected)
-        _confirm(target.env, yes, "Replace the API key")
-        result = deploy.set_api_key(target, value)
+        api_key.check_api_key(value)  # before connecting: a short key fails at once
+        connection = _terraform_connection(selected)
+        _confirm(connection.env, yes, "Replace the API key")
+        result = deploy.set_api_key(connection, value)
         del value
         if json_:
             reports.print_json(_out(), result.to_dict())
@@ -469,9 +469,9 @@ def secret_rotate(env: EnvOption = None, yes: YesOption = False, json_: JsonOpti
     The key is printed nowhere: read it with `aws secretsmanager get-secret-value`.
     """
     with _handled(), _exclusive(env, "secret rotate") as selected:
-        target = _terraform_target(selected)
-        _confirm(target.env, yes, "Rotate the API key and roll the service")
-        result = _step("rotating the API key", lambda say: deploy.rotate_api_key(target, say))
+        connection = _terraform_connection(selected)
+        _confirm(connection.env, yes, "Rotate the API key and roll the service")
+        result = _step("rotating the API key", lambda say: deploy.rotate_api_key(connection, say))
         if json_:
             reports.print_json(_out(), result.to_dict())
         else:
@@ -501,8 +501,8 @@ def logs(
     """Tail the service's CloudWatch log group."""
     with _handled():
         window = parse_duration(since)
-        target = _target(env)
-        events = deploy.logs(target, window, limit)
+        connection = _connection(env)
+        events = deploy.logs(connection, window, limit)
         if json_:
             reports.print_json(_out(), [e.to_dict() for e in events])
         else:
@@ -515,7 +515,7 @@ def doctor(env: EnvOption = None, json_: JsonOption = False) -> None:
     from mlinfra import doctor as checks
 
     with _handled():
-        selected = deploy.select_environment(env)
+        selected = config.select_environment(env)
         results = _step("checking", lambda _say: checks.run(selected))
         if json_:
             reports.print_json(_out(), [c.to_dict() for c in results])

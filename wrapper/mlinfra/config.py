@@ -1,4 +1,5 @@
-"""Where things live: the project checkout, mlinfra's state folder, the environments.
+"""Settings: the project checkout, mlinfra's state folder, the environments and their
+``mlinfra.toml`` table, the region, and the ports of the local processes.
 
 Everything generated (tfvars, saved plans, emulator and registry data, caches) goes under
 ``<project>/.mlinfra/`` which is git-ignored, so a build never turns the tree ``-dirty``.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,10 @@ STATE_DIR_ENV = "MLINFRA_STATE_DIR"
 STATE_DIR_NAME = ".mlinfra"
 # Environments whose changes are confirmed (and whose images must come from a clean tree).
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
+ENV_VARIABLE = "MLINFRA_ENV"
+PROJECT_CONFIG = "mlinfra.toml"
+_SETTINGS = ("state_bucket", "region")
+DEFAULT_REGION = "us-east-1"
 
 
 def _looks_like_project(path: Path) -> bool:
@@ -123,3 +129,55 @@ def environment(name: str) -> Environment:
             f"Use one of: {', '.join(names)} (folders of {environments_dir()}).",
         )
     return Environment(name=name, path=environments_dir() / name)
+
+
+def select_environment(name: str | None) -> Environment:
+    """``--env``, else ``$MLINFRA_ENV``; a ConfigError listing the valid names otherwise."""
+    chosen = name or os.environ.get(ENV_VARIABLE)
+    if not chosen:
+        raise ConfigError(
+            "No environment given.",
+            f"Pass --env with one of: {', '.join(environment_names())} (or set {ENV_VARIABLE}).",
+        )
+    return environment(chosen)
+
+
+def port_setting(variable: str, default: int) -> int:
+    """The TCP port ``$<variable>`` names (the registry's, the proxy's, the emulator's), else
+    ``default``; a ConfigError for anything that is not a port."""
+    value = os.environ.get(variable, "").strip() or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(
+            f"{variable}={value!r} is not a TCP port.", f"Set {variable} to a number 1-65535."
+        )
+    return int(value)
+
+
+def environment_settings(env: Environment) -> dict[str, str]:
+    """The optional ``[environments.<name>]`` table of ``<project>/mlinfra.toml``."""
+    path = project_dir() / PROJECT_CONFIG
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}.", "Fix the line it names.") from err
+    section = data.get("environments", {}).get(env.name, {})
+    unknown = sorted(set(section) - set(_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            f"{path} sets unknown keys {unknown} for environment {env.name!r}.",
+            f"Use only {', '.join(_SETTINGS)} under [environments.{env.name}].",
+        )
+    return {key: str(value) for key, value in section.items()}
+
+
+def aws_region(settings: dict[str, str]) -> str:
+    """``$AWS_REGION``, else ``$AWS_DEFAULT_REGION``, else the environment's ``region`` setting,
+    else us-east-1: one region for the provider, the backend and boto3."""
+    return (
+        os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or settings.get("region")
+        or DEFAULT_REGION
+    )

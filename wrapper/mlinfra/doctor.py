@@ -58,7 +58,7 @@ def _credentials(env: config.Environment) -> Callable[[], str]:
     def check() -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from mlinfra.deploy import connect
+        from mlinfra.connection import connect
 
         target = connect(env)
         try:
@@ -68,18 +68,17 @@ def _credentials(env: config.Environment) -> Callable[[], str]:
                 f"AWS refused the credentials: {err}",
                 "Configure credentials (AWS_PROFILE or `aws configure`) for this account.",
             ) from err
-        where = f"emulator {target.emulator_endpoint}" if target.emulator_endpoint else "AWS"
-        return f"account {identity['Account']} ({where})"
+        return f"account {identity['Account']} ({target.runtime.where})"
 
     return check
 
 
 def _registry_login(env: config.Environment) -> Callable[[], str]:
     def check() -> str:
-        from mlinfra.deploy import connect, registry_login
+        from mlinfra.connection import connect
         from mlinfra.registry import login
 
-        repository, credentials = registry_login(connect(env))
+        repository, credentials = connect(env).registry_login()
         login(credentials)
         return f"logged in to {credentials.server} ({repository})"
 

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from mlinfra import docker_engine
+from mlinfra.config import port_setting
 from mlinfra.errors import DockerError, RegistryError, ToolMissingError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -62,7 +63,7 @@ class LocalRegistry:
 
     def __init__(self, root: Path, port: int | None = None) -> None:
         self.root = root
-        self.port = port if port is not None else int(os.environ.get(PORT_ENV, DEFAULT_PORT))
+        self.port = port if port is not None else port_setting(PORT_ENV, DEFAULT_PORT)
         self.pidfile = root / "registry.pid"
         self.config_file = root / "config.yml"
         self.htpasswd_file = root / "htpasswd"
@@ -220,16 +221,13 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def ecr_credentials(
-    repository_url: str, client_kwargs: Mapping[str, Any] | None = None
-) -> Credentials:
-    """Docker credentials for the ECR registry of ``repository_url`` (a 12-hour token)."""
-    import boto3
+def ecr_credentials(repository_url: str, ecr: Any) -> Credentials:
+    """Docker credentials for the ECR registry of ``repository_url`` (a 12-hour token), from
+    GetAuthorizationToken of the boto3 ECR client ``ecr``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     server = repository_url.split("/", 1)[0]
     try:
-        ecr = boto3.client("ecr", **dict(client_kwargs or {}))
         data = ecr.get_authorization_token()["authorizationData"][0]
     except (BotoCoreError, ClientError) as err:
         raise RegistryError(

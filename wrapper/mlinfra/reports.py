@@ -15,10 +15,12 @@ from mlinfra.errors import MlinfraError
 from mlinfra.terraform import PlanSummary
 
 if TYPE_CHECKING:
-    from mlinfra.deploy import ApplyResult, PlanResult, SecretResult, StatusReport
+    from mlinfra.api_key import SecretResult
     from mlinfra.doctor import Check
     from mlinfra.image import PrunePlan
     from mlinfra.logs import LogEvent
+    from mlinfra.plans import ApplyResult, PlanResult
+    from mlinfra.status import StatusReport
 
 
 def print_json(console: Console, data: Any) -> None:

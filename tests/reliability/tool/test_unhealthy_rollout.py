@@ -21,10 +21,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import ecs_backends
 
 from mlinfra import emulator as emu
-from mlinfra.deploy import wait_for_rollout
 from mlinfra.emulator.patches import ecs_service_counts
 from mlinfra.emulator.testing import in_process
 from mlinfra.errors import DeployError
+from mlinfra.rollout import wait_for_rollout
 
 pytestmark = pytest.mark.integration
 

@@ -183,8 +183,8 @@ def test_detailed_exitcode_keeps_2_for_changes_only(
     assert result.exit_code == 1
     assert "Unknown environment 'nowhere'" in result.output
     # A plan with changes exits 2, one without exits 0.
-    monkeypatch.setattr(cli, "_terraform_target", lambda selected: selected)
-    monkeypatch.setattr(cli.deploy, "plan", lambda target, say: _Planned(has_changes))
+    monkeypatch.setattr(cli, "_terraform_connection", lambda selected: selected)
+    monkeypatch.setattr(cli.deploy, "plan", lambda connection, say: _Planned(has_changes))
     result = runner.invoke(app, ["plan", "--env", "dev", "--detailed-exitcode", "--json"])
     assert result.exit_code == exit_code, result.output
     assert json.loads(result.stdout) == {"has_changes": has_changes}
@@ -200,17 +200,17 @@ def test_a_bad_emulator_port_is_named(project: Path, monkeypatch: pytest.MonkeyP
 def test_project_config_supplies_the_state_bucket(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlinfra import deploy
+    from mlinfra import config, connection
 
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     (project / "mlinfra.toml").write_text(
         '[environments.dev]\nstate_bucket = "team-state"\nregion = "eu-west-1"\n'
     )
-    target = deploy.connect(deploy.select_environment("dev"))
+    target = connection.connect(config.select_environment("dev"))
     assert (target.backend_bucket, target.region) == ("team-state", "eu-west-1")
     monkeypatch.setenv("MLINFRA_STATE_BUCKET", "override")
-    assert deploy.connect(deploy.select_environment("dev")).backend_bucket == "override"
+    assert connection.connect(config.select_environment("dev")).backend_bucket == "override"
 
 
 def test_project_config_with_an_unknown_key_is_named(project: Path) -> None:

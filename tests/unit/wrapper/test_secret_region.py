@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlinfra import deploy, tfvars
+from mlinfra import api_key, builds, config, connection, plans, tfvars
 from mlinfra.cli import app
 
 runner = CliRunner()
@@ -26,7 +26,7 @@ MLINFRA = str(Path(sys.executable).parent / "mlinfra")
 def test_the_minimum_key_length_is_the_apps() -> None:
     from mlinfra_serving.auth import MIN_KEY_LENGTH
 
-    assert deploy.MIN_API_KEY_LENGTH == MIN_KEY_LENGTH
+    assert api_key.MIN_API_KEY_LENGTH == MIN_KEY_LENGTH
 
 
 def test_a_short_key_on_stdin_fails_before_anything_is_reached(project: Path) -> None:
@@ -91,12 +91,12 @@ def test_on_a_terminal_the_key_is_asked_twice_and_not_echoed(project: Path) -> N
     assert key.encode() not in seen
 
 
-def _dev_target(monkeypatch: pytest.MonkeyPatch, region: str) -> deploy.Target:
+def _dev_target(monkeypatch: pytest.MonkeyPatch, region: str) -> connection.Connection:
     monkeypatch.setenv("AWS_REGION", region)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unit-test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit-test")
     monkeypatch.setenv("MLINFRA_STATE_BUCKET", "team-state")
-    return deploy.connect(deploy.select_environment("dev"))
+    return connection.connect(config.select_environment("dev"))
 
 
 def test_the_resolved_region_reaches_the_tfvars_and_the_backend(
@@ -110,10 +110,10 @@ def test_the_resolved_region_reaches_the_tfvars_and_the_backend(
         assert stack.backend_config["region"] == "eu-west-1"
         generated = tfvars.stack_tfvars_path(target.env.state_dir, name)
         assert generated in target.var_files(name)
-    written = deploy.write_stack_tfvars(target, "registry")
+    written = plans.write_stack_tfvars(target, "registry")
     assert json.loads(written.read_text()) == {"region": "eu-west-1"}
     # Destroying needs no secret lookup: the service gets the region alone.
-    written = deploy.write_stack_tfvars(target, "service", for_destroy=True)
+    written = plans.write_stack_tfvars(target, "service", for_destroy=True)
     assert json.loads(written.read_text()) == {"region": "eu-west-1"}
 
 
@@ -146,9 +146,9 @@ def test_a_dirty_image_is_refused_for_a_prod_push_unless_allowed(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MLINFRA_STATE_BUCKET", raising=False)
-    state = deploy.select_environment("prod").state_dir
+    state = config.select_environment("prod").state_dir
     tfvars.write_atomic_json(
-        state / deploy.LAST_BUILD,
+        state / builds.LAST_BUILD,
         {"reference": "mlinfra-prod:1a2b3c4-dirty-52771509", "tag": "1a2b3c4-dirty-52771509"},
     )
     refused = runner.invoke(app, ["push", "--env", "prod"])
@@ -160,7 +160,7 @@ def test_a_dirty_image_is_refused_for_a_prod_push_unless_allowed(
     assert "No Terraform state bucket for environment 'prod'" in allowed.output
     # dev takes it as it is.
     tfvars.write_atomic_json(
-        deploy.select_environment("dev").state_dir / deploy.LAST_BUILD,
+        config.select_environment("dev").state_dir / builds.LAST_BUILD,
         {"reference": "mlinfra-dev:1a2b3c4-dirty-52771509", "tag": "1a2b3c4-dirty-52771509"},
     )
     dev = runner.invoke(app, ["push", "--env", "dev"])

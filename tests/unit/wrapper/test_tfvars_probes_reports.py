@@ -14,9 +14,9 @@ import pytest
 from rich.console import Console
 
 from mlinfra import reports, tfvars
-from mlinfra.deploy import StatusReport
 from mlinfra.errors import ConfigError, MlinfraError
 from mlinfra.probes import probe, probe_all
+from mlinfra.status import StatusReport
 from mlinfra.terraform import PlanSummary, ResourceCounts
 
 # --- tfvars ---------------------------------------------------------------------------------
@@ -160,6 +160,6 @@ def test_the_deploy_report_ends_with_the_guide_requests_to_try() -> None:
 
 
 def reports_apply_result(report: StatusReport) -> Any:
-    from mlinfra.deploy import ApplyResult
+    from mlinfra.plans import ApplyResult
 
     return ApplyResult("local", ("registry", "service"), report)

@@ -7,7 +7,6 @@ proxy works with a remote or VM-backed engine (Docker Desktop) whose file system
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from mlinfra import docker_engine
+from mlinfra.config import port_setting
 from mlinfra.errors import DockerError
 from mlinfra.proxy._image import ensure_proxy_image
 from mlinfra.proxy._nginx import Upstream, render_nginx_conf
@@ -33,7 +33,7 @@ RELOAD_TIMEOUT_S = 10.0
 
 def default_port() -> int:
     """``$MLINFRA_PROXY_PORT``, else 8080: a setting, so a test can run beside a user's proxy."""
-    return int(os.environ.get(PORT_ENV, DEFAULT_PORT))
+    return port_setting(PORT_ENV, DEFAULT_PORT)
 
 
 def _conf_archive(text: str) -> bytes:
