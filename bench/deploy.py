@@ -6,7 +6,7 @@ that teammates' builds on the same engine also use) with a local environment of 
 temporary MLINFRA_STATE_DIR and free ports for the emulator, the registry and the proxy), so a
 user's environment is left alone, and destroys it at the end.
 
-    task bench:deploy                  # or: python bench/deploy.py --plans 3
+    task bench:deploy                  # or: python -m bench.deploy --plans 3
 
 Last lines: ``plan_vs_terraform=`` (goal at most 1.15), ``deploy_first_s=``,
 ``deploy_nochange_s=``.
@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from support import machine, save_results
-
+from bench.support import machine, save_results
 from mlinfra.config import project_dir, state_dir
 
 MLINFRA = str(Path(sys.executable).with_name("mlinfra"))

@@ -1,7 +1,7 @@
 """Image benchmark: the serving image's size against the guide's, the rebuild after a code-only
 change, and the cold start (container start to ``/ready`` 200).
 
-    task bench:image                   # or: python bench/image.py --starts 5
+    task bench:image                   # or: python -m bench.image --starts 5
 
 Last lines: ``image_vs_seed=``, ``rebuild_code_only_s=``, ``cold_start_s=`` (median).
 Goals (issue 9): at most 0.7, under 10 s, under 2 s.
@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import docker
-from support import (
+from bench.support import (
     bench_model,
     build_seed_image,
     machine,
@@ -25,9 +24,10 @@ from support import (
     save_results,
     wait_http,
 )
-
+from mlinfra import docker_engine
+from mlinfra.bootstrap import base_image
 from mlinfra.config import project_dir, state_dir
-from mlinfra.image import REQUIREMENT_FILES, assemble_context, base_image, wheel_cache
+from mlinfra.image import REQUIREMENT_FILES, assemble_context, wheel_cache
 
 # The file a code-only change touches: the HTTP resources, the most edited module.
 CHANGED_FILE = "mlinfra_serving/resources.py"
@@ -36,12 +36,8 @@ CHANGED_FILE = "mlinfra_serving/resources.py"
 def build_context(context: Path, reference: str) -> float:
     """Seconds to build ``context`` as ``reference`` with the engine's layer cache."""
     started = time.perf_counter()
-    docker.from_env().images.build(
-        path=str(context),
-        tag=reference,
-        buildargs={"BASE_IMAGE": base_image(state_dir())},
-        rm=True,
-        forcerm=True,
+    docker_engine.build(
+        docker_engine.client(), str(context), reference, buildargs={"BASE_IMAGE": base_image()}
     )
     return time.perf_counter() - started
 
@@ -61,7 +57,7 @@ def main() -> None:
 
     rid = run_id()
     model = bench_model()
-    client = docker.from_env()
+    client = docker_engine.client()
     project_ref, seed_ref = f"mlinfra-bench-{rid}/serving:a", f"mlinfra-bench-{rid}/seed:latest"
     serving = project_dir() / "serving"
     wheel_dirs = [

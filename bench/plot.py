@@ -1,6 +1,6 @@
 """The serving benchmark's latency distributions as one PNG (matplotlib, no display needed).
 
-python bench/plot.py bench/results/serving.json docs/performance-latency.png
+python -m bench.plot bench/results/serving.json docs/performance-latency.png
 """
 
 from __future__ import annotations

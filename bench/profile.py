@@ -1,8 +1,8 @@
 """Where a serving worker's time goes under load: py-spy samples every gunicorn worker of the
 project's image while wrk drives `POST /predict`, and the shares per function are printed.
 
-    python bench/profile.py                 # single-row requests, 16 connections
-    python bench/profile.py --batch         # 1,000-row requests, 4 connections
+    python -m bench.profile                 # single-row requests, 16 connections
+    python -m bench.profile --batch         # 1,000-row requests, 4 connections
 
 py-spy samples wall-clock stacks of threads that are not idle: a thread in a system call
 (a socket or pipe write) or waiting for a CPU counts, one blocked in a poll or a queue does not.
@@ -21,11 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-import docker
-from support import bench_model, run_id, running, wait_http, wrk
-
+from bench.serving import GUIDE_BODY, batch_rows
+from bench.support import bench_model, run_id, running, wait_http
+from mlinfra import docker_engine
 from mlinfra.image import build_image
-from serving import GUIDE_BODY, batch_rows
+from tests.support.wrk import run_wrk
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 # Leaf frames of a thread waiting for work, not doing it. py-spy cannot tell idle threads of a
@@ -103,7 +103,7 @@ def main() -> None:
             pids = [row[1] for row in container.top()["Processes"]]
             workers = sorted(pids, key=int)[1:]  # the first is gunicorn's master
             load = threading.Thread(
-                target=wrk,
+                target=run_wrk,
                 args=(f"{url}/predict", body),
                 kwargs={"seconds": args.seconds + 4, "connections": connections},
             )
@@ -112,7 +112,7 @@ def main() -> None:
             inclusive, own, total = shares(sample(workers, args.seconds, Path(folder)))
             load.join()
     finally:
-        docker.from_env().images.remove(image.reference, force=True)
+        docker_engine.client().images.remove(image.reference, force=True)
 
     print(
         f"{total} busy samples over {len(workers)} workers ({'batch' if args.batch else 'single row'})"

@@ -5,7 +5,7 @@ whole machine, and wrk loads one, then the other, alternately (``--rounds``), wi
 ``POST /predict`` at 16 connections. Then 1,000-row requests to the project's service, against
 stock LightGBM predicting the same rows in this process on every core.
 
-    task bench:serving                 # or: python bench/serving.py --seconds 10 --rounds 2
+    task bench:serving                 # or: python -m bench.serving --seconds 10 --rounds 2
 
 The last three lines are ``throughput_vs_seed=``, ``p99_vs_seed=`` and ``batch_vs_inprocess=``.
 Results land in bench/results/serving.json; ``--plot PNG`` draws the latency distributions.
@@ -20,11 +20,10 @@ import statistics
 import time
 from pathlib import Path
 
-import docker
 import lightgbm as lgb
 import numpy as np
-from support import (
-    WrkResult,
+
+from bench.support import (
     bench_model,
     build_seed_image,
     cpu_microseconds,
@@ -33,14 +32,15 @@ from support import (
     running,
     save_results,
     wait_http,
-    wrk,
 )
-
+from mlinfra import docker_engine
 from mlinfra.image import build_image
 from mlinfra.model import ModelArtifact
 from mlinfra_serving.compile import feature_bounds
+from tests.support.serving import GUIDE_BODY as GUIDE_REQUEST
+from tests.support.wrk import WrkResult, run_wrk
 
-GUIDE_BODY = json.dumps({"features": [3, 2, 1500, 2020]})
+GUIDE_BODY = json.dumps(GUIDE_REQUEST)
 BATCH_ROWS = 1000
 
 
@@ -75,7 +75,7 @@ def summarize(runs: list[WrkResult], cpu_us: list[float]) -> dict:
         "cpu_us_per_request": sum(cpu_us) / sum(r.requests for r in runs),
         "p50_ms": statistics.mean(r.latency_ms("50") for r in runs),
         "p99_ms": statistics.mean(r.latency_ms("99") for r in runs),
-        "errors": sum(r.errors + r.non2xx for r in runs),
+        "errors": sum(r.socket_errors + r.non_2xx for r in runs),
         "percentiles_us": {
             p: statistics.mean(r.percentiles_us[p] for r in runs) for p in runs[0].percentiles_us
         },
@@ -103,7 +103,7 @@ def main() -> None:
 
     rid = run_id()
     model = bench_model()
-    client = docker.from_env()
+    client = docker_engine.client()
     seed_ref = f"mlinfra-bench-{rid}/seed:latest"
     project = build_image(model, f"mlinfra-bench-{rid}/serving")
     build_seed_image(model, seed_ref)
@@ -127,10 +127,10 @@ def main() -> None:
             for _ in range(args.rounds):
                 for name, (container, url) in targets.items():
                     # A short warm-up: first requests pay for imports and connection set-up.
-                    wrk(f"{url}/predict", GUIDE_BODY, seconds=1, connections=args.connections)
+                    run_wrk(f"{url}/predict", GUIDE_BODY, seconds=1, connections=args.connections)
                     before = cpu_microseconds(container)
                     runs[name].append(
-                        wrk(
+                        run_wrk(
                             f"{url}/predict",
                             GUIDE_BODY,
                             seconds=args.seconds,
@@ -142,16 +142,16 @@ def main() -> None:
 
             rows = batch_rows(model)
             body = json.dumps({"instances": rows.tolist()})
-            wrk(f"{project_url}/predict", body, seconds=1, connections=args.batch_connections)
-            batch = wrk(
+            run_wrk(f"{project_url}/predict", body, seconds=1, connections=args.batch_connections)
+            batch = run_wrk(
                 f"{project_url}/predict",
                 body,
                 seconds=args.batch_seconds,
                 connections=args.batch_connections,
             )
             results["batch"] = {
-                "service_rows_per_s": batch.rps * BATCH_ROWS,
-                "service_errors": batch.errors + batch.non2xx,
+                "service_rows_per_s": batch.requests_per_s * BATCH_ROWS,
+                "service_errors": batch.socket_errors + batch.non_2xx,
             }
             results["batch"]["inprocess"] = inprocess_rows_per_second(
                 model, rows, args.batch_seconds
@@ -173,7 +173,7 @@ def main() -> None:
     results["batch_vs_inprocess_one_thread"] = batch_vs_one_thread
     path = save_results("serving", results)
     if args.plot:
-        from plot import latency_plot
+        from bench.plot import latency_plot
 
         latency_plot(results, args.plot)
     print(f"machine: {results['machine']}; results in {path}")

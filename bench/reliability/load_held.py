@@ -3,32 +3,25 @@
 A figure, not a test: prints req/s, p50/p99 and every error count as JSON. The pass/fail
 version (10 s) is tests/reliability/test_load.py. Run from the project root:
 
-    source scripts/bootstrap.sh && python bench/reliability/load_held.py [--seconds 60]
+    source scripts/bootstrap.sh && python -m bench.reliability.load_held [--seconds 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-import docker
 from testcontainers.core.container import DockerContainer
 
-ROOT = Path(__file__).resolve().parents[2]
-# The suite's helpers: the container as ECS runs it, wrk with a machine-readable summary.
-sys.path[:0] = [
-    str(ROOT / "tests" / "reliability"),
-    str(ROOT / "tests" / "integration" / "serving"),
-]
-
-from reliability_support import booted_workers, run_wrk, start_service  # noqa: E402
-
-from mlinfra.image import build_image  # noqa: E402
-from mlinfra.model import ensure_model  # noqa: E402
+from mlinfra import docker_engine
+from mlinfra.image import build_image
+from mlinfra.model import ensure_model
+from tests.support.reliability import booted_workers, start_service
+from tests.support.serving import GUIDE_BODY
+from tests.support.wrk import run_wrk
 
 
 def main() -> None:
@@ -51,7 +44,12 @@ def main() -> None:
             mem_limit=args.mem_limit,
             GUNICORN_WORKERS=args.workers,
         )
-        result = run_wrk(url, connections=args.connections, seconds=args.seconds)
+        result = run_wrk(
+            f"{url}/predict",
+            json.dumps(GUIDE_BODY),
+            connections=args.connections,
+            seconds=args.seconds,
+        )
         stats = container.get_wrapped_container().stats(stream=False, one_shot=True)
         memory = stats["memory_stats"]
         report = {
@@ -66,7 +64,7 @@ def main() -> None:
     finally:
         for container in started:
             container.stop()
-        docker.from_env().images.remove(image.reference)
+        docker_engine.client().images.remove(image.reference)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 import pytest
 
+from mlinfra import docker_engine
 from mlinfra.config import runtime_name
 from mlinfra.emulator import boto3_session
 from mlinfra.emulator.testing import free_port
+from tests.support.serving import GUIDE_FEATURES
 
 ROOT = Path(__file__).resolve().parents[2]
 MLINFRA = shutil.which("mlinfra", path=str(Path(sys.executable).parent)) or "mlinfra"
-GUIDE_FEATURES = [3, 2, 1500, 2020]
 
 
 @dataclass
@@ -71,7 +71,7 @@ class LocalEnv:
 
     def task_containers(self) -> list[str]:
         labels = [f"mlinfra.env={runtime_name('local', self.state_dir)}", "mlinfra.role=task"]
-        found = docker.from_env().containers.list(all=True, filters={"label": labels})
+        found = docker_engine.client().containers.list(all=True, filters={"label": labels})
         return sorted(c.id for c in found)
 
 

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from e2e_support import GUIDE_FEATURES, LocalEnv, RequestStream, in_order, local_environment
+from e2e_support import LocalEnv, RequestStream, in_order, local_environment
+
+from tests.support.serving import GUIDE_FEATURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 

@@ -17,9 +17,10 @@ import httpx
 import lightgbm
 import numpy as np
 import pytest
-from e2e_support import GUIDE_FEATURES, LocalEnv, RequestStream, in_order, local_environment
+from e2e_support import LocalEnv, RequestStream, in_order, local_environment
 
 from mlinfra.emulator import boto3_session
+from tests.support.serving import GUIDE_FEATURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 

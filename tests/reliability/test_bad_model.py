@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from serving_support import CONTAINER_PORT, serving_container
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage
 from mlinfra.model import ModelArtifact
+from tests.support.serving import CONTAINER_PORT, serving_container
 
 pytestmark = pytest.mark.integration
 

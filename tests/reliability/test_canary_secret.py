@@ -7,12 +7,13 @@ import json
 import uuid
 from pathlib import Path
 
-import docker
 import httpx
 import pytest
-from reliability_support import GUIDE_BODY, ServiceFactory, json_lines, wait_for_request_log
 
+from mlinfra import docker_engine
 from mlinfra.image import BuiltImage
+from tests.support.reliability import ServiceFactory, json_lines, wait_for_request_log
+from tests.support.serving import GUIDE_BODY
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def _requests(url: str, canary: str) -> list[httpx.Response]:
 
 def _found_in_image(reference: str, needles: tuple[bytes, ...]) -> set[bytes]:
     """Which ``needles`` occur in the image's metadata or anywhere in ``docker save`` of it."""
-    image = docker.from_env().images.get(reference)
+    image = docker_engine.client().images.get(reference)
     found = {n for n in needles if n in json.dumps([image.attrs, image.history()]).encode()}
     overlap = max(len(n) for n in needles)
     tail = b""
@@ -104,7 +105,7 @@ def test_an_unusable_key_stops_the_start_without_printing_it(
     serving_image: BuiltImage, run_id: str
 ) -> None:
     short = f"c-{uuid.uuid4().hex[:10]}"
-    container = docker.from_env().containers.run(
+    container = docker_engine.client().containers.run(
         serving_image.reference,
         detach=True,
         name=f"mlinfra-rel-{run_id}-shortkey",

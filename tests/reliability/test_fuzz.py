@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from reliability_support import (
+
+from tests.support.reliability import (
     ServiceFactory,
     booted_workers,
     request_log,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from reliability_support import ServiceFactory, booted_workers, run_wrk, wait_for_workers
+
+from tests.support.reliability import ServiceFactory, booted_workers, wait_for_workers
+from tests.support.serving import GUIDE_BODY
+from tests.support.wrk import run_wrk
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +19,9 @@ SECONDS = 10
 def test_64_connections_for_10_s_lose_nothing(start: ServiceFactory) -> None:
     container, url = start("load", GUNICORN_WORKERS="2")
     workers = wait_for_workers(container, 2)
-    result = run_wrk(url, connections=CONNECTIONS, seconds=SECONDS)
+    result = run_wrk(
+        f"{url}/predict", json.dumps(GUIDE_BODY), connections=CONNECTIONS, seconds=SECONDS
+    )
     print(f"\nload: {result.to_dict()}")
     assert result.non_2xx == 0
     assert result.socket_errors == 0

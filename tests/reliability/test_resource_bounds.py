@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from reliability_support import booted_workers, start_service, wait_for_workers
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage
+from tests.support.reliability import booted_workers, start_service, wait_for_workers
 
 pytestmark = pytest.mark.integration
 

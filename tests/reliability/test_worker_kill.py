@@ -8,12 +8,10 @@ import time
 
 import httpx
 import pytest
-from reliability_support import (
-    ServiceFactory,
-    finish_wrk,
-    start_wrk,
-    wait_for_workers,
-)
+
+from tests.support.reliability import ServiceFactory, wait_for_workers
+from tests.support.serving import GUIDE_BODY
+from tests.support.wrk import finish_wrk, start_wrk
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +51,9 @@ def test_a_killed_worker_is_replaced_and_loses_only_its_in_flight_requests(
 ) -> None:
     container, url = start("kill", GUNICORN_WORKERS="2")
     wait_for_workers(container, 2)
-    wrk = start_wrk(url, connections=CONNECTIONS, seconds=SECONDS)
+    wrk = start_wrk(
+        f"{url}/predict", json.dumps(GUIDE_BODY), connections=CONNECTIONS, seconds=SECONDS
+    )
     time.sleep(3)
     killed = container.exec(["python3", "-c", KILL_ONE_WORKER])
     assert killed.exit_code == 0, killed.output.decode()

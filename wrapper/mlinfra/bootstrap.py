@@ -18,77 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlinfra import docker_engine
+from mlinfra.config import state_dir as default_state_dir
 from mlinfra.errors import MlinfraError, ToolMissingError
-from mlinfra.terraform import require_terraform
-
-# ---------------------------------------------------------------------------------------------
-# Terraform and its provider mirror
-# ---------------------------------------------------------------------------------------------
-
-PLUGIN_DIR_ENV = "MLINFRA_TF_PLUGIN_DIR"
-# Where machines without registry access keep providers (Terraform's implied local mirrors and
-# the one this project's CI machines ship).
-KNOWN_PLUGIN_DIRS = (
-    "/opt/tf-plugins",
-    "~/.terraform.d/plugins",
-    "~/.local/share/terraform/plugins",
-    "/usr/local/share/terraform/plugins",
-    "/usr/share/terraform/plugins",
-)
-
-
-def provider_mirror() -> Path | None:
-    """The filesystem mirror holding hashicorp/aws: ``$MLINFRA_TF_PLUGIN_DIR`` or a known place.
-
-    None means Terraform downloads providers from the registry, as it does for most users.
-    """
-    explicit = os.environ.get(PLUGIN_DIR_ENV)
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not any(path.glob("*/hashicorp/aws/*")):
-            raise MlinfraError(
-                f"{PLUGIN_DIR_ENV}={explicit} holds no <host>/hashicorp/aws/<version> folder.",
-                f"Point {PLUGIN_DIR_ENV} at a Terraform filesystem mirror, or unset it to download providers.",
-            )
-        return path
-    for candidate in KNOWN_PLUGIN_DIRS:
-        path = Path(candidate).expanduser()
-        if any(path.glob("*/hashicorp/aws/*")):
-            return path
-    return None
-
-
-def _is_unpacked(mirror: Path) -> bool:
-    """True when the mirror holds provider folders (<host>/<ns>/<type>/<version>/<os_arch>/)."""
-    return any(p.is_dir() for p in mirror.glob("*/hashicorp/aws/*/*"))
-
-
-def terraform_cli_config(state_dir: Path) -> Path:
-    """Write mlinfra's Terraform CLI config: the mirror when there is one, else a plugin cache.
-
-    An unpacked mirror needs no cache: Terraform links each folder's provider to the mirror.
-    A cache would even hurt there: every init without a lock file re-creates the cache entry,
-    and a folder running ``terraform test`` meanwhile finds its provider link dangling.
-    """
-    mirror = provider_mirror()
-    lines: list[str] = []
-    if mirror is None or not _is_unpacked(mirror):
-        cache_dir = state_dir / "plugin-cache"
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        lines.append(f'plugin_cache_dir = "{cache_dir}"')
-    if mirror is not None:
-        lines += [
-            "provider_installation {",
-            f'  filesystem_mirror {{ path = "{mirror}" }}',
-            "}",
-        ]
-    text = "\n".join(lines) + "\n"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "terraformrc"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
-
+from mlinfra.terraform import require_terraform, terraform_cli_config
 
 # ---------------------------------------------------------------------------------------------
 # Docker engine
@@ -142,19 +75,9 @@ def ensure_debian_packages(binaries: list[str], say: Callable[[str], None]) -> N
     )
 
 
-def docker_answers() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-        return True
-    except Exception:  # any failure means "no engine we can use"
-        return False
-
-
 def ensure_docker_engine(state_dir: Path, say: Callable[[str], None]) -> None:
     """A Docker engine that answers: the running one, or Debian's docker.io started here."""
-    if docker_answers():
+    if docker_engine.answers():
         return
     if not _is_debian_root():
         raise ToolMissingError(
@@ -168,7 +91,7 @@ def ensure_docker_engine(state_dir: Path, say: Callable[[str], None]) -> None:
     subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if docker_answers():
+        if docker_engine.answers():
             return
         time.sleep(0.5)
     raise ToolMissingError(
@@ -182,6 +105,7 @@ def ensure_docker_engine(state_dir: Path, say: Callable[[str], None]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
+BASE_IMAGE_RECORD = "base-image"
 OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
 LOCAL_BASE_REPOSITORY = "mlinfra/python-base"
 # Debian 12 minbase with the same Python (3.11) as the official slim image; libgomp1 for LightGBM.
@@ -204,22 +128,14 @@ def local_base_image_tag() -> str:
 
 
 def _image_exists(name: str) -> bool:
-    import docker
-    from docker.errors import ImageNotFound
-
-    try:
-        docker.from_env().images.get(name)
-        return True
-    except ImageNotFound:
-        return False
+    return docker_engine.find_image(docker_engine.client(), name) is not None
 
 
 def _can_pull(name: str) -> bool:
-    import docker
     from docker.errors import APIError
 
     try:
-        docker.from_env().images.pull(name)
+        docker_engine.client().images.pull(name)
         return True
     except APIError:
         return False
@@ -227,8 +143,6 @@ def _can_pull(name: str) -> bool:
 
 def build_local_base_image(tag: str, say: Callable[[str], None]) -> None:
     """debootstrap a Debian 12 minbase with Python 3.11 and import it as ``tag`` (about 70 s)."""
-    import docker
-
     ensure_debian_packages(["debootstrap"], say)
     say(f"building base image {tag} with debootstrap (about a minute, once per recipe)")
     with tempfile.TemporaryDirectory(prefix="mlinfra-rootfs-") as tmp:
@@ -247,7 +161,7 @@ def build_local_base_image(tag: str, say: Callable[[str], None]) -> None:
         archive = Path(tmp) / "rootfs.tar"
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
         repository, _, version = tag.partition(":")
-        docker.from_env(timeout=600).api.import_image_from_file(
+        docker_engine.client().api.import_image_from_file(
             str(archive), repository=repository, tag=version, changes=list(BASE_IMAGE_CHANGES)
         )
 
@@ -258,8 +172,8 @@ def ensure_base_image(state_dir: Path, say: Callable[[str], None]) -> str:
     ``$MLINFRA_BASE_IMAGE`` wins; else the official slim image when it can be pulled; else one
     made here with debootstrap (machines that reach no container registry).
     """
-    record = state_dir / "base-image"
-    chosen = os.environ.get(BASE_IMAGE_ENV)
+    record = state_dir / BASE_IMAGE_RECORD
+    chosen = os.environ.get(BASE_IMAGE_ENV, "").strip()
     if not chosen:
         local_tag = local_base_image_tag()
         if _image_exists(local_tag) or _image_exists(OFFICIAL_BASE_IMAGE):
@@ -274,11 +188,18 @@ def ensure_base_image(state_dir: Path, say: Callable[[str], None]) -> str:
     return chosen
 
 
-def base_image() -> str:
-    """The base image to build the serving image on (what ``ensure_base_image`` chose)."""
-    from mlinfra.config import state_dir
+def base_image(state_dir: Path | None = None) -> str:
+    """The base image every mlinfra image builds on (the serving image, the local proxy).
 
-    return os.environ.get(BASE_IMAGE_ENV) or ensure_base_image(state_dir(), say=lambda _: None)
+    ``$MLINFRA_BASE_IMAGE``, else the one the set-up recorded in ``<state_dir>/base-image``
+    (no engine call), else what :func:`ensure_base_image` chooses now, and records.
+    """
+    chosen = os.environ.get(BASE_IMAGE_ENV, "").strip()
+    state_dir = state_dir or default_state_dir()
+    record = state_dir / BASE_IMAGE_RECORD
+    if not chosen and record.is_file():
+        chosen = record.read_text().strip()
+    return chosen or ensure_base_image(state_dir, say=lambda _line: None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,7 +220,6 @@ def run(state_dir: Path, say: Callable[[str], None]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m mlinfra.bootstrap [--test-tools]``: the set-up, or the tests' tools only."""
-    from mlinfra.config import state_dir
 
     def say(line: str) -> None:
         print(f"mlinfra setup: {line}", file=sys.stderr, flush=True)
@@ -309,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         if test_tools:
             ensure_debian_packages(TEST_TOOLS, say)
         else:
-            run(state_dir(), say)
+            run(default_state_dir(), say)
     except MlinfraError as err:
         print(f"mlinfra setup: {err.message}", file=sys.stderr)
         if err.hint:

@@ -59,7 +59,7 @@ class Connection:
         return self.runtime.session()
 
     def stack(self, name: str) -> Stack:
-        from mlinfra.bootstrap import terraform_cli_config
+        from mlinfra.terraform import terraform_cli_config
 
         working_dir = self.env.path / name
         if not working_dir.is_dir():

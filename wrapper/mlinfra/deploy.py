@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mlinfra import api_key, builds, config, plans, registry, rollout, tfvars
+from mlinfra import api_key, builds, config, docker_engine, plans, registry, rollout, tfvars
 from mlinfra import status as status_
 from mlinfra.api_key import SecretResult
 from mlinfra.connection import STACKS, Connection, connect, repository_name
@@ -92,7 +92,7 @@ def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False)
         builds.refuse_dirty(
             env, revision.dirty, f"The image of commit {revision.short}", allow_dirty
         )
-    registry.docker_client()  # no engine: say so before the model and wheel steps
+    docker_engine.client()  # no engine: say so before the model and wheel steps
 
     try:
         artifact = model.load_artifact(model.default_model_dir())

@@ -41,9 +41,9 @@ def _terraform() -> str:
 
 
 def _docker() -> str:
-    from mlinfra.registry import docker_client
+    from mlinfra import docker_engine
 
-    version = docker_client().version()
+    version = docker_engine.client().version()
     return f"engine {version.get('Version', '?')}"
 
 

@@ -9,7 +9,6 @@ where pip trusts the network's CA. The image's tag is ``<git short sha>[-dirty]-
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -18,25 +17,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mlinfra.bootstrap import ensure_base_image
+from mlinfra import docker_engine
+from mlinfra.bootstrap import base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import ConfigError, DockerError
-from mlinfra.registry import docker_client
 from mlinfra_serving.artifact import METADATA_FILE, ModelArtifact
 
-if TYPE_CHECKING:
-    from docker import DockerClient
-    from docker.models.images import Image
-
-BASE_IMAGE_ENV = "MLINFRA_BASE_IMAGE"
 # The Python of both base images; the wheels are downloaded for it.
 IMAGE_PYTHON = "3.11"
 SERVING_FILES = (
@@ -145,16 +137,6 @@ def oci_labels(revision: GitRevision, model: ModelArtifact, context_sha: str) ->
         LABEL_MODEL_VERSION: model.version,
         LABEL_CONTEXT: context_sha,
     }
-
-
-def base_image(state: Path) -> str:
-    """``$MLINFRA_BASE_IMAGE``, else ``<state>/base-image`` (written by set-up), else what the
-    set-up chooses now (the official image, or one made here when no registry answers)."""
-    chosen = os.environ.get(BASE_IMAGE_ENV, "").strip()
-    record = state / "base-image"
-    if not chosen and record.is_file():
-        chosen = record.read_text().strip()
-    return chosen or ensure_base_image(state, say=lambda _line: None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,45 +250,6 @@ def _comparable_metadata(metadata: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def _existing_image(client: DockerClient, reference: str) -> Image | None:
-    from docker.errors import ImageNotFound
-
-    try:
-        return client.images.get(reference)
-    except ImageNotFound:
-        return None
-
-
-def _remove_quietly(client: DockerClient, image_id: str) -> None:
-    """Drop a replaced image; one a container still uses stays, as docker keeps it anyway."""
-    from docker.errors import APIError
-
-    with contextlib.suppress(APIError):
-        client.images.remove(image_id)
-
-
-def _stream_build(lines: Iterable[dict[str, Any]], progress: Progress, what: str) -> str | None:
-    """Forward the engine's build messages; return the image id or raise with the log's tail."""
-    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-    image_id = None
-    for message in lines:
-        # NOTE: the engine reports a failed step in-band as {"error": ...}, not as an HTTP error.
-        if "error" in message:
-            tail.append(str(message["error"]).rstrip())
-            raise DockerError(
-                f"docker build of {what} failed:\n" + "\n".join(tail),
-                "Fix the failing step named in the last lines above, then build again.",
-            )
-        text = str(message.get("stream", "")).rstrip()
-        if text:
-            tail.append(text)
-            progress(text)
-        aux = message.get("aux")
-        if isinstance(aux, dict) and "ID" in aux:
-            image_id = aux["ID"]
-    return image_id
-
-
 def build_image(
     model: ModelArtifact,
     repository: str,
@@ -329,8 +272,7 @@ def build_image(
     revision = git_revision(project)
     tag = image_tag(revision.sha, revision.dirty, model.sha256)
     reference = f"{repository}:{tag}"
-    # The registry module owns the engine connection (and its error when none answers).
-    client = docker_client()
+    client = docker_engine.client()
 
     wheel_dirs = [
         wheel_cache(project / "serving" / name, state / "cache" / "wheels", say)
@@ -341,13 +283,17 @@ def build_image(
         assemble_context(project / "serving", model, wheel_dirs, context)
         digest = context_digest(context, base)
 
-        existing = _existing_image(client, reference)
+        existing = docker_engine.find_image(client, reference)
         if existing is not None:
             seen = (existing.labels or {}).get(LABEL_CONTEXT)
             if seen == digest:
                 say(f"{reference} already holds this content; reusing it")
                 return BuiltImage(
-                    repository, tag, str(existing.id), existing.attrs["Size"], reused=True
+                    repository,
+                    tag,
+                    docker_engine.image_id(existing),
+                    existing.attrs["Size"],
+                    reused=True,
                 )
             if not replace:
                 # A clean tree's commit names the code and the tag names the model file, so
@@ -366,28 +312,21 @@ def build_image(
             say(f"{reference} exists with other content; replacing it")
 
         say(f"building {reference} on {base}")
-        from docker.errors import APIError
+        image = docker_engine.build(
+            client,
+            str(context),
+            reference,
+            buildargs={"BASE_IMAGE": base},
+            labels=oci_labels(revision, model, digest),
+            progress=say,
+            what=f"{reference} on base image {base}",
+        )
 
-        try:
-            stream = client.api.build(
-                path=str(context),
-                tag=reference,
-                buildargs={"BASE_IMAGE": base},
-                labels=oci_labels(revision, model, digest),
-                rm=True,
-                forcerm=True,
-                decode=True,
-            )
-            _stream_build(stream, say, f"{reference} on base image {base}")
-        except APIError as err:
-            raise DockerError(
-                f"docker build of {reference} was refused: {err.explanation}"
-            ) from err
-
-    image = client.images.get(reference)
-    if existing is not None and existing.id is not None and existing.id != image.id:
-        _remove_quietly(client, existing.id)
-    return BuiltImage(repository, tag, image.id, image.attrs["Size"])
+    built_id = docker_engine.image_id(image)
+    if existing is not None and docker_engine.image_id(existing) != built_id:
+        # A replaced image; one a container still uses stays, as docker keeps it anyway.
+        docker_engine.remove_image_quietly(client, docker_engine.image_id(existing))
+    return BuiltImage(repository, tag, built_id, image.attrs["Size"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,7 +396,7 @@ def plan_prune(repository: str, keep: int, protect: Iterable[str] = ()) -> Prune
     """
     if keep < 0:
         raise ConfigError(f"Cannot keep {keep} images.", "Give --keep 0 or more.")
-    client = docker_client()
+    client = docker_engine.client()
     used = {container.attrs.get("Image") for container in client.containers.list(all=True)}
     protected = set(protect)
     found: list[LocalImage] = []
@@ -466,7 +405,7 @@ def plan_prune(repository: str, keep: int, protect: Iterable[str] = ()) -> Prune
         if references:
             found.append(
                 LocalImage(
-                    candidate.id,
+                    docker_engine.image_id(candidate),
                     references,
                     candidate.attrs.get("Created", ""),
                     int(candidate.attrs.get("Size", 0)),
@@ -484,7 +423,7 @@ def prune_images(plan: PrunePlan) -> int:
     """Untag every image in ``plan.remove`` (its other repositories' tags stay); bytes freed."""
     from docker.errors import APIError, ImageNotFound
 
-    client = docker_client()
+    client = docker_engine.client()
     before = int(client.df().get("LayersSize") or 0)
     for image in plan.remove:
         for reference in image.references:

@@ -34,9 +34,9 @@ def tail(logs_client: Any, log_group: str, since: datetime, limit: int) -> list[
 
 def docker_tail(containers: Sequence[str], since: datetime, limit: int) -> list[LogEvent]:
     """The local environment's logs: its task containers' output (the emulator keeps none)."""
-    from mlinfra.registry import docker_client
+    from mlinfra import docker_engine
 
-    client = docker_client()
+    client = docker_engine.client()
     events: list[LogEvent] = []
     for name in containers:
         raw = client.containers.get(name).logs(since=since, timestamps=True, tail=limit or "all")

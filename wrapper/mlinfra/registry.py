@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from mlinfra import docker_engine
 from mlinfra.config import port_setting
 from mlinfra.errors import DockerError, RegistryError, ToolMissingError
 
@@ -260,27 +261,12 @@ class PushResult:
     release: str | None = None  # the release-<n> tag the image carries (add_release_tag)
 
 
-def docker_client() -> Any:
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except DockerException as err:
-        raise ToolMissingError(
-            f"No Docker engine answers ({err.__class__.__name__}).",
-            "Start Docker and check `docker info` (scripts/bootstrap.sh starts one on Debian).",
-        ) from err
-    return client
-
-
 def login(credentials: Credentials) -> None:
     """``docker login``; a refused login is a one-line RegistryError."""
     from docker.errors import APIError
 
     try:
-        docker_client().login(
+        docker_engine.client().login(
             username=credentials.username,
             password=credentials.password,
             registry=credentials.server,
@@ -306,7 +292,7 @@ def push(
     """Tag ``local_image`` as ``repository:tag``, push it, and confirm the registry's digest."""
     from docker.errors import APIError, ImageNotFound
 
-    client = docker_client()
+    client = docker_engine.client()
     login(credentials)
     try:
         client.images.get(local_image).tag(repository, tag)
@@ -436,7 +422,7 @@ def add_release_tag(
         return PushResult(pushed.image, pushed.digest, pushed.size, already[-1])
     repository, _tag = pushed.image.rsplit(":", 1)
     release = f"{RELEASE_PREFIX}{next_release(existing)}"
-    client = docker_client()
+    client = docker_engine.client()
     client.images.get(pushed.image).tag(repository, release)
     try:
         events = client.api.push(
@@ -446,8 +432,7 @@ def add_release_tag(
     except APIError as err:
         errors = [str(err.explanation)]
     finally:
-        with contextlib.suppress(APIError):
-            client.images.remove(f"{repository}:{release}")  # the local alias only
+        docker_engine.remove_image_quietly(client, f"{repository}:{release}")  # the local alias
     if errors:
         immutable = any("immutable" in e or "cannot be overwritten" in e for e in errors)
         raise RegistryError(

@@ -1,4 +1,5 @@
-"""The one adapter over Terraform (through python-terraform): init, plan, apply, outputs, destroy.
+"""The one adapter over Terraform (through python-terraform): init, plan, apply, outputs, destroy,
+and the CLI config every run gets (where providers come from: a filesystem mirror, a setting).
 
 No other mlinfra module runs terraform. python-terraform 0.10.1 has known limits on Terraform
 1.x, handled here once: it is always given ``working_dir`` and never a positional directory
@@ -23,7 +24,7 @@ from typing import Any
 
 from python_terraform import IsFlagged, Terraform
 
-from mlinfra.errors import TerraformError, ToolMissingError
+from mlinfra.errors import MlinfraError, TerraformError, ToolMissingError
 
 # `terraform plan -detailed-exitcode`: 0 no changes, 1 error, 2 changes present.
 _PLAN_HAS_CHANGES = 2
@@ -228,6 +229,76 @@ def error_from_output(
         f"terraform {command} failed for the {stack} stack ({working_dir}):\n{detail}",
         "Fix the error Terraform names above, then run the command again.",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI config (.mlinfra/terraformrc): the provider mirror when there is one, else a cache
+# ---------------------------------------------------------------------------------------------
+
+PLUGIN_DIR_ENV = "MLINFRA_TF_PLUGIN_DIR"
+CLI_CONFIG_FILE = "terraformrc"  # in the state folder; scripts/bootstrap.sh exports its path
+# Where machines without registry access keep providers (Terraform's implied local mirrors and
+# the one this project's CI machines ship).
+KNOWN_PLUGIN_DIRS = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+
+
+def provider_mirror() -> Path | None:
+    """The filesystem mirror holding hashicorp/aws: ``$MLINFRA_TF_PLUGIN_DIR`` or a known place.
+
+    None means Terraform downloads providers from the registry, as it does for most users.
+    """
+    explicit = os.environ.get(PLUGIN_DIR_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not any(path.glob("*/hashicorp/aws/*")):
+            raise MlinfraError(
+                f"{PLUGIN_DIR_ENV}={explicit} holds no <host>/hashicorp/aws/<version> folder.",
+                f"Point {PLUGIN_DIR_ENV} at a Terraform filesystem mirror, or unset it to download providers.",
+            )
+        return path
+    for candidate in KNOWN_PLUGIN_DIRS:
+        path = Path(candidate).expanduser()
+        if any(path.glob("*/hashicorp/aws/*")):
+            return path
+    return None
+
+
+def _is_unpacked(mirror: Path) -> bool:
+    """True when the mirror holds provider folders (<host>/<ns>/<type>/<version>/<os_arch>/)."""
+    return any(p.is_dir() for p in mirror.glob("*/hashicorp/aws/*/*"))
+
+
+def terraform_cli_config(state_dir: Path) -> Path:
+    """Write mlinfra's Terraform CLI config: the mirror when there is one, else a plugin cache.
+
+    An unpacked mirror needs no cache: Terraform links each folder's provider to the mirror.
+    A cache would even hurt there: every init without a lock file re-creates the cache entry,
+    and a folder running ``terraform test`` meanwhile finds its provider link dangling.
+    """
+    mirror = provider_mirror()
+    lines: list[str] = []
+    if mirror is None or not _is_unpacked(mirror):
+        cache_dir = state_dir / "plugin-cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        lines.append(f'plugin_cache_dir = "{cache_dir}"')
+    if mirror is not None:
+        lines += [
+            "provider_installation {",
+            f'  filesystem_mirror {{ path = "{mirror}" }}',
+            "}",
+        ]
+    text = "\n".join(lines) + "\n"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / CLI_CONFIG_FILE
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import docker
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mlinfra.bootstrap import terraform_cli_config
+from mlinfra import docker_engine
+from mlinfra.terraform import terraform_cli_config
 
 STACKS = Path(__file__).parent / "stacks"
 STATE_BUCKET = "mlinfra-test-state"
@@ -82,7 +82,7 @@ def import_tiny_image(client: Any, reference: str) -> str:
 def tiny_image() -> Iterator[str]:
     """A one-file image with unique content."""
     name = f"{PREFIX}-{uuid.uuid4().hex[:8]}:src"
-    client = docker.from_env()
+    client = docker_engine.client()
     import_tiny_image(client, name)
     yield name
     for image in client.images.list(filters={"reference": f"*{PREFIX}*"}):

@@ -18,15 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from typer.testing import CliRunner
 
-from mlinfra import config, emulator, tfvars
-from mlinfra.bootstrap import terraform_cli_config
+from mlinfra import config, docker_engine, emulator, tfvars
 from mlinfra.cli import app
 from mlinfra.emulator.testing import free_port
 from mlinfra.registry import LocalRegistry
+from mlinfra.terraform import terraform_cli_config
 
 from .conftest import STACKS
 
@@ -197,7 +196,7 @@ def test_push_to_the_local_registry_records_the_image(
         assert tfvars.read_image_tfvars(env_state) == pushed["image"]
     finally:
         local.stop()
-        docker.from_env().images.remove(f"127.0.0.1:{port}/mlinfra-local:cli-v1", force=True)
+        docker_engine.client().images.remove(f"127.0.0.1:{port}/mlinfra-local:cli-v1", force=True)
 
 
 def test_down_is_for_the_local_environment_only(project: Path) -> None:

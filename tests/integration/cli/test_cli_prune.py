@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from docker.errors import ImageNotFound
 from typer.testing import CliRunner
 
-from mlinfra import config, tfvars
+from mlinfra import config, docker_engine, tfvars
 from mlinfra.cli import app
 
 from .conftest import STACKS, import_tiny_image
@@ -39,7 +38,7 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     monkeypatch.setenv(config.STATE_DIR_ENV, str(tmp_path / "state"))
     config.project_dir.cache_clear()
 
-    client = docker.from_env()
+    client = docker_engine.client()
     repository = f"mlinfra-{name}"
     ids = {
         tag: import_tiny_image(client, f"{repository}:{tag}")
@@ -69,7 +68,7 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
 
 
 def _tags_left(repository: str) -> set[str]:
-    client = docker.from_env()
+    client = docker_engine.client()
     return {
         reference.rsplit(":", 1)[-1]
         for image in client.images.list()
@@ -107,7 +106,7 @@ def test_prune_keeps_the_newest_the_last_build_and_images_in_use(images: dict[st
     assert pruned.exit_code == 0, pruned.output
     assert json.loads(pruned.stdout)["freed_bytes"] > 0, "v4's layer is gone from the disk"
     assert _tags_left(repository) == {"v1", "v2", "v5"}
-    client = docker.from_env()
+    client = docker_engine.client()
     with pytest.raises(ImageNotFound):
         client.images.get(images["ids"]["v4"])  # its last tags went, so the image went
     assert client.images.get(images["other"]).id == images["ids"]["v3"], "other tags stay"

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import docker
 import pytest
 
+from mlinfra import docker_engine
 from mlinfra.errors import RegistryError
 from mlinfra.registry import (
     LayerProgress,
@@ -56,7 +56,7 @@ def test_push_reports_layers_and_confirms_the_digest(
     assert result.image == f"{repository}:v1"
     assert result.digest.startswith("sha256:")
     assert any(event.status == "Pushed" for event in events)
-    served = docker.from_env().images.get_registry_data(
+    served = docker_engine.client().images.get_registry_data(
         f"{repository}:v1", auth_config=registry.credentials().auth_config()
     )
     assert served.id == result.digest
@@ -82,7 +82,7 @@ def test_stop_ends_the_registry(tmp_path: Path) -> None:
 def test_every_pushed_image_gets_the_next_release_tag(
     registry: LocalRegistry, tiny_image: str
 ) -> None:
-    client = docker.from_env()
+    client = docker_engine.client()
     credentials = registry.credentials()
     name = f"{PREFIX}-releases-{uuid.uuid4().hex[:6]}"
     repository = f"{registry.address}/{name}"

@@ -22,10 +22,9 @@ import pytest
 from environment_tree import backend_config, private_tree
 
 from mlinfra import emulator as emu
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.config import state_dir
 from mlinfra.emulator.testing import emulator_fixture
-from mlinfra.terraform import PlanSummary, Stack
+from mlinfra.terraform import PlanSummary, Stack, terraform_cli_config
 
 emulator = emulator_fixture(scope="module")
 # Gaps of each module emulator already reported: the module's apply runs in the first test's

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from environment_tree import private_tree
 
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.config import state_dir
+from mlinfra.terraform import terraform_cli_config
 
 pytestmark = pytest.mark.integration
 

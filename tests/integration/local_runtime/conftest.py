@@ -14,22 +14,22 @@ import docker
 import pytest
 from local_runtime_support import APP_DIR, APP_PORT, EmulatedService, free_port
 
-from mlinfra import emulator
+from mlinfra import docker_engine, emulator
 from mlinfra.bootstrap import base_image
 from mlinfra.local_runtime import stop_all
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
-    return docker.from_env()
+    return docker_engine.client()
 
 
 @pytest.fixture(scope="session")
 def app_images(docker_client: docker.DockerClient) -> Iterator[dict[str, str]]:
     """``{"v1": tag, "v2": tag}``: the same app under two tags, removed afterwards."""
     repository = f"mlinfra-lrt-{secrets.token_hex(3)}/app"
-    image, _ = docker_client.images.build(
-        path=str(APP_DIR), tag=f"{repository}:v1", buildargs={"BASE_IMAGE": base_image()}, rm=True
+    image = docker_engine.build(
+        docker_client, str(APP_DIR), f"{repository}:v1", buildargs={"BASE_IMAGE": base_image()}
     )
     image.tag(repository, "v2")
     yield {"v1": f"{repository}:v1", "v2": f"{repository}:v2"}

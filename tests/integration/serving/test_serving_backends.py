@@ -6,10 +6,10 @@ import httpx
 import lightgbm as lgb
 import numpy as np
 import pytest
-from serving_support import base_url, serving_container, wait_ready
 
 from mlinfra.image import BuiltImage
 from mlinfra.model import ModelArtifact
+from tests.support.serving import base_url, serving_container, wait_ready
 
 pytestmark = pytest.mark.integration
 

@@ -6,17 +6,15 @@ import json
 import threading
 import time
 
-import docker
 import httpx
 import pytest
-from serving_support import base_url, serving_container, wait_ready
 from testcontainers.core.container import DockerContainer
 
+from mlinfra import docker_engine
 from mlinfra.image import LABEL_MODEL_SHA, LABEL_MODEL_VERSION, BuiltImage
+from tests.support.serving import GUIDE_BODY, base_url, serving_container, wait_ready
 
 pytestmark = pytest.mark.integration
-
-GUIDE_BODY = {"features": [3, 2, 1500, 2020]}
 
 
 def test_guide_request(url: str) -> None:
@@ -40,7 +38,7 @@ def test_batches(url: str) -> None:
 
 
 def test_probe_and_document_routes(url: str, serving_image: BuiltImage) -> None:
-    labels = docker.from_env().images.get(serving_image.reference).labels
+    labels = docker_engine.client().images.get(serving_image.reference).labels
     # The guide's keys, so a monitor written for the guide keeps matching; then ours.
     assert httpx.get(f"{url}/health").json() == {
         "status": "healthy",
@@ -176,7 +174,7 @@ def test_docker_healthcheck_becomes_healthy(container: DockerContainer) -> None:
 def test_a_missing_model_fails_fast_with_one_clear_line(
     serving_image: BuiltImage, run_id: str
 ) -> None:
-    client = docker.from_env()
+    client = docker_engine.client()
     name = f"mlinfra-it-{run_id}-nomodel"
     container = client.containers.run(
         serving_image.reference, detach=True, name=name, environment={"MODEL_DIR": "/nowhere"}

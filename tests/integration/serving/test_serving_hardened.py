@@ -7,15 +7,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from serving_support import serving, serving_container
 from testcontainers.core.container import DockerContainer
 
 from mlinfra.image import BuiltImage
+from tests.support.serving import GUIDE_BODY, serving, serving_container
 
 pytestmark = pytest.mark.integration
 
 KEY = "hardened-key-of-the-integration-tests"
-GUIDE_BODY = {"features": [3, 2, 1500, 2020]}
 
 
 @pytest.fixture(scope="module")

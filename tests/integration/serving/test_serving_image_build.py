@@ -6,15 +6,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
+from mlinfra import docker_engine
+from mlinfra.bootstrap import base_image
 from mlinfra.config import project_dir, state_dir
 from mlinfra.errors import DockerError
 from mlinfra.image import (
     LABEL_MODEL_SHA,
     BuiltImage,
-    base_image,
     build_image,
     git_revision,
     image_tag,
@@ -34,7 +34,7 @@ def model(serving_model: ModelArtifact, serving_image: BuiltImage) -> ModelArtif
 def repository(run_id: str) -> Iterator[str]:
     name = f"mlinfra-it-{run_id}/build"
     yield name
-    client = docker.from_env()
+    client = docker_engine.client()
     for found in client.images.list(name=name):
         client.images.remove(found.id, force=True)
 
@@ -44,7 +44,7 @@ def test_a_tag_holding_other_content_is_refused_then_replaced_then_reused(
 ) -> None:
     revision = git_revision(project_dir())
     tag = image_tag(revision.sha, revision.dirty, model.sha256)
-    client = docker.from_env()
+    client = docker_engine.client()
     # Any other image under the tag the build would use: here the bare base image.
     client.images.get(base_image(state_dir())).tag(repository, tag)
 

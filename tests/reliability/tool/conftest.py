@@ -1,9 +1,5 @@
-"""Fixtures of the tool's reliability tests (marker ``integration``)."""
+"""Fixtures of the tool's reliability tests (marker ``integration``).
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Helpers beside the tests, imported by name as the service half's conftest does.
-sys.path.insert(0, str(Path(__file__).parent))
+Their helpers (tool_support.py) sit beside them: pytest puts this folder on ``sys.path`` for
+its test modules (rootdir-relative imports), so they import it by name.
+"""

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from tool_support import MLINFRA, clean_env, files_under, run_cli
 
+from mlinfra import docker_engine, tfvars
 from mlinfra import emulator as emu
-from mlinfra import tfvars
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.emulator.testing import emulator_fixture
+from mlinfra.terraform import terraform_cli_config
 
 pytestmark = pytest.mark.integration
 
@@ -311,7 +311,7 @@ def _remove_the_build(env: Env) -> None:
     if record.exists():
         reference = json.loads(record.read_text())["reference"]
         with contextlib.suppress(docker.errors.ImageNotFound):
-            docker.from_env().images.remove(reference, force=True)
+            docker_engine.client().images.remove(reference, force=True)
 
 
 def test_deploy_in_staging_shows_the_service_plan_before_pushing(env: Env) -> None:

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from mlinfra import emulator as emu
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.emulator.testing import emulator_fixture
-from mlinfra.terraform import Stack
+from mlinfra.terraform import Stack, terraform_cli_config
 
 PROJECT = Path(__file__).resolve().parents[3]
 

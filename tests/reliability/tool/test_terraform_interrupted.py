@@ -21,9 +21,8 @@ from typing import Any
 import pytest
 
 from mlinfra import emulator as emu
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.emulator.testing import emulator_fixture
-from mlinfra.terraform import Stack, StateLockError
+from mlinfra.terraform import Stack, StateLockError, terraform_cli_config
 
 pytestmark = [
     pytest.mark.integration,

@@ -27,10 +27,10 @@ from terraform_harness import (
     validate,
 )
 
-from mlinfra.bootstrap import terraform_cli_config
 from mlinfra.config import state_dir
 from mlinfra.emulator.lifecycle import Emulator
 from mlinfra.emulator.testing import emulator_fixture
+from mlinfra.terraform import terraform_cli_config
 
 # What a user would write for each required input of a module, keyed by input name. A module
 # with a required input missing here fails test_consumer_root_module_plans, which names it.

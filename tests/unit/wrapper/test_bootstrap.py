@@ -1,4 +1,4 @@
-"""The set-up step: provider mirror discovery, the CLI config it writes, the base-image recipe tag."""
+"""The set-up step: the base image (its recipe tag, which one builds use), the tools it installs."""
 
 from __future__ import annotations
 
@@ -10,71 +10,20 @@ from mlinfra import bootstrap
 from mlinfra.errors import MlinfraError
 
 
-def _fake_mirror(root: Path) -> Path:
-    (root / "registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64").mkdir(parents=True)
-    return root
-
-
-def test_mirror_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    mirror = _fake_mirror(tmp_path / "mirror")
-    monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(mirror))
-    assert bootstrap.provider_mirror() == mirror
-
-
-def test_mirror_setting_without_aws_provider_names_the_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(tmp_path))
-    with pytest.raises(MlinfraError) as err:
-        bootstrap.provider_mirror()
-    assert bootstrap.PLUGIN_DIR_ENV in err.value.message
-    assert "unset it" in (err.value.hint or "")
-
-
-def test_cli_config_uses_the_mirror_and_is_stable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    mirror = _fake_mirror(tmp_path / "mirror")
-    monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(mirror))
-    path = bootstrap.terraform_cli_config(tmp_path / "state")
-    text = path.read_text()
-    assert f'filesystem_mirror {{ path = "{mirror}" }}' in text
-    # Terraform links to an unpacked mirror; a shared cache would only race between inits.
-    assert "plugin_cache_dir" not in text
-    mtime = path.stat().st_mtime_ns
-    bootstrap.terraform_cli_config(tmp_path / "state")
-    assert path.stat().st_mtime_ns == mtime, "an unchanged config must not be rewritten"
-
-
-def test_cli_config_caches_a_packed_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    mirror = tmp_path / "mirror"
-    (mirror / "registry.terraform.io/hashicorp/aws").mkdir(parents=True)
-    (
-        mirror
-        / "registry.terraform.io/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip"
-    ).touch()
-    monkeypatch.setenv(bootstrap.PLUGIN_DIR_ENV, str(mirror))
-    text = bootstrap.terraform_cli_config(tmp_path / "state").read_text()
-    assert "filesystem_mirror" in text
-    assert "plugin_cache_dir" in text
-
-
-def test_cli_config_without_mirror_downloads_as_usual(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(bootstrap.PLUGIN_DIR_ENV, raising=False)
-    monkeypatch.setattr(bootstrap, "KNOWN_PLUGIN_DIRS", (str(tmp_path / "nowhere"),))
-    text = bootstrap.terraform_cli_config(tmp_path / "state").read_text()
-    assert "provider_installation" not in text
-    assert "plugin_cache_dir" in text
-
-
 def test_base_image_tag_follows_the_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
     tag = bootstrap.local_base_image_tag()
     assert tag.startswith(f"{bootstrap.LOCAL_BASE_REPOSITORY}:")
     assert bootstrap.local_base_image_tag() == tag
     monkeypatch.setattr(bootstrap, "DEBOOTSTRAP_ARGS", (*bootstrap.DEBOOTSTRAP_ARGS, "--extra"))
     assert bootstrap.local_base_image_tag() != tag
+
+
+def test_base_image_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(bootstrap.BASE_IMAGE_ENV, raising=False)
+    (tmp_path / "base-image").write_text("local/base:1\n")
+    assert bootstrap.base_image(tmp_path) == "local/base:1"
+    monkeypatch.setenv(bootstrap.BASE_IMAGE_ENV, "mine:2")
+    assert bootstrap.base_image(tmp_path) == "mine:2"
 
 
 def test_missing_terraform_is_one_line_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -159,10 +162,32 @@ def test_apply_in_dev_does_not_ask(project: Path, monkeypatch: pytest.MonkeyPatc
     assert "No saved plan for environment 'dev'." in result.output
 
 
-def test_detailed_exitcode_keeps_2_for_changes_only(project: Path) -> None:
+@dataclass(frozen=True)
+class _Planned:
+    """What ``deploy.plan`` returns, as far as ``plan --detailed-exitcode`` reads it."""
+
+    has_changes: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"has_changes": self.has_changes}
+
+
+@pytest.mark.parametrize(("has_changes", "exit_code"), [(True, 2), (False, 0)])
+def test_detailed_exitcode_keeps_2_for_changes_only(
+    project: Path, monkeypatch: pytest.MonkeyPatch, has_changes: bool, exit_code: int
+) -> None:
+    from mlinfra import cli
+
+    # An error whose own exit code is 2 (an unknown environment) exits 1: 2 means changes.
     result = runner.invoke(app, ["plan", "--env", "nowhere", "--detailed-exitcode"])
     assert result.exit_code == 1
     assert "Unknown environment 'nowhere'" in result.output
+    # A plan with changes exits 2, one without exits 0.
+    monkeypatch.setattr(cli, "_terraform_connection", lambda selected: selected)
+    monkeypatch.setattr(cli.deploy, "plan", lambda connection, say: _Planned(has_changes))
+    result = runner.invoke(app, ["plan", "--env", "dev", "--detailed-exitcode", "--json"])
+    assert result.exit_code == exit_code, result.output
+    assert json.loads(result.stdout) == {"has_changes": has_changes}
 
 
 def test_a_bad_emulator_port_is_named(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,14 +49,6 @@ def test_git_revision_outside_a_repository_says_how_to_fix(tmp_path: Path) -> No
     assert "git checkout" in (caught.value.hint or "")
 
 
-def test_base_image_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(image.BASE_IMAGE_ENV, raising=False)
-    (tmp_path / "base-image").write_text("local/base:1\n")
-    assert image.base_image(tmp_path) == "local/base:1"
-    monkeypatch.setenv(image.BASE_IMAGE_ENV, "mine:2")
-    assert image.base_image(tmp_path) == "mine:2"
-
-
 def test_requirements_hash_follows_the_file(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("falcon==4.4.0\n")

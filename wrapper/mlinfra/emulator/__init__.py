@@ -8,6 +8,10 @@ Public interface (docs/team-contract.md)::
     set_service_counts(emulator.endpoint, cluster, service, running, pending)
     read_gaps(emulator.endpoint, since=0)       # the 5xx moto answered (each a gap to close)
     stop(state_dir=None)
+
+Callers import from here. Two submodules are public too: ``mlinfra.emulator.testing`` (pytest
+fixtures and an in-process server; it imports pytest, so it is not re-exported) and
+``mlinfra.emulator.patches`` (each patch, named in a test that applies only it).
 """
 
 from mlinfra.emulator.clients import (

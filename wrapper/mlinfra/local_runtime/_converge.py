@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import docker
+from docker import DockerClient
 
+from mlinfra import docker_engine
 from mlinfra.errors import DeployError
 from mlinfra.local_runtime._aws import EmulatedAws, ServiceView, Target
 from mlinfra.local_runtime._status import RuntimeStatus, status
@@ -57,7 +58,7 @@ class _Converger:
 
     aws: EmulatedAws
     view: ServiceView
-    client: docker.DockerClient
+    client: DockerClient
     proxy: LocalProxy
     env: str
     say: Callable[[str], None]
@@ -162,7 +163,7 @@ def converge(
     service: str,
     auth_config: dict[str, str] | None = None,
     proxy_port: int | None = None,
-    client: docker.DockerClient | None = None,
+    client: DockerClient | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> RuntimeStatus:
     """Run ``service`` of ``cluster`` (as declared in the emulator at ``endpoint``) on Docker.
@@ -176,7 +177,7 @@ def converge(
         proxy_port: the proxy's port on 127.0.0.1 (default ``$MLINFRA_PROXY_PORT`` or 8080).
         say: receives one line per step, for progress output.
     """
-    client = client or docker.from_env()
+    client = client or docker_engine.client()
     aws = EmulatedAws(endpoint)
     view = aws.read_service(cluster, service)
     proxy = LocalProxy(env, port=proxy_port, client=client)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import docker
+from docker import DockerClient
 
+from mlinfra import docker_engine
 from mlinfra.local_runtime._spec import LABEL_CLUSTER, LABEL_SERVICE
 from mlinfra.local_runtime._tasks import LocalTask, list_tasks
 from mlinfra.proxy import LocalProxy
@@ -74,9 +75,9 @@ class RuntimeStatus:
         }
 
 
-def status(env: str, *, client: docker.DockerClient | None = None) -> RuntimeStatus:
+def status(env: str, *, client: DockerClient | None = None) -> RuntimeStatus:
     """The tasks and the proxy of ``env`` as Docker reports them now."""
-    client = client or docker.from_env()
+    client = client or docker_engine.client()
     proxy_url, targets = LocalProxy.running_in(env, client=client)
     return RuntimeStatus(
         env=env,

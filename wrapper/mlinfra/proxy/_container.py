@@ -11,10 +11,11 @@ import tarfile
 import time
 from collections.abc import Sequence
 
-import docker
+from docker import DockerClient
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
+from mlinfra import docker_engine
 from mlinfra.config import port_setting
 from mlinfra.errors import DockerError
 from mlinfra.proxy._image import ensure_proxy_image
@@ -59,9 +60,9 @@ def _read_conf(container: Container) -> str | None:
 def _worker_pids(container: Container) -> dict[int, str]:
     """nginx worker processes by PID, with their title (old ones say "is shutting down")."""
     script = 'for d in /proc/[0-9]*; do printf "%s %s\\n" "${d#/proc/}" "$(tr "\\0" " " < $d/cmdline)"; done'
-    result = container.exec_run(["sh", "-c", script])
+    _, output = docker_engine.exec_output(container, ["sh", "-c", script])
     workers = {}
-    for line in result.output.decode(errors="replace").splitlines():
+    for line in output.splitlines():
         pid, _, title = line.partition(" ")
         if title.startswith("nginx: worker process"):
             workers[int(pid)] = title.strip()
@@ -75,7 +76,7 @@ class LocalProxy:
         env: the environment name; the container is ``mlinfra-<env>-proxy``.
         host, port: where the proxy listens on this machine (default 127.0.0.1 and
             ``$MLINFRA_PROXY_PORT`` or 8080).
-        client: a Docker client (default: ``docker.from_env()``).
+        client: a Docker client (default: ``mlinfra.docker_engine.client()``).
     """
 
     def __init__(
@@ -84,17 +85,17 @@ class LocalProxy:
         *,
         host: str = DEFAULT_HOST,
         port: int | None = None,
-        client: docker.DockerClient | None = None,
+        client: DockerClient | None = None,
     ) -> None:
         self.env = env
         self.host = host
         self.port = port if port is not None else default_port()
-        self.client = client or docker.from_env()
+        self.client = client or docker_engine.client()
         self.name = f"mlinfra-{env}-proxy"
 
     @classmethod
     def running_in(
-        cls, env: str, *, client: docker.DockerClient | None = None
+        cls, env: str, *, client: DockerClient | None = None
     ) -> tuple[str | None, list[Upstream]]:
         """The URL and upstreams of the proxy running for ``env``, whatever its port; (None, [])
         when none runs."""
@@ -113,10 +114,7 @@ class LocalProxy:
         return f"{self.host}:{self.port}"
 
     def _find(self) -> Container | None:
-        try:
-            return self.client.containers.get(self.name)
-        except NotFound:
-            return None
+        return docker_engine.find_container(self.client, self.name)
 
     def ensure_running(self) -> None:
         """Start the proxy unless it already runs on the same address (keeps its upstreams)."""
@@ -134,7 +132,7 @@ class LocalProxy:
                 name=self.name,
                 network_mode="host",
                 labels={LABEL_ENV: self.env, LABEL_ROLE: "proxy", LABEL_LISTEN: self._listen},
-                restart_policy={"Name": "unless-stopped"},
+                restart_policy=docker_engine.RESTART_UNLESS_STOPPED,
             )
             container.put_archive("/etc/nginx", _conf_archive(self._render([])))
             container.start()
@@ -182,11 +180,10 @@ class LocalProxy:
             return False
         before = _worker_pids(container)
         container.put_archive("/etc/nginx", _conf_archive(text))
-        check = container.exec_run(["nginx", "-t", "-q"])
-        if check.exit_code != 0:
+        code, output = docker_engine.exec_output(container, ["nginx", "-t", "-q"])
+        if code != 0:
             raise DockerError(
-                f"nginx rejected the configuration for {upstreams}: "
-                f"{check.output.decode(errors='replace').strip()}",
+                f"nginx rejected the configuration for {upstreams}: {output.strip()}",
                 "This is a bug in mlinfra.proxy; please report it with this message.",
             )
         container.exec_run(["nginx", "-s", "reload"])

@@ -1,25 +1,30 @@
 """The proxy image: this package's ``Dockerfile`` (Debian's nginx-light) on mlinfra's base image.
 
-The Dockerfile is package data (an installed wheel carries it) and copies nothing, so it is the
-whole build context: the build needs no project checkout.
+The Dockerfile is package data (an installed wheel carries it) and copies nothing, so the
+package's folder is a build context as it is: the build needs no project checkout.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from importlib.resources import files
+from pathlib import Path
 
-import docker
-from docker.errors import BuildError, ImageNotFound
+from docker import DockerClient
 
-from mlinfra.errors import DockerError
+from mlinfra import docker_engine
 
 PROXY_REPOSITORY = "mlinfra/local-proxy"
 
 
+def _context_dir() -> Path:
+    """This package's folder: the Dockerfile (package data) copies nothing, so the folder is a
+    build context as it is."""
+    return Path(str(files("mlinfra.proxy")))
+
+
 def _dockerfile() -> bytes:
-    return files("mlinfra.proxy").joinpath("Dockerfile").read_bytes()
+    return (_context_dir() / "Dockerfile").read_bytes()
 
 
 def proxy_image_tag(base_image: str) -> str:
@@ -28,32 +33,21 @@ def proxy_image_tag(base_image: str) -> str:
     return f"{PROXY_REPOSITORY}:{hashlib.sha256(recipe).hexdigest()[:12]}"
 
 
-def ensure_proxy_image(client: docker.DockerClient, base_image: str | None = None) -> str:
+def ensure_proxy_image(client: DockerClient, base_image: str | None = None) -> str:
     """The proxy image's tag, built once per recipe (about 5 s with Debian's mirror reachable)."""
     if base_image is None:
         from mlinfra.bootstrap import base_image as default_base_image
 
         base_image = default_base_image()
     tag = proxy_image_tag(base_image)
-    try:
-        client.images.get(tag)
-        return tag
-    except ImageNotFound:
-        pass
-    try:
-        client.images.build(
-            fileobj=io.BytesIO(_dockerfile()),
-            tag=tag,
+    if docker_engine.find_image(client, tag) is None:
+        docker_engine.build(
+            client,
+            str(_context_dir()),
+            tag,
             buildargs={"BASE_IMAGE": base_image},
-            rm=True,
+            what=f"the proxy image {tag} on {base_image}",
+            hint="The build runs apt-get install nginx-light: check that the Docker engine "
+            "reaches deb.debian.org, then retry.",
         )
-    except BuildError as err:
-        last = next(
-            (line["stream"] for line in reversed(list(err.build_log)) if "stream" in line), ""
-        )
-        raise DockerError(
-            f"Building the proxy image {tag} on {base_image} failed: {err.msg} {last.strip()}",
-            "The build runs apt-get install nginx-light: check that the Docker engine reaches "
-            "deb.debian.org, then retry.",
-        ) from err
     return tag

@@ -10,9 +10,13 @@ end
 
 done = function(summary, latency, requests)
   local e = summary.errors
+  local percentiles = {}
+  for _, p in ipairs({1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9}) do
+    percentiles[#percentiles + 1] = string.format('"%s": %d', p, latency:percentile(p))
+  end
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, '
-      .. '"status": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+      .. '"status": %d, "timeout": %d, "max_us": %d, "percentiles_us": {%s}}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency.max, table.concat(percentiles, ", ")))
 end

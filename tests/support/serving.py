@@ -1,17 +1,47 @@
-"""Helpers to run the serving image the way ECS does, for the tests of this folder."""
+"""The serving image, built once per test session by ``mlinfra.image``, and containers run
+from it the way ECS runs them (tests/integration/serving, tests/reliability, bench/reliability).
+
+The session fixtures (``run_id``, ``serving_model``, ``serving_image``) are imported by the
+conftest.py of each suite that needs them, so every suite builds the image the same way.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from testcontainers.core.container import DockerContainer
 
-from mlinfra.image import BuiltImage
+from mlinfra import docker_engine
+from mlinfra.image import BuiltImage, build_image
+from mlinfra.model import ModelArtifact, ensure_model
 
 CONTAINER_PORT = 8080
+# The guide's example request: bedrooms, bathrooms, square feet, year built.
+GUIDE_FEATURES = [3, 2, 1500, 2020]
+GUIDE_BODY = {"features": GUIDE_FEATURES}
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def serving_model(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
+    return ensure_model(tmp_path_factory.mktemp("model") / "model")
+
+
+@pytest.fixture(scope="session")
+def serving_image(serving_model: ModelArtifact, run_id: str) -> Iterator[BuiltImage]:
+    # A repository of this session's own: parallel runs of teammates never share a tag.
+    built = build_image(serving_model, f"mlinfra-it-{run_id}/serving")
+    yield built
+    docker_engine.client().images.remove(built.reference, noprune=False)
 
 
 # What the task definition sets (linuxParameters.capabilities.drop, dockerSecurityOptions).

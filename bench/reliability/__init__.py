@@ -1,0 +1,1 @@
+"""Reliability figures (longer runs of what tests/reliability checks)."""
