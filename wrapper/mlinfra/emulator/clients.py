@@ -53,11 +53,11 @@ class _EmulatorSession(boto3.Session):
         )
         self.endpoint = endpoint
 
-    def client(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def client(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("endpoint_url", self.endpoint)
         return super().client(*args, **kwargs)
 
-    def resource(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def resource(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("endpoint_url", self.endpoint)
         return super().resource(*args, **kwargs)
 

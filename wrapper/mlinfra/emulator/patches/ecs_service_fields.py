@@ -21,6 +21,7 @@ from unittest import mock
 
 import botocore.session
 from botocore import xform_name
+from botocore.model import StructureShape
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -29,9 +30,10 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 def _returned_create_fields() -> frozenset[str]:
     """CreateService request members that DescribeServices also returns."""
     model = botocore.session.get_session().get_service_model("ecs")
-    requested = model.operation_model("CreateService").input_shape.members
-    returned = model.shape_for("Service").members
-    return frozenset(set(requested) & set(returned))
+    requested = model.operation_model("CreateService").input_shape
+    returned = model.shape_for("Service")
+    assert isinstance(requested, StructureShape) and isinstance(returned, StructureShape)
+    return frozenset(set(requested.members) & set(returned.members))
 
 
 def keep_dropped_fields(service: Service, request: dict[str, Any]) -> None:
