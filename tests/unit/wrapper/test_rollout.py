@@ -104,6 +104,12 @@ def test_the_awslogs_stream_of_a_task_follows_the_prefix() -> None:
     assert rollout.log_streams("abc", no_prefix) == [("/ecs/mlinfra-prod", "abc")]
 
 
+def _expect_definition(stub: Any) -> None:
+    stub.add_response(
+        "describe_task_definition", answer("ecs", "task_definition_v8"), {"taskDefinition": V8}
+    )
+
+
 def _expect_describe(stub: Any, name: str) -> None:
     stub.add_response(
         "describe_services", answer("ecs", name), {"cluster": CLUSTER, "services": [SERVICE]}
@@ -112,9 +118,7 @@ def _expect_describe(stub: Any, name: str) -> None:
 
 def test_the_poller_waits_through_a_roll_until_the_new_tasks_run() -> None:
     ecs, stub = stubbed("ecs")
-    stub.add_response(
-        "describe_task_definition", answer("ecs", "task_definition_v8"), {"taskDefinition": V8}
-    )
+    _expect_definition(stub)
     _expect_describe(stub, "rolling")
     _expect_describe(stub, "completed")
     stub.add_response(
@@ -140,9 +144,7 @@ def test_the_poller_waits_through_a_roll_until_the_new_tasks_run() -> None:
 def test_the_poller_reports_a_tripped_breaker_with_the_stopped_tasks_logs() -> None:
     ecs, stub = stubbed("ecs")
     logs, logs_stub = stubbed("logs")
-    stub.add_response(
-        "describe_task_definition", answer("ecs", "task_definition_v8"), {"taskDefinition": V8}
-    )
+    _expect_definition(stub)
     _expect_describe(stub, "breaker_tripped")
     stub.add_response(
         "list_tasks",
@@ -180,9 +182,7 @@ def test_the_poller_reports_a_tripped_breaker_with_the_stopped_tasks_logs() -> N
 def test_a_log_stream_that_never_started_is_passed_over() -> None:
     ecs, stub = stubbed("ecs")
     logs, logs_stub = stubbed("logs")
-    stub.add_response(
-        "describe_task_definition", answer("ecs", "task_definition_v8"), {"taskDefinition": V8}
-    )
+    _expect_definition(stub)
     _expect_describe(stub, "rolled_back")
     stub.add_response("list_tasks", {"taskArns": []}, None)
     with stub, logs_stub, pytest.raises(DeployError) as raised:
