@@ -105,8 +105,9 @@ def test_destroying_the_rehearsal_leaves_local_serving(local: LocalEnv) -> None:
     TIMINGS["prod_destroy"] = time.monotonic() - started
     prod_label = f"mlinfra.env={runtime_name('prod-rehearsal', local.state_dir)}"
     assert _containers(prod_label) == [], "no task or proxy of the rehearsal is left"
-    ecs = _prod_aws(local, "ecs")
-    assert ecs.list_clusters()["clusterArns"] == []
+    # A deleted cluster stays described as INACTIVE for a while, as in ECS.
+    clusters = _prod_aws(local, "ecs").describe_clusters(clusters=["mlinfra-prod"])["clusters"]
+    assert [c for c in clusters if c["status"] == "ACTIVE"] == []
     assert _prod_aws(local, "elbv2").describe_load_balancers()["LoadBalancers"] == []
     assert (
         _prod_aws(local, "ec2").describe_vpcs(
