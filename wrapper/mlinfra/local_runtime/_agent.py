@@ -141,13 +141,17 @@ class Agent:
         group = view.target_group
         check = group.health_check if group else None
         if check is None:
+            self.next_check = time.monotonic() + RESYNC_S
             return False
         self.next_check = time.monotonic() + check.interval_s
         turned = False
         for task in tasks:
-            if not task.serving or task.address is None or self._in_grace(task, view):
+            if not task.serving or task.host_port is None or self._in_grace(task, view):
                 continue
-            if check.passes(_check(task.address, check.path, check.timeout_s)):
+            # NOTE: on the published port, as the ALB checks instance:port; the bridge address
+            # is not reachable from the host with a VM-backed engine (Docker Desktop).
+            address = f"127.0.0.1:{task.host_port}"
+            if check.passes(_check(address, check.path, check.timeout_s)):
                 self.elb_failures.pop(task_id(task), None)
                 continue
             self.elb_failures[task_id(task)] += 1

@@ -8,6 +8,7 @@ the old ones, let them drain for the target group's deregistration delay, and st
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -127,18 +128,25 @@ class _Converger:
         self.aws.report_counts(view, running=running, pending=len(current) - running + missing)
         instances = self.aws.instance_ids(view.cluster) if view.target_group else []
         self.say(f"starting {missing} task(s) of {view.task.family_revision}")
-        return [
-            start_task(
-                self.client,
-                view.task,
-                env=self.env,
-                cluster=view.cluster,
-                service=view.service,
-                # Spread over the cluster's instances, as ECS's default placement does.
-                instance_id=instances[(len(current) + i) % len(instances)] if instances else None,
+        # Spread over the cluster's instances, as ECS's default placement does: each new task
+        # goes to the instance with the fewest of the service's tasks.
+        placed = Counter(t.instance_id for t in current if t.instance_id in instances)
+        started = []
+        for _ in range(missing):
+            instance = min(instances, key=lambda i: (placed[i], instances.index(i)), default=None)
+            if instance is not None:
+                placed[instance] += 1
+            started.append(
+                start_task(
+                    self.client,
+                    view.task,
+                    env=self.env,
+                    cluster=view.cluster,
+                    service=view.service,
+                    instance_id=instance,
+                )
             )
-            for i in range(missing)
-        ]
+        return started
 
     def _wait_healthy(self, waiting: list[LocalTask], ready: list[LocalTask]) -> None:
         health = self.view.task.health
