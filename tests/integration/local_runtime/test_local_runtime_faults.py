@@ -14,7 +14,12 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from local_runtime_support import APP_PORT, HEALTH_CHECK, EmulatedService, free_port
+from local_runtime_support import (
+    APP_PORT,
+    TOLERANT_HEALTH_CHECK,
+    EmulatedService,
+    free_port,
+)
 from test_local_runtime_converge import RequestStream
 
 from mlinfra import emulator
@@ -55,6 +60,11 @@ def _serving_set(service: EmulatedService, desired: int) -> Callable[[], Runtime
     return check
 
 
+def _left_targets(env: str, address: str) -> Callable[[], bool]:
+    """A check: ``address`` is no longer among the proxy's targets."""
+    return lambda: address not in status(env).targets
+
+
 def _get(address: str, path: str) -> None:
     # The task dies answering, as it should.
     with contextlib.suppress(httpx.HTTPError):
@@ -62,11 +72,14 @@ def _get(address: str, path: str) -> None:
 
 
 def test_a_killed_task_is_deregistered_and_replaced_under_a_request_stream(
-    emulated_service: EmulatedService, docker_client: docker.DockerClient
+    emulated_service: EmulatedService,
+    docker_client: docker.DockerClient,
+    app_images: dict[str, str],
 ) -> None:
     service = emulated_service
     second_instance = _add_instance(service)
-    service.deploy(f"{service.family}:1", desired_count=2)
+    tolerant = service.register_revision(app_images["v1"], TOLERANT_HEALTH_CHECK, APP_VERSION="v1")
+    service.deploy(tolerant, desired_count=2)
     before = _converge(service, free_port())
     assert before.healthy and len(before.tasks) == 2 and before.agent is not None
     victim = before.tasks[0]
@@ -126,9 +139,12 @@ def url_of(report: RuntimeStatus) -> str:
 
 
 def test_an_oom_kill_is_a_stopped_task_with_ecs_s_reason(
-    emulated_service: EmulatedService,
+    emulated_service: EmulatedService, app_images: dict[str, str]
 ) -> None:
     service = emulated_service
+    service.deploy(
+        service.register_revision(app_images["v1"], TOLERANT_HEALTH_CHECK, APP_VERSION="v1")
+    )
     before = _converge(service, free_port())
     victim = before.tasks[0]
     assert victim.address is not None
@@ -158,8 +174,10 @@ def test_a_revision_that_keeps_failing_trips_the_breaker_and_rolls_back(
         },
     )
     port = free_port()
+    first = service.register_revision(app_images["v1"], TOLERANT_HEALTH_CHECK, APP_VERSION="v1")
+    service.deploy(first)
     _converge(service, port)
-    second = service.register_revision(app_images["v2"], APP_VERSION="v2")
+    second = service.register_revision(app_images["v2"], TOLERANT_HEALTH_CHECK, APP_VERSION="v2")
     service.deploy(second)
     on_second = _converge(service, port)
     assert [t.task_definition for t in on_second.tasks] == [second]
@@ -173,24 +191,21 @@ def test_a_revision_that_keeps_failing_trips_the_breaker_and_rolls_back(
         address = current.tasks[0].address
         assert address is not None
         _get(address, "/crash")
-        _wait(lambda a=address: a not in status(service.env).targets, 30, service.env)
+        _wait(_left_targets(service.env, address), 30, service.env)
 
     rolled = _wait(
         lambda: (
-            (now := status(service.env)).healthy
-            and now.tasks[0].task_definition == f"{service.family}:1"
-            and now
+            (now := status(service.env)).healthy and now.tasks[0].task_definition == first and now
         ),
         120,
         service.env,
     )
     took = time.monotonic() - started
     described = service.ecs.describe_services(cluster=service.cluster, services=[service.service])
-    assert described["services"][0]["taskDefinition"].endswith(f"/{service.family}:1")
+    # The service itself went back, as ECS's rollback sets it (an ARN, or family:revision here).
+    assert described["services"][0]["taskDefinition"].rsplit("/", 1)[-1] == first
     assert httpx.get(url_of(rolled), timeout=5).json()["version"] == "v1"
-    print(
-        f"circuit breaker: 3 crashes of {second} rolled back to {service.family}:1 in {took:.1f} s"
-    )
+    print(f"circuit breaker: 3 crashes of {second} rolled back to {first} in {took:.1f} s")
 
 
 def test_a_field_the_runtime_cannot_honour_is_listed_in_status(
@@ -215,7 +230,7 @@ def test_a_field_the_runtime_cannot_honour_is_listed_in_status(
                     "logDriver": "awslogs",
                     "options": {"awslogs-group": "/x", "awslogs-region": "us-east-1"},
                 },
-                "healthCheck": HEALTH_CHECK,
+                "healthCheck": TOLERANT_HEALTH_CHECK,
             }
         ],
     )["taskDefinition"]

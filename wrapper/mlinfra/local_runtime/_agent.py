@@ -13,7 +13,7 @@ each target as the ALB does (path, timeout, matcher, unhealthy threshold). Then,
   with rollback, the service goes back to the revision that was steady before (UpdateService in
   the emulator) and its tasks replace the failing ones.
 
-Run as ``python -m mlinfra.local_runtime._agent --env E --endpoint URL --cluster C --service S``.
+Run as ``python -m mlinfra.local_runtime --env E --endpoint URL --cluster C --service S``.
 """
 
 from __future__ import annotations
@@ -368,7 +368,3 @@ def main(argv: list[str] | None = None) -> int:
     auth = json.loads(os.environ.pop(AUTH_ENV, "{}") or "{}") or None
     Agent(args.endpoint, args.env, args.cluster, args.service, auth).run()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

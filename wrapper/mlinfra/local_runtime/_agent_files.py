@@ -20,7 +20,7 @@ from typing import Any
 
 from mlinfra import config
 
-AGENT_MODULE = "mlinfra.local_runtime._agent"
+AGENT_MODULE = "mlinfra.local_runtime"  # run with -m: its __main__ runs the agent
 
 
 def runtime_dir(env: str) -> Path:
