@@ -20,24 +20,13 @@ from local_runtime_support import (
     EmulatedService,
     free_port,
 )
-from test_local_runtime_converge import RequestStream
+from test_local_runtime_converge import RequestStream, _converge
 
 from mlinfra import emulator
-from mlinfra.local_runtime import RuntimeStatus, converge, status
+from mlinfra.local_runtime import RuntimeStatus, status
 from mlinfra.local_runtime._tasks import REASON_OOM
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-def _converge(service: EmulatedService, port: int) -> RuntimeStatus:
-    return converge(
-        service.endpoint,
-        env=service.env,
-        cluster=service.cluster,
-        service=service.service,
-        proxy_port=port,
-        tls_port=free_port(),
-    )
 
 
 def _wait(check: Callable[[], Any], timeout_s: float, env: str) -> Any:

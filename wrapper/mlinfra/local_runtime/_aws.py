@@ -148,25 +148,22 @@ def secrets_manager_reference(value_from: str) -> SecretReference:
     return SecretReference(":".join(parts[:_SECRET_ARN_PARTS]), json_key, stage, version)
 
 
-def _pages_marker(call: Callable[..., Any], key: str, **kwargs: Any) -> list[Any]:
-    """ELB's paging (Marker / NextMarker)."""
-    items: list[Any] = []
-    marker: str | None = None
-    while True:
-        page = call(**kwargs, **({"Marker": marker} if marker else {}))
-        items += page.get(key, [])
-        marker = page.get("NextMarker")
-        if not marker:
-            return items
-
-
-def _pages(call: Callable[..., Any], key: str, **kwargs: Any) -> list[Any]:
+def _pages(
+    call: Callable[..., Any],
+    key: str,
+    *,
+    marker: tuple[str, str] = ("nextToken", "nextToken"),
+    **kwargs: Any,
+) -> list[Any]:
+    """Every page's ``key`` items; ``marker`` names the request's and the answer's paging
+    fields (ECS: nextToken, ELB: Marker and NextMarker)."""
+    sent, answered = marker
     items: list[Any] = []
     token: str | None = None
     while True:
-        page = call(**kwargs, **({"nextToken": token} if token else {}))
+        page = call(**kwargs, **({sent: token} if token else {}))
         items += page.get(key, [])
-        token = page.get("nextToken")
+        token = page.get(answered)
         if not token:
             return items
 
@@ -231,8 +228,11 @@ class EmulatedAws:
         """The listeners of the load balancers that forward to ``group`` (or redirect to one)."""
         found = []
         for arn in group.load_balancer_arns:
-            for listener in _pages_marker(
-                self.elbv2.describe_listeners, "Listeners", LoadBalancerArn=arn
+            for listener in _pages(
+                self.elbv2.describe_listeners,
+                "Listeners",
+                marker=("Marker", "NextMarker"),
+                LoadBalancerArn=arn,
             ):
                 redirect = next(
                     (
