@@ -193,7 +193,9 @@ def test_a_revision_that_keeps_failing_trips_the_breaker_and_rolls_back(
     described = service.ecs.describe_services(cluster=service.cluster, services=[service.service])
     # The service itself went back, as ECS's rollback sets it (an ARN, or family:revision here).
     assert described["services"][0]["taskDefinition"].rsplit("/", 1)[-1] == first
-    assert httpx.get(url_of(rolled), timeout=5).json()["version"] == "v1"
+    answer = httpx.get(url_of(rolled), timeout=5)
+    assert answer.status_code == 200, (answer.status_code, answer.text, status(service.env))
+    assert answer.json()["version"] == "v1"
     print(f"circuit breaker: 3 crashes of {second} rolled back to {first} in {took:.1f} s")
 
 
