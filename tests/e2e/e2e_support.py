@@ -131,8 +131,10 @@ class RequestStream:
         threads: int = 2,
         headers: dict[str, str] | None = None,
         accepted: frozenset[int] = frozenset({200}),
+        verify: str | bool = True,
     ) -> None:
         self.url = url
+        self.verify = verify
         self.headers = headers or {}
         self.accepted = accepted
         self.statuses: dict[int, int] = {}
@@ -144,7 +146,7 @@ class RequestStream:
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=10, verify=self.verify) as client:
             while not self.stop.is_set():
                 try:
                     answer = client.post(

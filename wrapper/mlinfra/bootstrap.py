@@ -88,7 +88,12 @@ def ensure_docker_engine(state_dir: Path, say: Callable[[str], None]) -> None:
     say("starting dockerd")
     log = (state_dir / "dockerd.log").open("ab")
     # NOTE: no systemd here; a detached dockerd outlives this command, as a service would.
-    subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    # Without the userland proxy, published ports are kernel NAT rules, not a docker-proxy
+    # process copying every byte (the local load balancer reaches tasks on their bridge
+    # addresses anyway, so an engine started elsewhere costs nothing on the URL's data path).
+    subprocess.Popen(
+        ["dockerd", "--userland-proxy=false"], stdout=log, stderr=log, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if docker_engine.answers():

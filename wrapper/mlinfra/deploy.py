@@ -189,8 +189,8 @@ def status(connection: Connection) -> StatusReport:
     outputs = connection.stack("service").outputs()
     if not outputs.get("service_name"):
         return dataclasses.replace(status_.not_deployed(env.name), rehearsed=env.rehearsed)
-    url = connection.runtime.public_url(outputs)
-    report = status_.read(env.name, connection.session(), outputs, url)
+    reach = connection.runtime.reach(outputs)
+    report = status_.read(env.name, connection.session(), outputs, reach)
     return dataclasses.replace(report, rehearsed=env.rehearsed)
 
 

@@ -98,6 +98,8 @@ def status_panel(report: StatusReport) -> Panel:
     )
     head = Table.grid(padding=(0, 2))
     head.add_row("URL", Text(report.url or "none"))
+    if report.ca_file:
+        head.add_row("CA file", Text(f"{report.ca_file} (curl --cacert it)"))
     head.add_row("state", verdict)
     head.add_row("image", Text(report.image or "unknown"))
     service = report.service
@@ -114,6 +116,11 @@ def status_panel(report: StatusReport) -> Panel:
         "listeners",
         Text(", ".join(f"{x['protocol']}:{x['port']}" for x in report.listeners) or "none"),
     )
+    if report.unhonoured:
+        head.add_row(
+            "not honoured",
+            Text(", ".join(report.unhonoured) + " (this machine's runtime does not apply them)"),
+        )
     targets = Table("target", "port", "health", "reason", title="targets", title_justify="left")
     for item in report.targets:
         style = "green" if item["state"] == "healthy" else "yellow"
@@ -133,12 +140,13 @@ def status_panel(report: StatusReport) -> Panel:
     return Panel(Group(head, targets, probes), title=f"mlinfra status: {report.label}")
 
 
-def try_it(url: str) -> str:
+def try_it(url: str, ca_file: str | None = None) -> str:
     """The guide's two requests against ``url``, ready to paste."""
     url = url.rstrip("/")
+    curl = f"curl --cacert {ca_file}" if ca_file else "curl"
     return (
-        f"curl {url}/health\n"
-        f"curl -X POST {url}/predict -H 'Content-Type: application/json' "
+        f"{curl} {url}/health\n"
+        f"{curl} -X POST {url}/predict -H 'Content-Type: application/json' "
         """-d '{"features": [3, 2, 1500, 2020]}'"""
     )
 
@@ -150,7 +158,12 @@ def apply_result(console: Console, result: ApplyResult) -> None:
         if result.status.url:
             console.print("Try it:")
             # NOTE: soft_wrap keeps each command on one line, so it pastes whole.
-            console.print(try_it(result.status.url), soft_wrap=True, markup=False, highlight=False)
+            console.print(
+                try_it(result.status.url, result.status.ca_file),
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import boto3
 
 from mlinfra import rollout
 from mlinfra.probes import Probe, probe_all
+from mlinfra.runtime import Reach
 
 AwsDict = dict[str, Any]
 
@@ -33,6 +34,10 @@ class StatusReport:
     probes: tuple[Probe, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict)
     rehearsed: bool = False
+    # Where the URL's certificate chains to when the system does not trust it (a rehearsal).
+    ca_file: str | None = None
+    # Fields of the task definition (and target group) the runtime running it does not honour.
+    unhonoured: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -51,6 +56,8 @@ class StatusReport:
             "probes": [p.to_dict() for p in self.probes],
             "outputs": self.outputs,
             "rehearsed": self.rehearsed,
+            "ca_file": self.ca_file,
+            "unhonoured": list(self.unhonoured),
         }
 
 
@@ -113,17 +120,19 @@ def read(
     env: str,
     session: boto3.Session,
     outputs: dict[str, Any],
-    url: str | None,
-    probe: Callable[[str], list[Probe]] = probe_all,
+    reach: Reach,
+    probe: Callable[[str, str | None], list[Probe]] = lambda url, ca: probe_all(url, ca_file=ca),
 ) -> StatusReport:
-    """Read the ECS service and the ALB the service stack's ``outputs`` name; probe ``url``."""
+    """Read the ECS service and the ALB the service stack's ``outputs`` name; probe the URL
+    ``reach`` gives."""
+    url = reach.url
     if not outputs.get("service_name"):
         return not_deployed(env)
     ecs = session.client("ecs")
     service = rollout.describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
     definition = rollout.describe_task_definition(ecs, service["taskDefinition"])
     listeners, targets = _load_balancing(session.client("elbv2"), outputs["target_group_arn"])
-    probes = tuple(probe(url)) if url else ()
+    probes = tuple(probe(url, reach.ca_file)) if url else ()
     return StatusReport(
         env=env,
         deployed=True,
@@ -135,4 +144,6 @@ def read(
         image=service_image(definition),
         probes=probes,
         outputs=outputs,
+        ca_file=reach.ca_file,
+        unhonoured=reach.unhonoured,
     )

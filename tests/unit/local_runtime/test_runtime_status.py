@@ -35,4 +35,17 @@ def test_not_healthy_while_a_task_starts_or_the_proxy_lags() -> None:
         "running": 0,
         "pending": 0,
         "healthy": False,
+        "https_url": None,
+        "ca_file": None,
+        "stopped": (),
+        "unhonoured": (),
+        "agent": None,
     }
+
+
+def test_the_proxy_may_reach_tasks_on_their_bridge_address() -> None:
+    task = TaskStatus("t", "f:1", "c", "s", "running", "healthy", 32768, "i-1", "172.17.0.5:8080")
+    report = RuntimeStatus("local", "u", (task,), ("172.17.0.5:8080",))
+
+    assert task.upstream == "172.17.0.5:8080"
+    assert report.healthy

@@ -76,7 +76,7 @@ def test_an_unreadable_root_names_the_file(tmp_path: Path) -> None:
     shutil.copy(ROOT / "environments" / "prod" / "service" / "main.tf", folder / "main.tf")
     (folder / "broken.tf").write_text('module "x" {\n  zone_name = \n')
     env = config.Environment("prod", tmp_path / "environments" / "prod", rehearsed=True)
-    with pytest.raises(config.ConfigError, match="broken.tf could not be read as HCL"):
+    with pytest.raises(config.ConfigError, match=r"broken\.tf could not be read as HCL"):
         _rehearsal.public_zones(env, ("service",))
 
 

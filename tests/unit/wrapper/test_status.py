@@ -8,6 +8,7 @@ from aws_answers import answer, stubbed
 
 from mlinfra import status
 from mlinfra.probes import Probe
+from mlinfra.runtime import Reach
 
 TARGET_GROUP = (
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/mlinfra-prod/73e2d6bc24d8a067"
@@ -97,14 +98,17 @@ def test_read_asks_ecs_and_the_alb_and_probes_the_url() -> None:
     )
     probed: list[str] = []
 
-    def probe(url: str) -> list[Probe]:
-        probed.append(url)
+    def probe(url: str, ca_file: str | None) -> list[Probe]:
+        probed.append(f"{url} {ca_file}")
         return [Probe("/health", True, 200, 3.0), Probe("/ready", False, 503, 2.0)]
 
     session: Any = _Session({"ecs": ecs, "elbv2": elbv2})
     with ecs_stub, elbv2_stub:
-        report = status.read("prod", session, OUTPUTS, "https://ml.example.com", probe)
-    assert probed == ["https://ml.example.com"]
+        reach = Reach("https://ml.example.com", "/state/tls/ca.pem", ("taskRoleArn",))
+        report = status.read("prod", session, OUTPUTS, reach, probe)
+    assert probed == ["https://ml.example.com /state/tls/ca.pem"], "probed trusting the CA"
+    assert report.ca_file == "/state/tls/ca.pem"
+    assert report.to_dict()["unhonoured"] == ["taskRoleArn"]
     assert report.deployed
     assert not report.healthy  # /ready answered 503
     assert report.image == IMAGE
@@ -118,5 +122,5 @@ def test_read_asks_ecs_and_the_alb_and_probes_the_url() -> None:
 
 def test_no_service_output_is_nothing_deployed_and_asks_nothing() -> None:
     session: Any = _Session({})
-    report = status.read("prod", session, {}, None)
+    report = status.read("prod", session, {}, Reach(None))
     assert (report.deployed, report.healthy, report.url) == (False, False, None)

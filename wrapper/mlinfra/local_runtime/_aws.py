@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +21,33 @@ from mlinfra.local_runtime._spec import TaskSpec, task_spec
 T = TypeVar("T")
 # The ELB default; the local environment sets its own on the target group.
 DEFAULT_DEREGISTRATION_DELAY_S = 300
+# Target group attributes the local load balancer does not apply, with the value that changes
+# nothing (any other value is listed as unhonoured).
+_GROUP_ATTRIBUTE_DEFAULTS = {
+    "stickiness.enabled": "false",
+    "slow_start.duration_seconds": "0",
+    "load_balancing.algorithm.type": "round_robin",
+}
+
+
+@dataclass(frozen=True)
+class TargetHealthCheck:
+    """The target group's health check, in ELB's terms (the ALB's defaults when absent)."""
+
+    path: str = "/"
+    interval_s: int = 30
+    timeout_s: int = 5
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+    matcher: str = "200"
+
+    def passes(self, code: int) -> bool:
+        """Whether HTTP status ``code`` is healthy under the matcher ("200", "200,204", "200-299")."""
+        for part in self.matcher.split(","):
+            low, _, high = part.strip().partition("-")
+            if int(low) <= code <= int(high or low):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,29 @@ class TargetGroup:
     arn: str
     target_type: str
     deregistration_delay_s: int
+    health_check: TargetHealthCheck | None = None
+    load_balancer_arns: tuple[str, ...] = ()
+    # Settings of the group the local load balancer does not apply, as field paths.
+    unhonoured: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listener of the ALB in front of the target group."""
+
+    port: int
+    protocol: str  # HTTP or HTTPS
+    # (status code, protocol, port) of a redirect default action; None for a forward.
+    redirect: tuple[int, str, str] | None = None
+    certificate_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """The service's deployment circuit breaker (``deploymentCircuitBreaker``)."""
+
+    enable: bool = False
+    rollback: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +97,10 @@ class ServiceView:
     desired_count: int
     task: TaskSpec
     target_group: TargetGroup | None
+    listeners: tuple[Listener, ...] = ()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
+    # ECS ignores the target group's verdict on a task this long after it started.
+    health_check_grace_period_s: int = 0
 
 
 @contextmanager
@@ -94,13 +148,22 @@ def secrets_manager_reference(value_from: str) -> SecretReference:
     return SecretReference(":".join(parts[:_SECRET_ARN_PARTS]), json_key, stage, version)
 
 
-def _pages(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[Any]:
+def _pages(
+    call: Callable[..., Any],
+    key: str,
+    *,
+    marker: tuple[str, str] = ("nextToken", "nextToken"),
+    **kwargs: Any,
+) -> list[Any]:
+    """Every page's ``key`` items; ``marker`` names the request's and the answer's paging
+    fields (ECS: nextToken, ELB: Marker and NextMarker)."""
+    sent, answered = marker
     items: list[Any] = []
     token: str | None = None
     while True:
-        page = call(**kwargs, **({"nextToken": token} if token else {}))
+        page = call(**kwargs, **({sent: token} if token else {}))
         items += page.get(key, [])
-        token = page.get("nextToken")
+        token = page.get(answered)
         if not token:
             return items
 
@@ -116,8 +179,11 @@ class EmulatedAws:
         self.elbv2 = self.session.client("elbv2")
         self.autoscaling = self.session.client("autoscaling")
 
-    def read_service(self, cluster: str, service: str) -> ServiceView:
-        """The service, its current task definition and its target group."""
+    def read_service(
+        self, cluster: str, service: str, task_definition: str | None = None
+    ) -> ServiceView:
+        """The service, its current task definition (or ``task_definition``, a family:revision
+        of its family) and its target group."""
         with _translated(self.endpoint, f"describe ECS service {service} of cluster {cluster}"):
             found = self.ecs.describe_services(cluster=cluster, services=[service])["services"]
             found = [s for s in found if s.get("status") == "ACTIVE"]
@@ -127,20 +193,83 @@ class EmulatedAws:
                     "Apply the local environment first: mlinfra apply --env local.",
                 )
             described = found[0]
-            task_definition = self.ecs.describe_task_definition(
-                taskDefinition=described["taskDefinition"]
-            )["taskDefinition"]
-            secret_values = self._secret_values(task_definition)
+            # Plain dicts from here: the runtime reads them as the documented JSON.
+            definition: dict[str, Any] = dict(
+                self.ecs.describe_task_definition(
+                    taskDefinition=task_definition or described["taskDefinition"]
+                )["taskDefinition"]
+            )
+            secret_values = self._secret_values(definition)
             balancers = described.get("loadBalancers") or []
-            balancer = balancers[0] if balancers else None
+            balancer: dict[str, Any] | None = dict(balancers[0]) if balancers else None
             target_group = self._target_group(balancer["targetGroupArn"]) if balancer else None
+            listeners = self._listeners(target_group) if target_group else ()
+        spec = task_spec(definition, balancer, secret_values)
+        elsewhere = [*(target_group.unhonoured if target_group else ())]
+        elsewhere += [
+            f"listener[{item.port}].SslPolicy" for item in listeners if item.protocol == "HTTPS"
+        ]
+        configuration: dict[str, Any] = dict(described.get("deploymentConfiguration") or {})
+        breaker: dict[str, Any] = configuration.get("deploymentCircuitBreaker") or {}
         return ServiceView(
             cluster=described["clusterArn"].rsplit("/", 1)[-1],
             service=described["serviceName"],
             desired_count=int(described.get("desiredCount", 0)),
-            task=task_spec(task_definition, balancer, secret_values),
+            task=replace(spec, unhonoured=tuple(sorted({*spec.unhonoured, *elsewhere}))),
             target_group=target_group,
+            listeners=listeners,
+            health_check_grace_period_s=int(described.get("healthCheckGracePeriodSeconds") or 0),
+            circuit_breaker=CircuitBreaker(
+                bool(breaker.get("enable")), bool(breaker.get("rollback"))
+            ),
         )
+
+    def _listeners(self, group: TargetGroup) -> tuple[Listener, ...]:
+        """The listeners of the load balancers that forward to ``group`` (or redirect to one)."""
+        found = []
+        for arn in group.load_balancer_arns:
+            for listener in _pages(
+                self.elbv2.describe_listeners,
+                "Listeners",
+                marker=("Marker", "NextMarker"),
+                LoadBalancerArn=arn,
+            ):
+                redirect = next(
+                    (
+                        a.get("RedirectConfig") or {}
+                        for a in listener.get("DefaultActions", [])
+                        if a.get("Type") == "redirect"
+                    ),
+                    None,
+                )
+                found.append(
+                    Listener(
+                        port=int(listener["Port"]),
+                        protocol=listener.get("Protocol", "HTTP"),
+                        redirect=(
+                            int(str(redirect.get("StatusCode", "HTTP_301")).removeprefix("HTTP_")),
+                            str(redirect.get("Protocol", "#{protocol}")),
+                            str(redirect.get("Port", "#{port}")),
+                        )
+                        if redirect is not None
+                        else None,
+                        certificate_domains=self._certificate_domains(listener),
+                    )
+                )
+        return tuple(sorted(found, key=lambda item: item.port))
+
+    def _certificate_domains(self, listener: dict[str, Any]) -> tuple[str, ...]:
+        """The domain and SANs of the listener's ACM certificates (none when ACM has none)."""
+        domains: list[str] = []
+        acm = self.session.client("acm")
+        for certificate in listener.get("Certificates") or []:
+            try:
+                described = acm.describe_certificate(CertificateArn=certificate["CertificateArn"])
+            except ClientError:
+                continue  # an IAM server certificate, or one the emulator does not hold
+            cert = described["Certificate"]
+            domains += [cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])]
+        return tuple(dict.fromkeys(d for d in domains if d))
 
     def _secret_values(self, task_definition: dict[str, Any]) -> dict[str, str]:
         """The values of the containers' ``secrets``, read as the ECS agent does: SSM parameters
@@ -198,8 +327,36 @@ class EmulatedAws:
             ),
             DEFAULT_DEREGISTRATION_DELAY_S,
         )
+        values = {a["Key"]: a["Value"] for a in attributes}
+        check = None
+        if group.get("HealthCheckEnabled", True):
+            check = TargetHealthCheck(
+                path=group.get("HealthCheckPath") or "/",
+                interval_s=int(group.get("HealthCheckIntervalSeconds") or 30),
+                timeout_s=int(group.get("HealthCheckTimeoutSeconds") or 5),
+                healthy_threshold=int(group.get("HealthyThresholdCount") or 5),
+                unhealthy_threshold=int(group.get("UnhealthyThresholdCount") or 2),
+                matcher=(group.get("Matcher") or {}).get("HttpCode") or "200",
+            )
+        unhonoured = [
+            # NOTE: a new target takes traffic once its container health check passes; the
+            # local balancer does not wait for this many passes of its own check first.
+            "targetGroup.HealthyThresholdCount",
+            *(
+                f"targetGroup.attributes.{key}"
+                for key, default in _GROUP_ATTRIBUTE_DEFAULTS.items()
+                if values.get(key, default) != default
+            ),
+        ]
+        if group.get("HealthCheckPort") not in (None, "traffic-port"):
+            unhonoured.append("targetGroup.HealthCheckPort")
         return TargetGroup(
-            arn=arn, target_type=group.get("TargetType", "instance"), deregistration_delay_s=delay
+            arn=arn,
+            target_type=group.get("TargetType", "instance"),
+            deregistration_delay_s=delay,
+            health_check=check,
+            load_balancer_arns=tuple(group.get("LoadBalancerArns") or ()),
+            unhonoured=tuple(unhonoured),
         )
 
     def instance_ids(self, cluster: str) -> list[str]:
@@ -219,10 +376,10 @@ class EmulatedAws:
             providers = clusters[0].get("capacityProviders", []) if clusters else []
             if not providers:
                 return []
-            described = self.ecs.describe_capacity_providers(capacityProviders=providers)
+            capacity = self.ecs.describe_capacity_providers(capacityProviders=providers)
             group_names = [
                 p["autoScalingGroupProvider"]["autoScalingGroupArn"].rsplit("/", 1)[-1]
-                for p in described["capacityProviders"]
+                for p in capacity["capacityProviders"]
                 if p.get("autoScalingGroupProvider")
             ]
             if not group_names:

@@ -8,14 +8,16 @@ the old ones, let them drain for the target group's deregistration delay, and st
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from docker import DockerClient
 
-from mlinfra import docker_engine
+from mlinfra import config, docker_engine
 from mlinfra.errors import DeployError
-from mlinfra.local_runtime._aws import EmulatedAws, ServiceView, Target
+from mlinfra.local_runtime._agent_files import env_lock, record_steady
+from mlinfra.local_runtime._aws import EmulatedAws, Listener, ServiceView, Target
 from mlinfra.local_runtime._status import RuntimeStatus, status
 from mlinfra.local_runtime._tasks import (
     NO_HEALTH_CHECK_DEADLINE_S,
@@ -28,7 +30,7 @@ from mlinfra.local_runtime._tasks import (
     wait_settled,
     why_not_healthy,
 )
-from mlinfra.proxy import LocalProxy, Upstream
+from mlinfra.proxy import LocalProxy, Redirect, Upstream, leaf_certificate
 
 LOOPBACK = "127.0.0.1"
 # Headroom over the health check's own deadline for Docker to start the container.
@@ -48,8 +50,30 @@ def _targets(tasks: Sequence[LocalTask], view: ServiceView) -> list[Target]:
     return [t for t in (_target(task, view) for task in tasks) if t is not None]
 
 
+def _upstream(task: LocalTask) -> Upstream | None:
+    """Where the proxy reaches the task: its container's bridge address when Docker reports one
+    (no docker-proxy in the data path), else its published host port."""
+    if task.address is not None:
+        host, _, port = task.address.rpartition(":")
+        return Upstream(host, int(port))
+    return Upstream(LOOPBACK, task.host_port) if task.host_port is not None else None
+
+
 def _upstreams(tasks: Sequence[LocalTask]) -> list[Upstream]:
-    return [Upstream(LOOPBACK, t.host_port) for t in tasks if t.host_port is not None]
+    return [u for u in (_upstream(t) for t in tasks) if u is not None]
+
+
+def _local_redirect(listeners: Sequence[Listener], port: int, tls_port: int) -> Redirect | None:
+    """The HTTP listener's redirect in local ports: the ALB's HTTPS port is the proxy's TLS
+    port, its HTTP port the proxy's port ("#{port}" keeps the request's)."""
+    for listener in listeners:
+        if listener.protocol != "HTTP" or listener.redirect is None:
+            continue
+        status_code, protocol, _ = listener.redirect
+        scheme = "HTTP" if protocol == "#{protocol}" else protocol.upper()
+        local_port = tls_port if scheme == "HTTPS" else port
+        return Redirect(status_code, scheme, local_port)
+    return None
 
 
 @dataclass
@@ -62,12 +86,16 @@ class _Converger:
     proxy: LocalProxy
     env: str
     say: Callable[[str], None]
+    # The agent keeps stopped tasks to show why they stopped (and prunes them itself).
+    keep_stopped: bool = False
+    # How many started tasks never became healthy (set before DeployError is raised).
+    failed_starts: int = 0
 
     def run(self, auth_config: dict[str, str] | None) -> None:
         view = self.view
         tasks = list_tasks(self.client, self.env, view.cluster, view.service)
         # ECS replaces tasks that stopped or failed their health check; they serve nothing.
-        failed = [t for t in tasks if t.failed]
+        failed = [t for t in tasks if t.failed and not (self.keep_stopped and t.stopped)]
         self._retire(failed, drain=False)
         live = [t for t in tasks if not t.failed]
         current = [t for t in live if t.family_revision == view.task.family_revision]
@@ -86,6 +114,8 @@ class _Converger:
         self.proxy.set_upstreams(_upstreams(serving + [t for t in old if t.serving]))
         self._retire(old + surplus, drain=True, keep=serving)
         self.aws.report_counts(view, running=len(serving), pending=0)
+        if len(serving) >= view.desired_count:
+            record_steady(self.env, view.task.family_revision)
 
     def _start(
         self, missing: int, current: Sequence[LocalTask], auth_config: dict[str, str] | None
@@ -98,18 +128,25 @@ class _Converger:
         self.aws.report_counts(view, running=running, pending=len(current) - running + missing)
         instances = self.aws.instance_ids(view.cluster) if view.target_group else []
         self.say(f"starting {missing} task(s) of {view.task.family_revision}")
-        return [
-            start_task(
-                self.client,
-                view.task,
-                env=self.env,
-                cluster=view.cluster,
-                service=view.service,
-                # Spread over the cluster's instances, as ECS's default placement does.
-                instance_id=instances[(len(current) + i) % len(instances)] if instances else None,
+        # Spread over the cluster's instances, as ECS's default placement does: each new task
+        # goes to the instance with the fewest of the service's tasks.
+        placed = Counter(t.instance_id for t in current if t.instance_id in instances)
+        started = []
+        for _ in range(missing):
+            instance = min(instances, key=lambda i: (placed[i], instances.index(i)), default=None)
+            if instance is not None:
+                placed[instance] += 1
+            started.append(
+                start_task(
+                    self.client,
+                    view.task,
+                    env=self.env,
+                    cluster=view.cluster,
+                    service=view.service,
+                    instance_id=instance,
+                )
             )
-            for i in range(missing)
-        ]
+        return started
 
     def _wait_healthy(self, waiting: list[LocalTask], ready: list[LocalTask]) -> None:
         health = self.view.task.health
@@ -118,6 +155,7 @@ class _Converger:
         bad = [t for t in settled if not t.serving]
         if not bad:
             return
+        self.failed_starts = len(bad)
         reasons = "; ".join(f"{t.name}: {why_not_healthy(t)}" for t in bad)
         # Like the ECS deployment circuit breaker: the new tasks go, the old ones keep serving.
         stop_tasks(settled)
@@ -155,6 +193,27 @@ class _Converger:
         self._register(keep)
 
 
+def proxy_for(
+    view: ServiceView,
+    env: str,
+    *,
+    proxy_port: int | None,
+    tls_port: int | None,
+    client: DockerClient,
+) -> LocalProxy:
+    """The environment's proxy, running with the listeners the emulated ALB has: HTTPS with a
+    certificate made for the rehearsal when one listener is HTTPS, the HTTP port's redirect."""
+    proxy = LocalProxy(env, port=proxy_port, tls_port=tls_port, client=client)
+    https = [item for item in view.listeners if item.protocol == "HTTPS"]
+    certificate = None
+    if https:
+        domains = [d for item in https for d in item.certificate_domains]
+        certificate = leaf_certificate(config.state_dir() / "tls", env, domains)
+    redirect = _local_redirect(view.listeners, proxy.port, proxy.tls_port) if https else None
+    proxy.ensure_running(certificate=certificate, redirect=redirect)
+    return proxy
+
+
 def converge(
     endpoint: str,
     *,
@@ -163,8 +222,10 @@ def converge(
     service: str,
     auth_config: dict[str, str] | None = None,
     proxy_port: int | None = None,
+    tls_port: int | None = None,
     client: DockerClient | None = None,
     say: Callable[[str], None] = lambda _: None,
+    agent: bool = True,
 ) -> RuntimeStatus:
     """Run ``service`` of ``cluster`` (as declared in the emulator at ``endpoint``) on Docker.
 
@@ -175,12 +236,20 @@ def converge(
     Args:
         auth_config: registry credentials for the pull (``{"username": ..., "password": ...}``).
         proxy_port: the proxy's port on 127.0.0.1 (default ``$MLINFRA_PROXY_PORT`` or 8080).
+        tls_port: its HTTPS port when the ALB has an HTTPS listener (default
+            ``$MLINFRA_PROXY_TLS_PORT`` or 8443).
         say: receives one line per step, for progress output.
+        agent: leave the environment's agent running (started or reused) afterwards, which
+            replaces tasks that fail as the ECS service scheduler does.
     """
     client = client or docker_engine.client()
     aws = EmulatedAws(endpoint)
-    view = aws.read_service(cluster, service)
-    proxy = LocalProxy(env, port=proxy_port, client=client)
-    proxy.ensure_running()
-    _Converger(aws, view, client, proxy, env, say).run(auth_config)
+    with env_lock(env):
+        view = aws.read_service(cluster, service)
+        proxy = proxy_for(view, env, proxy_port=proxy_port, tls_port=tls_port, client=client)
+        _Converger(aws, view, client, proxy, env, say).run(auth_config)
+    if agent:
+        from mlinfra.local_runtime._agent import ensure_agent
+
+        ensure_agent(endpoint, env=env, cluster=cluster, service=service, auth_config=auth_config)
     return status(env, client=client)

@@ -17,11 +17,34 @@ LABEL_ROLE = "mlinfra.role"
 LABEL_CLUSTER = "mlinfra.cluster"
 LABEL_SERVICE = "mlinfra.service"
 LABEL_TASK_DEFINITION = "mlinfra.task-definition"
+# The task definition's fields the runtime could not honour, comma-separated, on each task.
+LABEL_UNHONOURED = "mlinfra.unhonoured"
 
 # ECS defaults when a field is absent (Amazon ECS developer guide, task definition parameters).
 ECS_DEFAULT_STOP_TIMEOUT_S = 30
 ECS_HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
 _NS = 1_000_000_000
+
+# What the runtime reads of a task definition. Any other field with a value is listed in
+# ``TaskSpec.unhonoured`` (and so in ``status``), never silently dropped. The metadata ECS adds
+# (ARN, status, registeredAt, ...) describes the registration, not the task, and is not listed.
+# NOTE: executionRoleArn is honoured in what it grants (the runtime pulls and reads the secrets
+# for the task); its policy is not evaluated, the emulator's keys read everything.
+_TASK_FIELDS_READ = frozenset(
+    {"family", "revision", "containerDefinitions", "networkMode", "cpu", "memory",
+     "requiresCompatibilities", "executionRoleArn"}
+)  # fmt: skip
+_TASK_METADATA = frozenset(
+    {"taskDefinitionArn", "status", "compatibilities", "requiresAttributes", "registeredAt",
+     "registeredBy", "deregisteredAt", "tags"}
+)  # fmt: skip
+_CONTAINER_FIELDS_READ = frozenset(
+    {"name", "image", "essential", "command", "entryPoint", "workingDirectory", "user",
+     "portMappings", "environment", "secrets", "stopTimeout", "readonlyRootFilesystem",
+     "healthCheck", "dockerSecurityOptions", "linuxParameters", "memory", "memoryReservation",
+     "cpu", "dockerLabels", "ulimits"}
+)  # fmt: skip
+_LINUX_PARAMETERS_READ = frozenset({"initProcessEnabled", "tmpfs", "capabilities"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,11 @@ class TaskSpec:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)
+    # ECS ulimits as Docker's: [{"Name": "nofile", "Soft": 1024, "Hard": 4096}, ...]
+    ulimits: list[dict[str, Any]] = field(default_factory=list)
+    # Field paths of the task definition the runtime does not honour ("containerDefinitions[0].
+    # logConfiguration", "taskRoleArn", ...), sorted.
+    unhonoured: tuple[str, ...] = ()
 
     def run_kwargs(self, *, name: str, labels: dict[str, str]) -> dict[str, Any]:
         """Keyword arguments of ``DockerClient.containers.run`` for one task."""
@@ -114,6 +142,10 @@ class TaskSpec:
             "cap_add": self.cap_add or None,
             "cap_drop": self.cap_drop or None,
             "security_opt": self.security_opt or None,
+            "ulimits": [
+                {"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in self.ulimits
+            ]
+            or None,
         }
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         return kwargs
@@ -147,6 +179,46 @@ def _capabilities(definition: dict[str, Any]) -> tuple[list[str], list[str]]:
     names as given (``ALL``, ``NET_BIND_SERVICE``; Docker takes them with or without CAP_)."""
     capabilities = (definition.get("linuxParameters") or {}).get("capabilities") or {}
     return list(capabilities.get("add") or []), list(capabilities.get("drop") or [])
+
+
+def _ulimits(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """ECS ``ulimits`` ({name, softLimit, hardLimit}) as Docker's HostConfig.Ulimits."""
+    return [
+        {"Name": u["name"], "Soft": int(u["softLimit"]), "Hard": int(u["hardLimit"])}
+        for u in definition.get("ulimits") or []
+    ]
+
+
+def _has_value(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def unhonoured_fields(task_definition: dict[str, Any]) -> tuple[str, ...]:
+    """The field paths of ``task_definition`` that carry a value the runtime does not apply."""
+    found = [
+        key
+        for key, value in task_definition.items()
+        if key not in _TASK_FIELDS_READ | _TASK_METADATA and _has_value(value)
+    ]
+    for index, container in enumerate(task_definition.get("containerDefinitions", [])):
+        prefix = f"containerDefinitions[{index}]"
+        found += [
+            f"{prefix}.{key}"
+            for key, value in container.items()
+            if key not in _CONTAINER_FIELDS_READ and _has_value(value)
+        ]
+        linux = container.get("linuxParameters") or {}
+        found += [
+            f"{prefix}.linuxParameters.{key}"
+            for key, value in linux.items()
+            if key not in _LINUX_PARAMETERS_READ and _has_value(value)
+        ]
+        found += [
+            f"{prefix}.portMappings[{i}].protocol"
+            for i, mapping in enumerate(container.get("portMappings") or [])
+            if mapping.get("protocol", "tcp") != "tcp"
+        ]
+    return tuple(sorted(found))
 
 
 def _environment(
@@ -249,4 +321,6 @@ def task_spec(
         # ECS passes dockerSecurityOptions ("no-new-privileges", "apparmor:...", "label:...")
         # to Docker's SecurityOpt unchanged.
         security_opt=list(definition.get("dockerSecurityOptions") or []),
+        ulimits=_ulimits(definition),
+        unhonoured=unhonoured_fields(task_definition),
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import docker
+from docker import DockerClient
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.utils import parse_repository_tag
@@ -21,6 +21,7 @@ from mlinfra.local_runtime._spec import (
     LABEL_ROLE,
     LABEL_SERVICE,
     LABEL_TASK_DEFINITION,
+    LABEL_UNHONOURED,
     TaskSpec,
 )
 
@@ -32,6 +33,11 @@ ROLE_TASK = "task"
 # A task without a health check counts as healthy once it runs, as on ECS; give it this long.
 NO_HEALTH_CHECK_DEADLINE_S = 30.0
 POLL_S = 0.5
+# ECS's stoppedReason for the cases Docker reports (Amazon ECS developer guide, "Stopped tasks
+# error codes").
+REASON_OOM = "OutOfMemoryError: Container killed due to memory usage"
+REASON_EXITED = "Essential container in task exited"
+REASON_UNHEALTHY = "Task failed container health checks"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class LocalTask:
 
     @property
     def name(self) -> str:
-        return self.container.name or self.container.id[:12]
+        return self.container.name or task_id(self)[:12]
 
     @property
     def serving(self) -> bool:
@@ -57,6 +63,44 @@ class LocalTask:
     def failed(self) -> bool:
         # "created": a task whose start failed half-way; it never runs, ECS would replace it.
         return self.state in ("created", "exited", "dead", "removed") or self.health == "unhealthy"
+
+    @property
+    def stopped(self) -> bool:
+        """Exited or dead: kept only to show why (ECS lists stopped tasks for a while)."""
+        return self.state in ("exited", "dead")
+
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why the task stopped (or must), in ECS's words; None while it runs healthy."""
+        state = self.container.attrs.get("State", {})
+        if state.get("OOMKilled"):
+            return REASON_OOM
+        if self.state in ("exited", "dead"):
+            return f"{REASON_EXITED} (exit code {state.get('ExitCode')})"
+        if self.health == "unhealthy":
+            return REASON_UNHEALTHY
+        return None
+
+    @property
+    def address(self) -> str | None:
+        """``ip:port`` of the targeted container port on Docker's bridge: reached from the host
+        by the kernel's routing alone, with no docker-proxy copying in between."""
+        port = self.container.labels.get(LABEL_CONTAINER_PORT)
+        ip = self.container.attrs.get("NetworkSettings", {}).get("IPAddress")
+        if not ip:
+            networks = self.container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+            ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+        return f"{ip}:{port}" if ip and port and self.state == "running" else None
+
+    @property
+    def unhonoured(self) -> tuple[str, ...]:
+        value = self.container.labels.get(LABEL_UNHONOURED, "")
+        return tuple(v for v in value.split(",") if v)
+
+
+def task_id(task: LocalTask) -> str:
+    """The task's container id (Docker always reports one for a container it listed)."""
+    return task.container.id or ""
 
 
 def _host_port(container: Container) -> int | None:
@@ -78,7 +122,7 @@ def read_task(container: Container) -> LocalTask:
 
 
 def list_tasks(
-    client: docker.DockerClient, env: str, cluster: str | None = None, service: str | None = None
+    client: DockerClient, env: str, cluster: str | None = None, service: str | None = None
 ) -> list[LocalTask]:
     """Every task container of ``env`` (optionally of one cluster and service), oldest first."""
     labels = [f"{LABEL_ENV}={env}", f"{LABEL_ROLE}={ROLE_TASK}"]
@@ -89,9 +133,7 @@ def list_tasks(
     return sorted(tasks, key=lambda t: t.container.attrs.get("Created", ""))
 
 
-def ensure_image(
-    client: docker.DockerClient, image: str, auth_config: dict[str, str] | None
-) -> None:
+def ensure_image(client: DockerClient, image: str, auth_config: dict[str, str] | None) -> None:
     """Pull ``image``, falling back to a local copy when the pull fails (the ECS agent's default
     ``ECS_IMAGE_PULL_BEHAVIOR``), so a new push under the same tag is picked up."""
     repository, tag = parse_repository_tag(image)
@@ -110,7 +152,7 @@ def ensure_image(
 
 
 def start_task(
-    client: docker.DockerClient,
+    client: DockerClient,
     spec: TaskSpec,
     *,
     env: str,
@@ -130,6 +172,7 @@ def start_task(
         LABEL_INSTANCE: instance_id or "",
         LABEL_CONTAINER_PORT: str(spec.container_port or ""),
         LABEL_STOP_TIMEOUT: str(spec.stop_timeout_s),
+        LABEL_UNHONOURED: ",".join(spec.unhonoured),
     }
     try:
         container = client.containers.run(**spec.run_kwargs(name=name, labels=labels))

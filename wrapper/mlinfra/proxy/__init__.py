@@ -4,17 +4,34 @@ Its upstreams are the service's registered targets; every change is a graceful `
 reload``, so in-flight requests finish on the old workers and a roll drops none.
 """
 
-from mlinfra.proxy._container import DEFAULT_PORT, PORT_ENV, LocalProxy, default_port
+from mlinfra.proxy._container import (
+    DEFAULT_PORT,
+    DEFAULT_TLS_PORT,
+    PORT_ENV,
+    TLS_PORT_ENV,
+    LocalProxy,
+    ProxyView,
+    default_port,
+    default_tls_port,
+)
 from mlinfra.proxy._image import ensure_proxy_image, proxy_image_tag
-from mlinfra.proxy._nginx import Upstream, render_nginx_conf
+from mlinfra.proxy._nginx import Redirect, Upstream, render_nginx_conf
+from mlinfra.proxy._tls import LeafCertificate, leaf_certificate
 
 __all__ = [
     "DEFAULT_PORT",
+    "DEFAULT_TLS_PORT",
     "PORT_ENV",
+    "TLS_PORT_ENV",
+    "LeafCertificate",
     "LocalProxy",
+    "ProxyView",
+    "Redirect",
     "Upstream",
     "default_port",
+    "default_tls_port",
     "ensure_proxy_image",
+    "leaf_certificate",
     "proxy_image_tag",
     "render_nginx_conf",
 ]

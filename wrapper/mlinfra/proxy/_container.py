@@ -6,10 +6,13 @@ proxy works with a remote or VM-backed engine (Docker Desktop) whose file system
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from docker import DockerClient
 from docker.errors import APIError, NotFound
@@ -19,15 +22,24 @@ from mlinfra import docker_engine
 from mlinfra.config import port_setting
 from mlinfra.errors import DockerError
 from mlinfra.proxy._image import ensure_proxy_image
-from mlinfra.proxy._nginx import Upstream, render_nginx_conf
+from mlinfra.proxy._nginx import TLS_DIR, Redirect, Upstream, render_nginx_conf
+from mlinfra.proxy._tls import LeafCertificate
 
 PORT_ENV = "MLINFRA_PROXY_PORT"
+TLS_PORT_ENV = "MLINFRA_PROXY_TLS_PORT"
+DEFAULT_TLS_PORT = 8443
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 CONF_PATH = "/etc/nginx/nginx.conf"
 LABEL_ENV = "mlinfra.env"
 LABEL_ROLE = "mlinfra.role"
 LABEL_LISTEN = "mlinfra.proxy-listen"
+# The HTTPS listener's address ("" without one), the HTTP port's redirect ("301 HTTPS 8443"),
+# the served certificate's digest and the CA that signed it: the configuration's other inputs.
+LABEL_TLS_LISTEN = "mlinfra.proxy-tls-listen"
+LABEL_REDIRECT = "mlinfra.proxy-redirect"
+LABEL_CERT = "mlinfra.proxy-cert"
+LABEL_CA_FILE = "mlinfra.proxy-ca-file"
 RELOAD_TIMEOUT_S = 10.0
 
 
@@ -36,15 +48,48 @@ def default_port() -> int:
     return port_setting(PORT_ENV, DEFAULT_PORT)
 
 
-def _conf_archive(text: str) -> bytes:
-    data = text.encode()
+def default_tls_port() -> int:
+    """``$MLINFRA_PROXY_TLS_PORT``, else 8443: where an HTTPS listener is served locally."""
+    return port_setting(TLS_PORT_ENV, DEFAULT_TLS_PORT)
+
+
+def _archive(files: dict[str, bytes], mode: int = 0o644) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(CONF_PATH.rsplit("/", 1)[1])
-        info.size = len(data)
-        info.mtime = int(time.time())
-        tar.addfile(info, io.BytesIO(data))
+        for folder in sorted({name.rpartition("/")[0] for name in files} - {""}):
+            directory = tarfile.TarInfo(folder)
+            directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(directory)
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _conf_archive(text: str) -> bytes:
+    return _archive({CONF_PATH.rsplit("/", 1)[1]: text.encode()})
+
+
+def _redirect_label(redirect: Redirect | None) -> str:
+    return f"{redirect.status} {redirect.protocol} {redirect.port}" if redirect else ""
+
+
+def _redirect_of(label: str) -> Redirect | None:
+    words = label.split()
+    return Redirect(int(words[0]), words[1], int(words[2])) if len(words) == 3 else None
+
+
+@dataclass(frozen=True)
+class ProxyView:
+    """A running proxy as read back from Docker: its URLs, the CA of its HTTPS one, upstreams."""
+
+    url: str
+    https_url: str | None
+    ca_file: str | None
+    upstreams: list[Upstream]
 
 
 def _read_conf(container: Container) -> str | None:
@@ -55,6 +100,12 @@ def _read_conf(container: Container) -> str | None:
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         member = tar.extractfile(tar.getmembers()[0])
         return member.read().decode() if member else None
+
+
+def _text(output: bytes | Iterator[bytes]) -> str:
+    """exec_run's output (bytes: it is not run with stream=True)."""
+    data = output if isinstance(output, bytes) else b"".join(output)
+    return data.decode(errors="replace")
 
 
 def _worker_pids(container: Container) -> dict[int, str]:
@@ -76,6 +127,8 @@ class LocalProxy:
         env: the environment name; the container is ``mlinfra-<env>-proxy``.
         host, port: where the proxy listens on this machine (default 127.0.0.1 and
             ``$MLINFRA_PROXY_PORT`` or 8080).
+        tls_port: where it serves HTTPS when the environment's ALB has an HTTPS listener
+            (default ``$MLINFRA_PROXY_TLS_PORT`` or 8443).
         client: a Docker client (default: ``mlinfra.docker_engine.client()``).
     """
 
@@ -85,11 +138,13 @@ class LocalProxy:
         *,
         host: str = DEFAULT_HOST,
         port: int | None = None,
+        tls_port: int | None = None,
         client: DockerClient | None = None,
     ) -> None:
         self.env = env
         self.host = host
         self.port = port if port is not None else default_port()
+        self.tls_port = tls_port if tls_port is not None else default_tls_port()
         self.client = client or docker_engine.client()
         self.name = f"mlinfra-{env}-proxy"
 
@@ -99,11 +154,24 @@ class LocalProxy:
     ) -> tuple[str | None, list[Upstream]]:
         """The URL and upstreams of the proxy running for ``env``, whatever its port; (None, [])
         when none runs."""
+        view = cls.view_of(env, client=client)
+        return (view.url, view.upstreams) if view else (None, [])
+
+    @classmethod
+    def view_of(cls, env: str, *, client: DockerClient | None = None) -> ProxyView | None:
+        """The proxy running for ``env``, whatever its ports; None when none runs."""
         proxy = cls(env, client=client)
         container = proxy._find()
         if container is None or container.status != "running":
-            return None, []
-        return f"http://{container.labels.get(LABEL_LISTEN, proxy._listen)}", proxy.upstreams()
+            return None
+        labels = container.labels
+        tls = labels.get(LABEL_TLS_LISTEN, "")
+        return ProxyView(
+            url=f"http://{labels.get(LABEL_LISTEN, proxy._listen)}",
+            https_url=f"https://{tls}" if tls else None,
+            ca_file=labels.get(LABEL_CA_FILE) or None,
+            upstreams=proxy.upstreams(),
+        )
 
     @property
     def url(self) -> str:
@@ -116,13 +184,34 @@ class LocalProxy:
     def _find(self) -> Container | None:
         return docker_engine.find_container(self.client, self.name)
 
-    def ensure_running(self) -> None:
-        """Start the proxy unless it already runs on the same address (keeps its upstreams)."""
+    def ensure_running(
+        self, *, certificate: LeafCertificate | None = None, redirect: Redirect | None = None
+    ) -> None:
+        """Start the proxy unless it already runs with the same listeners (keeps its upstreams).
+
+        With ``certificate``, it serves HTTPS on ``tls_port`` too; with ``redirect``, its HTTP
+        port answers that redirect (the ALB's HTTP listener action) instead of forwarding.
+        """
+        cert_pem = certificate.cert_file.read_bytes() if certificate else b""
+        key_pem = certificate.key_file.read_bytes() if certificate else b""
+        labels = {
+            LABEL_ENV: self.env,
+            LABEL_ROLE: "proxy",
+            LABEL_LISTEN: self._listen,
+            LABEL_TLS_LISTEN: f"{self.host}:{self.tls_port}" if certificate else "",
+            LABEL_REDIRECT: _redirect_label(redirect),
+            LABEL_CERT: hashlib.sha256(cert_pem + key_pem).hexdigest()[:16] if certificate else "",
+            LABEL_CA_FILE: str(certificate.ca_file) if certificate else "",
+        }
         container = self._find()
         if container is not None:
-            if container.status == "running" and container.labels.get(LABEL_LISTEN) == self._listen:
+            same = all(container.labels.get(k, "") == v for k, v in labels.items())
+            if container.status == "running" and same:
                 return
+            keep = self.upstreams() if container.status == "running" else []
             container.remove(force=True)
+        else:
+            keep = []
         image = ensure_proxy_image(self.client)
         try:
             # NOTE: host networking, because the targets are the host ports Docker published on
@@ -131,10 +220,16 @@ class LocalProxy:
                 image,
                 name=self.name,
                 network_mode="host",
-                labels={LABEL_ENV: self.env, LABEL_ROLE: "proxy", LABEL_LISTEN: self._listen},
+                labels=labels,
                 restart_policy=docker_engine.RESTART_UNLESS_STOPPED,
             )
-            container.put_archive("/etc/nginx", _conf_archive(self._render([])))
+            if certificate:
+                # NOTE: the key is readable by nginx's master only (it runs as root).
+                container.put_archive(
+                    str(Path(TLS_DIR).parent),
+                    _archive({"tls/cert.pem": cert_pem, "tls/key.pem": key_pem}, mode=0o600),
+                )
+            container.put_archive("/etc/nginx", _conf_archive(self._render(keep, labels)))
             container.start()
         except APIError as err:
             raise DockerError(
@@ -160,8 +255,17 @@ class LocalProxy:
             f"If the port is taken, free it or set {PORT_ENV} to another port.",
         )
 
-    def _render(self, upstreams: Sequence[Upstream]) -> str:
-        return render_nginx_conf(upstreams, host=self.host, port=self.port)
+    def _render(self, upstreams: Sequence[Upstream], labels: dict[str, str]) -> str:
+        """The configuration for ``upstreams`` with the listeners the container was made with."""
+        host, _, port = labels.get(LABEL_LISTEN, self._listen).rpartition(":")
+        tls = labels.get(LABEL_TLS_LISTEN, "")
+        return render_nginx_conf(
+            upstreams,
+            host=host,
+            port=int(port),
+            tls_port=int(tls.rpartition(":")[2]) if tls else None,
+            redirect=_redirect_of(labels.get(LABEL_REDIRECT, "")),
+        )
 
     def set_upstreams(self, upstreams: Sequence[Upstream]) -> bool:
         """Point the proxy at ``upstreams`` with a graceful reload; False when nothing changed.
@@ -175,7 +279,7 @@ class LocalProxy:
                 f"The proxy {self.name} is not running.",
                 "Call LocalProxy.ensure_running() first (mlinfra deploy --env local does).",
             )
-        text = self._render(upstreams)
+        text = self._render(upstreams, container.labels)
         if _read_conf(container) == text:
             return False
         before = _worker_pids(container)

@@ -46,10 +46,10 @@ _UPSTREAM = """\
         keepalive 16;
         keepalive_timeout 50s;
     }}
+"""
 
-    server {{
-        listen {listen};
-        location / {{
+_FORWARD = """\
+        location / {
             proxy_pass http://service;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -69,34 +69,70 @@ _UPSTREAM = """\
             # a POST once it was sent, so only connection errors of POSTs are retried.
             proxy_next_upstream error timeout http_502 http_503;
             proxy_next_upstream_tries 3;
-        }}
-    }}
-}}
+        }
 """
 
 _NO_TARGETS = """\
-    server {{
-        listen {listen};
         default_type text/plain;
         # What an ALB answers when its target group has no healthy target.
         return 503 "mlinfra local load balancer: no registered targets\\n";
-    }}
-}}
 """
 
+# Where the proxy container holds the rehearsal's certificate and key (copied in, not mounted).
+TLS_DIR = "/etc/nginx/tls"
 
-def render_nginx_conf(upstreams: Sequence[Upstream], *, host: str, port: int) -> str:
+
+@dataclass(frozen=True)
+class Redirect:
+    """An HTTP listener's redirect action, in the local ports: ``status`` 301 or 302 to
+    ``protocol``://host:``port`` with the path and query kept (ALB's #{path}?#{query})."""
+
+    status: int
+    protocol: str
+    port: int
+
+
+def _server(listen: str, body: str) -> str:
+    return f"    server {{\n        listen {listen};\n{body}    }}\n"
+
+
+def render_nginx_conf(
+    upstreams: Sequence[Upstream],
+    *,
+    host: str,
+    port: int,
+    tls_port: int | None = None,
+    redirect: Redirect | None = None,
+) -> str:
     """The whole nginx.conf: listen on ``host:port`` and spread requests over ``upstreams``.
+
+    With ``tls_port``, HTTPS on ``host:tls_port`` too, with the certificate in :data:`TLS_DIR`;
+    with ``redirect``, the HTTP port answers that redirect instead of forwarding (an ALB's HTTP
+    listener whose default action redirects to its HTTPS one).
 
     Passive health (``max_fails``) takes a target that refuses connections out of rotation for
     ten seconds, as an ALB does after failed health checks.
     """
-    listen = f"{host}:{port}"
     head = _HEAD.format()
-    if not upstreams:
-        return head + _NO_TARGETS.format(listen=listen)
-    servers = "\n".join(
-        f"        server {upstream} max_fails=2 fail_timeout=10s;"
-        for upstream in sorted(set(upstreams))
-    )
-    return head + _UPSTREAM.format(servers=servers, listen=listen)
+    if upstreams:
+        servers = "\n".join(
+            f"        server {upstream} max_fails=2 fail_timeout=10s;"
+            for upstream in sorted(set(upstreams))
+        )
+        head += _UPSTREAM.format(servers=servers)
+    serve = _FORWARD if upstreams else _NO_TARGETS
+    if redirect is not None:
+        # $host is the request's host without its port; the listener names the port.
+        target = f"{redirect.protocol.lower()}://$host:{redirect.port}$request_uri"
+        http = _server(f"{host}:{port}", f"        return {redirect.status} {target};\n")
+    else:
+        http = _server(f"{host}:{port}", serve)
+    servers_text = http
+    if tls_port is not None:
+        tls = (
+            f"        ssl_certificate {TLS_DIR}/cert.pem;\n"
+            f"        ssl_certificate_key {TLS_DIR}/key.pem;\n"
+            "        ssl_protocols TLSv1.2 TLSv1.3;\n" + serve
+        )
+        servers_text += _server(f"{host}:{tls_port} ssl", tls)
+    return head + servers_text + "}\n"

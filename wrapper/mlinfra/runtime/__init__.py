@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from mlinfra import config
 from mlinfra.runtime._aws import STATE_BUCKET_VARIABLE, AwsRuntime
-from mlinfra.runtime._base import Runtime, Say
+from mlinfra.runtime._base import Reach, Runtime, Say
 from mlinfra.runtime._local import LocalRuntime
 from mlinfra.runtime._places import (
     EMULATOR_PORT_VARIABLE,
@@ -34,6 +34,7 @@ __all__ = [
     "AwsRuntime",
     "LocalPlaces",
     "LocalRuntime",
+    "Reach",
     "Runtime",
     "places",
     "runtime_for",

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlinfra import config, registry
 from mlinfra.errors import ConfigError, DeployError
 from mlinfra.logs import LogEvent
-from mlinfra.runtime._base import Runtime, Say, StackOf
+from mlinfra.runtime._base import Reach, Runtime, Say, StackOf
 
 STATE_BUCKET_VARIABLE = "MLINFRA_STATE_BUCKET"
 
@@ -93,9 +93,9 @@ class AwsRuntime(Runtime):
     ) -> None:
         return None  # ECS starts the tasks of the applied task definition by itself
 
-    def public_url(self, outputs: dict[str, Any]) -> str | None:
+    def reach(self, outputs: dict[str, Any]) -> Reach:
         url = outputs.get("service_url")
-        return str(url) if url else None
+        return Reach(str(url) if url else None)
 
     def stop_service(self, say: Say) -> None:
         return None  # the destroy removed the ECS service, and its tasks with it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,17 @@ from mlinfra.terraform import Stack
 
 Say = Callable[[str], None]
 StackOf = Callable[[str], Stack]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How this machine reaches a deployed service: its URL, the CA file that URL's certificate
+    chains to when it is not in the system's trust (a rehearsal's local CA), and what of the
+    task definition the runtime running it does not honour."""
+
+    url: str | None
+    ca_file: str | None = None
+    unhonoured: tuple[str, ...] = ()
 
 
 class Runtime(ABC):
@@ -66,8 +78,8 @@ class Runtime(ABC):
         """After an apply: make the service's tasks run (ECS does it by itself on AWS)."""
 
     @abstractmethod
-    def public_url(self, outputs: dict[str, Any]) -> str | None:
-        """A URL of the service that answers from this machine."""
+    def reach(self, outputs: dict[str, Any]) -> Reach:
+        """How the service answers from this machine (``outputs``: the service stack's)."""
 
     def api_key_when_unset(self) -> str | None:
         """A key to store when the environment's API key secret has no value yet: None (the

@@ -13,7 +13,7 @@ import boto3
 from mlinfra import config, registry
 from mlinfra.logs import LogEvent, docker_tail
 from mlinfra.runtime import _rehearsal
-from mlinfra.runtime._base import Runtime, Say, StackOf
+from mlinfra.runtime._base import Reach, Runtime, Say, StackOf
 from mlinfra.runtime._places import LocalPlaces, places
 
 
@@ -111,13 +111,17 @@ class LocalRuntime(Runtime):
             service=outputs["service_name"],
             auth_config=credentials.auth_config(),
             proxy_port=self.places.proxy_port,
+            tls_port=self.places.tls_port,
             say=say,
         )
 
-    def public_url(self, outputs: dict[str, Any]) -> str | None:
+    def reach(self, outputs: dict[str, Any]) -> Reach:
+        """The local load balancer: its HTTPS URL and local CA when the ALB has an HTTPS
+        listener (its HTTP port then redirects, as the listener says), else its HTTP URL."""
         from mlinfra import local_runtime
 
-        return local_runtime.status(self.env.runtime_name).url
+        running = local_runtime.status(self.env.runtime_name)
+        return Reach(running.https_url or running.url, running.ca_file, running.unhonoured)
 
     def api_key_when_unset(self) -> str | None:
         """A rehearsal runs its environment from nothing: it makes the key the user would set
