@@ -167,9 +167,11 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-task-execution"
-  description        = "ECS pulls the image, writes logs and reads the secrets of ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task-execution"
+  description          = "ECS pulls the image, writes logs and reads the secrets of ${var.name}"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
 
   tags = var.tags
 }
@@ -185,9 +187,11 @@ resource "aws_iam_role_policy" "execution" {
 ################################################################################
 
 resource "aws_iam_role" "task" {
-  name               = "${var.name}-task"
-  description        = "What the ${var.name} application may call in AWS"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task"
+  description          = "What the ${var.name} application may call in AWS"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
 
   tags = var.tags
 }

@@ -189,6 +189,40 @@ run "rejects_bad_capabilities" {
   expect_failures = [var.linux_capabilities]
 }
 
+run "iam_role_path_and_permissions_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "/mlinfra/"
+    iam_role_permissions_boundary = "arn:aws:iam::123456789012:policy/team-boundary"
+  }
+
+  assert {
+    condition     = alltrue([for role in [aws_iam_role.execution, aws_iam_role.task] : role.path == "/mlinfra/" && role.permissions_boundary == "arn:aws:iam::123456789012:policy/team-boundary"])
+    error_message = "Both roles (execution and task) must take the given path and permissions boundary."
+  }
+}
+
+run "iam_defaults_set_no_boundary" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for role in [aws_iam_role.execution, aws_iam_role.task] : role.path == "/" && role.permissions_boundary == null])
+    error_message = "By default both roles sit at \"/\" with no permissions boundary, as before."
+  }
+}
+
+run "rejects_bad_iam_role_path_and_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "/mlinfra"
+    iam_role_permissions_boundary = "arn:aws:iam::123456789012:role/not-a-policy"
+  }
+
+  expect_failures = [var.iam_role_path, var.iam_role_permissions_boundary]
+}
+
 run "rejects_bad_inputs" {
   command = plan
 
