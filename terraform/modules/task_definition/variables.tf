@@ -301,7 +301,7 @@ variable "target_group_arn" {
 }
 
 variable "desired_count" {
-  description = "Number of tasks to run. With enable_autoscaling it only seeds the service; the autoscaling target owns it afterwards."
+  description = "Number of tasks the service starts with. Terraform ignores later changes (ignore_changes): the autoscaling module's target, or an operator, owns the count afterwards."
   type        = number
   default     = 2
   nullable    = false
@@ -313,10 +313,9 @@ variable "desired_count" {
 }
 
 variable "enable_autoscaling" {
-  description = "Set true when an Application Auto Scaling target (the autoscaling module) manages the task count: Terraform then leaves desired_count alone. Switching it replaces the service."
+  description = "Deprecated, no effect: desired_count is now always only the starting count, so switching autoscaling on or off needs nothing here (setting it warns). Remove it from the module call."
   type        = bool
-  default     = false
-  nullable    = false
+  default     = null
 }
 
 variable "deployment" {
