@@ -30,6 +30,7 @@ resource "aws_lb" "this" {
   subnets                    = var.subnet_ids
   security_groups            = [aws_security_group.this.id]
   idle_timeout               = var.idle_timeout
+  ip_address_type            = var.ip_address_type
   drop_invalid_header_fields = true
   enable_deletion_protection = var.enable_deletion_protection
 
@@ -44,6 +45,13 @@ resource "aws_lb" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(var.ingress_ipv6_cidr_blocks) == 0 || var.ip_address_type == "dualstack"
+      error_message = "ingress_ipv6_cidr_blocks admits IPv6 clients, but an \"ipv4\" load balancer has no IPv6 address: set ip_address_type = \"dualstack\"."
+    }
+  }
 }
 
 ################################################################################
@@ -60,6 +68,11 @@ resource "aws_security_group" "this" {
   # Listeners keep pointing at the group while a replacement is attached.
   lifecycle {
     create_before_destroy = true
+
+    precondition {
+      condition     = length(concat(var.ingress_cidr_blocks, var.ingress_ipv6_cidr_blocks, var.ingress_prefix_list_ids, var.ingress_security_group_ids)) > 0
+      error_message = "No client may reach the listeners: set ingress_cidr_blocks (e.g. [\"0.0.0.0/0\"]), ingress_ipv6_cidr_blocks, ingress_prefix_list_ids or ingress_security_group_ids."
+    }
   }
 }
 
@@ -77,6 +90,34 @@ resource "aws_vpc_security_group_ingress_rule" "listener" {
   cidr_ipv4         = each.value.cidr
   from_port         = each.value.port
   to_port           = each.value.port
+
+  tags = var.tags
+}
+
+# IPv6 CIDRs, prefix lists and security groups; rules from IPv4 CIDRs keep their own resource
+# (and addresses) above. Keyed by position, for the same reason.
+locals {
+  other_ingress_sources = concat(
+    [for i, cidr in var.ingress_ipv6_cidr_blocks : { key = "ipv6-${i}", cidr_ipv6 = cidr, prefix_list_id = null, security_group_id = null, label = cidr }],
+    [for i, id in var.ingress_prefix_list_ids : { key = "pl-${i}", cidr_ipv6 = null, prefix_list_id = id, security_group_id = null, label = id }],
+    [for i, id in var.ingress_security_group_ids : { key = "sg-${i}", cidr_ipv6 = null, prefix_list_id = null, security_group_id = id, label = id }],
+  )
+}
+
+resource "aws_vpc_security_group_ingress_rule" "listener_other" {
+  for_each = {
+    for pair in setproduct(local.listener_ports, local.other_ingress_sources) :
+    "${pair[0].name}-${pair[1].key}" => merge(pair[1], { port = pair[0].port })
+  }
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "Listener port ${each.value.port} from ${each.value.label}"
+  ip_protocol                  = "tcp"
+  cidr_ipv6                    = each.value.cidr_ipv6
+  prefix_list_id               = each.value.prefix_list_id
+  referenced_security_group_id = each.value.security_group_id
+  from_port                    = each.value.port
+  to_port                      = each.value.port
 
   tags = var.tags
 }

@@ -87,18 +87,66 @@ variable "access_logs" {
   }
 }
 
+variable "ip_address_type" {
+  description = "\"ipv4\", or \"dualstack\" for IPv4 and IPv6 clients (the subnets need IPv6 CIDRs; admit IPv6 clients with ingress_ipv6_cidr_blocks)."
+  type        = string
+  default     = "ipv4"
+  nullable    = false
+
+  validation {
+    condition     = contains(["ipv4", "dualstack"], var.ip_address_type)
+    error_message = "ip_address_type \"${var.ip_address_type}\" must be \"ipv4\" or \"dualstack\"."
+  }
+}
+
 ################################################################################
 # Security Group
 ################################################################################
 
 variable "ingress_cidr_blocks" {
-  description = "IPv4 CIDR blocks allowed to reach the listeners (for example [\"0.0.0.0/0\"] for a public service, the VPC CIDR for an internal one)."
+  description = "IPv4 CIDR blocks allowed to reach the listeners (for example [\"0.0.0.0/0\"] for a public service, the VPC CIDR for an internal one). May be empty when another ingress_* input admits the clients."
   type        = list(string)
   nullable    = false
 
   validation {
-    condition     = length(var.ingress_cidr_blocks) > 0 && alltrue([for c in var.ingress_cidr_blocks : can(cidrhost(c, 0)) && !can(regex(":", c))])
-    error_message = "ingress_cidr_blocks ${jsonencode(var.ingress_cidr_blocks)} must hold at least one IPv4 CIDR such as \"10.0.0.0/16\" or \"0.0.0.0/0\"."
+    condition     = alltrue([for c in var.ingress_cidr_blocks : can(cidrhost(c, 0)) && !can(regex(":", c))])
+    error_message = "ingress_cidr_blocks ${jsonencode(var.ingress_cidr_blocks)} must hold IPv4 CIDRs such as \"10.0.0.0/16\" or \"0.0.0.0/0\" (IPv6 ones go in ingress_ipv6_cidr_blocks)."
+  }
+}
+
+variable "ingress_ipv6_cidr_blocks" {
+  description = "IPv6 CIDR blocks allowed to reach the listeners (e.g. [\"::/0\"]); needs ip_address_type = \"dualstack\"."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for c in var.ingress_ipv6_cidr_blocks : can(cidrhost(c, 0)) && can(regex(":", c))])
+    error_message = "ingress_ipv6_cidr_blocks ${jsonencode(var.ingress_ipv6_cidr_blocks)} must hold IPv6 CIDRs such as \"::/0\" or \"2001:db8::/32\" (IPv4 ones go in ingress_cidr_blocks)."
+  }
+}
+
+variable "ingress_prefix_list_ids" {
+  description = "Managed prefix lists (pl-...) whose CIDRs may reach the listeners, e.g. CloudFront's origin-facing list or a company's office ranges."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.ingress_prefix_list_ids : can(regex("^pl-[0-9a-f]+$", id))])
+    error_message = "ingress_prefix_list_ids ${jsonencode(var.ingress_prefix_list_ids)} must hold prefix list IDs such as \"pl-0123abcd\" (not names or ARNs)."
+  }
+}
+
+variable "ingress_security_group_ids" {
+  description = "Security groups whose members may reach the listeners (e.g. an API gateway's VPC link or a bastion), for an internal load balancer."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.ingress_security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "ingress_security_group_ids ${jsonencode(var.ingress_security_group_ids)} must hold security group IDs such as \"sg-0123abcd\" (not names)."
   }
 }
 
@@ -245,8 +293,9 @@ variable "ssl_policy" {
   nullable    = false
 
   validation {
-    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
-    error_message = "ssl_policy \"${var.ssl_policy}\" must allow only TLS 1.2+ (an \"ELBSecurityPolicy-TLS13-...\" or \"ELBSecurityPolicy-FS-1-2-...\" policy); the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
+    # NOTE: ELBSecurityPolicy-TLS13-1-0-* and -1-1-* carry TLS13 in their names but admit TLS 1.0 / 1.1.
+    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]-|TLS-1-2-|FS-1-2-)", var.ssl_policy))
+    error_message = "ssl_policy \"${var.ssl_policy}\" must allow only TLS 1.2+: an \"ELBSecurityPolicy-TLS13-1-2-...\", \"-TLS13-1-3-...\", \"-TLS-1-2-...\" (TLS 1.2 only, e.g. ELBSecurityPolicy-TLS-1-2-Ext-2018-06) or \"-FS-1-2-...\" policy; the default ELBSecurityPolicy-TLS13-1-2-2021-06 suits most clients."
   }
 }
 

@@ -40,30 +40,50 @@ resource "aws_cloudwatch_log_group" "this" {
 # Metric Alarms
 ################################################################################
 
+# var.alarms overrides, per alarm, the module-wide switch, threshold and evaluation.
+locals {
+  alarm_settings = {
+    for key, threshold in {
+      cpu-high            = var.alarm_thresholds.cpu_utilization_percent
+      memory-high         = var.alarm_thresholds.memory_utilization_percent
+      alb-5xx             = var.alarm_thresholds.alb_5xx_count
+      target-5xx          = var.alarm_thresholds.target_5xx_count
+      unhealthy-hosts     = var.alarm_thresholds.unhealthy_hosts
+      p99-latency         = var.alarm_thresholds.p99_response_time_seconds
+      tasks-below-desired = var.alarm_thresholds.tasks_below_desired
+      } : key => {
+      enable              = try(var.alarms[key].enable, true)
+      threshold           = coalesce(try(var.alarms[key].threshold, null), threshold)
+      evaluation_periods  = coalesce(try(var.alarms[key].evaluation_periods, null), var.alarm_evaluation.evaluation_periods)
+      datapoints_to_alarm = coalesce(try(var.alarms[key].datapoints_to_alarm, null), var.alarm_evaluation.datapoints_to_alarm)
+    }
+  }
+}
+
 locals {
   # Every alarm on a single metric; "missing" says what no data means for that metric.
   metric_alarms = merge(
     {
       cpu-high = {
-        description = "Average CPU of ${var.service_name} above ${var.alarm_thresholds.cpu_utilization_percent}%: check the scaling limits (max_capacity) and the task's CPU reservation."
+        description = "Average CPU of ${var.service_name} above ${local.alarm_settings["cpu-high"].threshold}%: check the scaling limits (max_capacity) and the task's CPU reservation."
         namespace   = "AWS/ECS"
         metric      = "CPUUtilization"
         dimensions  = local.service_dimensions
         statistic   = "Average"
         percentile  = null
         comparison  = "GreaterThanThreshold"
-        threshold   = var.alarm_thresholds.cpu_utilization_percent
+        threshold   = local.alarm_settings["cpu-high"].threshold
         missing     = "missing"
       }
       memory-high = {
-        description = "Average memory of ${var.service_name} above ${var.alarm_thresholds.memory_utilization_percent}%: tasks near their limit are OOM-killed; raise the task memory or scale out."
+        description = "Average memory of ${var.service_name} above ${local.alarm_settings["memory-high"].threshold}%: tasks near their limit are OOM-killed; raise the task memory or scale out."
         namespace   = "AWS/ECS"
         metric      = "MemoryUtilization"
         dimensions  = local.service_dimensions
         statistic   = "Average"
         percentile  = null
         comparison  = "GreaterThanThreshold"
-        threshold   = var.alarm_thresholds.memory_utilization_percent
+        threshold   = local.alarm_settings["memory-high"].threshold
         missing     = "missing"
       }
     },
@@ -76,7 +96,7 @@ locals {
         statistic   = "Sum"
         percentile  = null
         comparison  = "GreaterThanOrEqualToThreshold"
-        threshold   = var.alarm_thresholds.alb_5xx_count
+        threshold   = local.alarm_settings["alb-5xx"].threshold
         missing     = "notBreaching" # no requests, no errors
       }
       target-5xx = {
@@ -87,7 +107,7 @@ locals {
         statistic   = "Sum"
         percentile  = null
         comparison  = "GreaterThanOrEqualToThreshold"
-        threshold   = var.alarm_thresholds.target_5xx_count
+        threshold   = local.alarm_settings["target-5xx"].threshold
         missing     = "notBreaching"
       }
       unhealthy-hosts = {
@@ -98,18 +118,18 @@ locals {
         statistic   = "Maximum"
         percentile  = null
         comparison  = "GreaterThanOrEqualToThreshold"
-        threshold   = var.alarm_thresholds.unhealthy_hosts
+        threshold   = local.alarm_settings["unhealthy-hosts"].threshold
         missing     = "missing"
       }
       p99-latency = {
-        description = "p99 response time of ${var.service_name} above ${var.alarm_thresholds.p99_response_time_seconds} s: the service is saturated or a dependency is slow."
+        description = "p99 response time of ${var.service_name} above ${local.alarm_settings["p99-latency"].threshold} s: the service is saturated or a dependency is slow."
         namespace   = "AWS/ApplicationELB"
         metric      = "TargetResponseTime"
         dimensions  = local.target_group_dimensions
         statistic   = null
         percentile  = "p99"
         comparison  = "GreaterThanThreshold"
-        threshold   = var.alarm_thresholds.p99_response_time_seconds
+        threshold   = local.alarm_settings["p99-latency"].threshold
         missing     = "notBreaching"
       }
     },
@@ -117,7 +137,7 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "metric" {
-  for_each = var.create_alarms ? local.metric_alarms : {}
+  for_each = var.create_alarms ? { for key, alarm in local.metric_alarms : key => alarm if local.alarm_settings[key].enable } : {}
 
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = each.value.description
@@ -130,8 +150,8 @@ resource "aws_cloudwatch_metric_alarm" "metric" {
   threshold           = each.value.threshold
   treat_missing_data  = each.value.missing
   period              = var.alarm_evaluation.period
-  evaluation_periods  = var.alarm_evaluation.evaluation_periods
-  datapoints_to_alarm = var.alarm_evaluation.datapoints_to_alarm
+  evaluation_periods  = local.alarm_settings[each.key].evaluation_periods
+  datapoints_to_alarm = local.alarm_settings[each.key].datapoints_to_alarm
 
   actions_enabled = true
   alarm_actions   = local.alarm_actions
@@ -142,14 +162,14 @@ resource "aws_cloudwatch_metric_alarm" "metric" {
 
 # Container Insights publishes both counts; their difference is the number of tasks missing.
 resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
-  count = var.create_alarms ? 1 : 0
+  count = var.create_alarms && local.alarm_settings["tasks-below-desired"].enable ? 1 : 0
 
   alarm_name          = "${var.name}-tasks-below-desired"
   alarm_description   = "${var.service_name} runs fewer tasks than desired: look at the service events (placement, failing health checks, image pull). Needs Container Insights on the cluster."
   comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.alarm_thresholds.tasks_below_desired
-  evaluation_periods  = var.alarm_evaluation.evaluation_periods
-  datapoints_to_alarm = var.alarm_evaluation.datapoints_to_alarm
+  threshold           = local.alarm_settings["tasks-below-desired"].threshold
+  evaluation_periods  = local.alarm_settings["tasks-below-desired"].evaluation_periods
+  datapoints_to_alarm = local.alarm_settings["tasks-below-desired"].datapoints_to_alarm
   # Container Insights reports every minute; silence means the service or its metrics are gone.
   treat_missing_data = "breaching"
 

@@ -134,6 +134,32 @@ variable "alarm_thresholds" {
   }
 }
 
+variable "alarms" {
+  description = "Per-alarm settings, keyed by alarm (cpu-high, memory-high, alb-5xx, target-5xx, unhealthy-hosts, p99-latency, tasks-below-desired): enable = false drops it (e.g. alb-5xx on all but one service sharing an ALB, which then alarms once), threshold, evaluation_periods and datapoints_to_alarm replace alarm_thresholds' and alarm_evaluation's for that alarm only."
+  type = map(object({
+    enable              = optional(bool, true)
+    threshold           = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.alarms) : contains(["cpu-high", "memory-high", "alb-5xx", "target-5xx", "unhealthy-hosts", "p99-latency", "tasks-below-desired"], k)])
+    error_message = "alarms has keys ${jsonencode(keys(var.alarms))}; each must name an alarm of the module: cpu-high, memory-high, alb-5xx, target-5xx, unhealthy-hosts, p99-latency or tasks-below-desired."
+  }
+
+  validation {
+    condition = alltrue([for a in values(var.alarms) : (
+      (a.threshold == null || try(a.threshold >= 0, false)) &&
+      (a.evaluation_periods == null || try(a.evaluation_periods >= 1 && floor(a.evaluation_periods) == a.evaluation_periods, false)) &&
+      (a.datapoints_to_alarm == null || try(a.datapoints_to_alarm >= 1 && a.datapoints_to_alarm <= coalesce(a.evaluation_periods, a.datapoints_to_alarm), false))
+    )])
+    error_message = "alarms: threshold must be >= 0, evaluation_periods a whole number >= 1, and datapoints_to_alarm between 1 and the alarm's evaluation_periods."
+  }
+}
+
 variable "alarm_evaluation" {
   description = "How alarms judge: period in seconds, number of periods evaluated, and how many of them must breach (M of N)."
   type = object({

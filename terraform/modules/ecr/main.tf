@@ -72,9 +72,21 @@ locals {
     }
     action = { type = "expire" }
   }
+  # One rule per model sharing the repository: each keeps its own newest images, which the
+  # catch-all tagged rule below can then no longer expire.
+  extra_tagged_rules = [for r in var.lifecycle_policy.tagged_rules : {
+    description = coalesce(r.description, "Keep the newest ${r.keep_count} images tagged ${join(", ", length(r.tag_prefixes) > 0 ? [for p in r.tag_prefixes : "${p}*"] : r.tag_patterns)}")
+    selection = merge(
+      { tagStatus = "tagged", countType = "imageCountMoreThan", countNumber = r.keep_count },
+      length(r.tag_prefixes) > 0 ? { tagPrefixList = r.tag_prefixes } : { tagPatternList = r.tag_patterns },
+    )
+    action = { type = "expire" }
+  }]
   lifecycle_rules = concat(
     length(var.lifecycle_policy.protected_tags) > 0 ? [local.protect_rule] : [],
-    [local.release_rule, local.untagged_rule, local.tagged_rule],
+    [local.release_rule],
+    local.extra_tagged_rules,
+    [local.untagged_rule, local.tagged_rule],
   )
 }
 

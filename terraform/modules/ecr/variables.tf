@@ -81,8 +81,10 @@ variable "lifecycle_policy" {
     images tagged <prefix><anything> (every deployed image gets release-<n>) are kept, whatever
     the rules below them select (an image a higher-priority rule matches cannot be expired by a
     lower one). untagged_expiry_days: untagged images are deleted after this many days.
-    keep_tagged_count: how many of the newest other images whose tag matches tagged_patterns
-    (CI builds) are kept.
+    tagged_rules: more rules, one per model sharing the repository, each keeping the newest
+    keep_count images whose tag starts with one of tag_prefixes (or matches one of tag_patterns),
+    judged after the release rule and before the untagged one. keep_tagged_count: how many of the
+    newest other images whose tag matches tagged_patterns (CI builds) are kept.
   EOT
   type = object({
     release_tag_prefix   = optional(string, "release-")
@@ -91,6 +93,12 @@ variable "lifecycle_policy" {
     tagged_patterns      = optional(list(string), ["*"])
     untagged_expiry_days = optional(number, 7)
     protected_tags       = optional(list(string), [])
+    tagged_rules = optional(list(object({
+      description  = optional(string)
+      tag_prefixes = optional(list(string), [])
+      tag_patterns = optional(list(string), [])
+      keep_count   = number
+    })), [])
   })
   default  = {}
   nullable = false
@@ -118,6 +126,24 @@ variable "lifecycle_policy" {
   validation {
     condition     = length(var.lifecycle_policy.tagged_patterns) >= 1 && alltrue([for p in var.lifecycle_policy.tagged_patterns : length(regexall("\\*", p)) <= 4 && length(p) > 0])
     error_message = "lifecycle_policy.tagged_patterns must hold at least one non-empty pattern with at most 4 '*' wildcards each (ECR's limit), e.g. [\"*\"] or [\"v*\"]."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.lifecycle_policy.tagged_rules : (length(r.tag_prefixes) > 0) != (length(r.tag_patterns) > 0)])
+    error_message = "Each of lifecycle_policy.tagged_rules needs exactly one of tag_prefixes (e.g. [\"churn-\"]) or tag_patterns (e.g. [\"churn-*\"]): ECR refuses a rule with both, and one with neither would select every tagged image."
+  }
+
+  validation {
+    condition = alltrue([for r in var.lifecycle_policy.tagged_rules : alltrue(concat(
+      [for p in r.tag_prefixes : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,126}$", p))],
+      [for p in r.tag_patterns : length(p) > 0 && length(regexall("\\*", p)) <= 4],
+    ))])
+    error_message = "lifecycle_policy.tagged_rules: tag_prefixes must be starts of image tags (letters, digits, '_', '.', '-', no '*'), e.g. \"churn-\"; tag_patterns non-empty with at most 4 '*' wildcards each (ECR's limit), e.g. \"churn-*\"."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.lifecycle_policy.tagged_rules : r.keep_count >= 1 && floor(r.keep_count) == r.keep_count])
+    error_message = "Each of lifecycle_policy.tagged_rules needs keep_count, a whole number >= 1 of images to keep (0 would expire an image just pushed)."
   }
 
   validation {

@@ -49,9 +49,11 @@ data "aws_iam_policy_document" "instance_assume" {
 }
 
 resource "aws_iam_role" "instance" {
-  name               = "${var.name}-ecs-instance"
-  description        = "ECS container instances of cluster ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.instance_assume.json
+  name                 = "${var.name}-ecs-instance"
+  description          = "ECS container instances of cluster ${var.name}"
+  assume_role_policy   = data.aws_iam_policy_document.instance_assume.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
 
   tags = var.tags
 }
@@ -68,6 +70,7 @@ resource "aws_iam_role_policy_attachment" "instance" {
 
 resource "aws_iam_instance_profile" "instance" {
   name = "${var.name}-ecs-instance"
+  path = var.iam_role_path
   role = aws_iam_role.instance.name
 
   tags = var.tags

@@ -238,3 +238,26 @@ variable "enable_ssm_session_manager" {
   default     = true
   nullable    = false
 }
+
+variable "iam_role_path" {
+  description = "IAM path of the container instances' IAM role and instance profile (e.g. \"/mlinfra/\"), for organisations that give teams a path of their own."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam_role_path))
+    error_message = "iam_role_path is \"${var.iam_role_path}\"; set a path that starts and ends with \"/\" (e.g. \"/mlinfra/\"), or \"/\" for none."
+  }
+}
+
+variable "iam_role_permissions_boundary" {
+  description = "ARN of the managed policy set as the permissions boundary of the container instances' IAM role; null sets none. Organisations that enforce boundaries refuse roles created without one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.iam_role_permissions_boundary))
+    error_message = "iam_role_permissions_boundary must be the ARN of an IAM managed policy, \"arn:aws:iam::<account>:policy/<name>\"; leave it null for no boundary."
+  }
+}

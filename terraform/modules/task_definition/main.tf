@@ -167,9 +167,11 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-task-execution"
-  description        = "ECS pulls the image, writes logs and reads the secrets of ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task-execution"
+  description          = "ECS pulls the image, writes logs and reads the secrets of ${var.name}"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
 
   tags = var.tags
 }
@@ -185,9 +187,11 @@ resource "aws_iam_role_policy" "execution" {
 ################################################################################
 
 resource "aws_iam_role" "task" {
-  name               = "${var.name}-task"
-  description        = "What the ${var.name} application may call in AWS"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task"
+  description          = "What the ${var.name} application may call in AWS"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
 
   tags = var.tags
 }
@@ -204,54 +208,11 @@ resource "aws_iam_role_policy" "task" {
 # Service
 ################################################################################
 
-# Two resources because ignore_changes cannot depend on a variable: the autoscaled one leaves
-# desired_count to Application Auto Scaling. Their bodies must stay identical otherwise.
+# One service, as terraform-aws-modules/ecs has it: desired_count seeds the service and is then
+# left to whoever scales it (Application Auto Scaling, or an operator). Two resources, one per
+# value of enable_autoscaling, used to share one ECS name, so switching replaced the service.
 resource "aws_ecs_service" "this" {
-  count = var.enable_autoscaling ? 0 : 1
-
-  name                               = var.name
-  cluster                            = var.cluster_arn
-  task_definition                    = aws_ecs_task_definition.this.arn
-  desired_count                      = var.desired_count
-  deployment_minimum_healthy_percent = var.deployment.minimum_healthy_percent
-  deployment_maximum_percent         = var.deployment.maximum_percent
-  health_check_grace_period_seconds  = var.deployment.health_check_grace_period_seconds
-  wait_for_steady_state              = var.deployment.wait_for_steady_state
-  enable_ecs_managed_tags            = true
-  propagate_tags                     = "SERVICE"
-  enable_execute_command             = false
-
-  capacity_provider_strategy {
-    capacity_provider = var.capacity_provider_name
-    weight            = 1
-    base              = 0
-  }
-
-  load_balancer {
-    target_group_arn = var.target_group_arn
-    container_name   = var.name
-    container_port   = var.container_port
-  }
-
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = var.deployment.rollback_on_failure
-  }
-
-  dynamic "ordered_placement_strategy" {
-    for_each = var.placement_spread
-
-    content {
-      type  = "spread"
-      field = ordered_placement_strategy.value
-    }
-  }
-
-  tags = var.tags
-}
-
-resource "aws_ecs_service" "autoscaled" {
-  count = var.enable_autoscaling ? 1 : 0
+  count = 1 # keeps the address aws_ecs_service.this[0] that callers without autoscaling have
 
   name                               = var.name
   cluster                            = var.cluster_arn
@@ -294,10 +255,23 @@ resource "aws_ecs_service" "autoscaled" {
   tags = var.tags
 
   lifecycle {
-    ignore_changes = [desired_count] # the autoscaling target owns it
+    ignore_changes = [desired_count] # the count at creation only: autoscaling (or an operator) owns it afterwards
+  }
+}
+
+# Callers that had enable_autoscaling = true keep their service: no replacement on upgrade.
+moved {
+  from = aws_ecs_service.autoscaled
+  to   = aws_ecs_service.this
+}
+
+check "enable_autoscaling_is_deprecated" {
+  assert {
+    condition     = var.enable_autoscaling == null
+    error_message = "enable_autoscaling is set to ${coalesce(var.enable_autoscaling, false)} but no longer changes anything: desired_count is always only the count the service starts with (see the README's Upgrade notes). Remove enable_autoscaling from the module call."
   }
 }
 
 locals {
-  service = one(concat(aws_ecs_service.this, aws_ecs_service.autoscaled))
+  service = aws_ecs_service.this[0]
 }

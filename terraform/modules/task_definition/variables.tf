@@ -225,6 +225,29 @@ variable "repository_arn" {
   }
 }
 
+variable "iam_role_path" {
+  description = "IAM path of both roles, task execution and task (e.g. \"/mlinfra/\"), for organisations that give teams a path of their own."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam_role_path))
+    error_message = "iam_role_path is \"${var.iam_role_path}\"; set a path that starts and ends with \"/\" (e.g. \"/mlinfra/\"), or \"/\" for none."
+  }
+}
+
+variable "iam_role_permissions_boundary" {
+  description = "ARN of the managed policy set as the permissions boundary of both roles, task execution and task; null sets none. Organisations that enforce boundaries refuse roles created without one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.iam_role_permissions_boundary))
+    error_message = "iam_role_permissions_boundary must be the ARN of an IAM managed policy, \"arn:aws:iam::<account>:policy/<name>\"; leave it null for no boundary."
+  }
+}
+
 ################################################################################
 # Task IAM Role
 ################################################################################
@@ -278,7 +301,7 @@ variable "target_group_arn" {
 }
 
 variable "desired_count" {
-  description = "Number of tasks to run. With enable_autoscaling it only seeds the service; the autoscaling target owns it afterwards."
+  description = "Number of tasks the service starts with. Terraform ignores later changes (ignore_changes): the autoscaling module's target, or an operator, owns the count afterwards."
   type        = number
   default     = 2
   nullable    = false
@@ -290,10 +313,9 @@ variable "desired_count" {
 }
 
 variable "enable_autoscaling" {
-  description = "Set true when an Application Auto Scaling target (the autoscaling module) manages the task count: Terraform then leaves desired_count alone. Switching it replaces the service."
+  description = "Deprecated, no effect: desired_count is now always only the starting count, so switching autoscaling on or off needs nothing here (setting it warns). Remove it from the module call."
   type        = bool
-  default     = false
-  nullable    = false
+  default     = null
 }
 
 variable "deployment" {

@@ -287,3 +287,82 @@ run "rejects_bad_waf" {
 
   expect_failures = [var.waf]
 }
+
+run "defaults_add_no_other_ingress" {
+  command = plan
+
+  assert {
+    condition     = aws_lb.this.ip_address_type == "ipv4" && length(aws_vpc_security_group_ingress_rule.listener_other) == 0
+    error_message = "By default the ALB is IPv4 only and admits only ingress_cidr_blocks, as before."
+  }
+}
+
+run "dualstack_prefix_list_and_security_group_ingress" {
+  command = plan
+
+  variables {
+    ip_address_type            = "dualstack"
+    certificate_arn            = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+    ssl_policy                 = "ELBSecurityPolicy-TLS-1-2-Ext-2018-06"
+    ingress_cidr_blocks        = []
+    ingress_ipv6_cidr_blocks   = ["::/0"]
+    ingress_prefix_list_ids    = ["pl-0123abcd"]
+    ingress_security_group_ids = ["sg-0a1b2c3d4e"]
+  }
+
+  assert {
+    condition     = aws_lb.this.ip_address_type == "dualstack" && aws_lb_listener.https[0].ssl_policy == "ELBSecurityPolicy-TLS-1-2-Ext-2018-06"
+    error_message = "A dualstack ALB must be asked for, and a TLS-1.2-only policy accepted."
+  }
+  assert {
+    condition = (
+      length(aws_vpc_security_group_ingress_rule.listener) == 0 &&
+      aws_vpc_security_group_ingress_rule.listener_other["http-ipv6-0"].cidr_ipv6 == "::/0" &&
+      aws_vpc_security_group_ingress_rule.listener_other["https-ipv6-0"].from_port == 443 &&
+      aws_vpc_security_group_ingress_rule.listener_other["http-pl-0"].prefix_list_id == "pl-0123abcd" &&
+      aws_vpc_security_group_ingress_rule.listener_other["https-sg-0"].referenced_security_group_id == "sg-0a1b2c3d4e" &&
+      length(aws_vpc_security_group_ingress_rule.listener_other) == 6
+    )
+    error_message = "Each listener port must admit each IPv6 CIDR, prefix list and security group."
+  }
+}
+
+run "ipv6_ingress_needs_dualstack" {
+  command = plan
+
+  variables {
+    ingress_ipv6_cidr_blocks = ["::/0"]
+  }
+
+  expect_failures = [aws_lb.this]
+}
+
+run "no_ingress_at_all_is_refused" {
+  command = plan
+
+  variables {
+    ingress_cidr_blocks = []
+  }
+
+  expect_failures = [aws_security_group.this]
+}
+
+run "rejects_bad_ingress_sources_and_tls_1_0_policies" {
+  command = plan
+
+  variables {
+    ip_address_type            = "ipv6"
+    ingress_ipv6_cidr_blocks   = ["10.0.0.0/8"]
+    ingress_prefix_list_ids    = ["com.amazonaws.global.cloudfront.origin-facing"]
+    ingress_security_group_ids = ["my-group"]
+    ssl_policy                 = "ELBSecurityPolicy-TLS13-1-0-2021-06"
+  }
+
+  expect_failures = [
+    var.ip_address_type,
+    var.ingress_ipv6_cidr_blocks,
+    var.ingress_prefix_list_ids,
+    var.ingress_security_group_ids,
+    var.ssl_policy,
+  ]
+}

@@ -256,6 +256,50 @@ run "dashboard_without_alarms" {
   }
 }
 
+run "per_alarm_switch_threshold_and_evaluation" {
+  command = plan
+
+  variables {
+    load_balancer = {
+      arn_suffix              = "app/mlinfra-prod/50dc6c495c0c9188"
+      target_group_arn_suffix = "targetgroup/mlinfra-prod-1a2b/943f017f100becff"
+    }
+    alarms = {
+      alb-5xx             = { enable = false } # a second service on a shared ALB: the first one alarms
+      p99-latency         = { threshold = 2.5, evaluation_periods = 10, datapoints_to_alarm = 8 }
+      tasks-below-desired = { enable = false }
+    }
+  }
+
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.metric), "alb-5xx") && contains(keys(aws_cloudwatch_metric_alarm.metric), "target-5xx") && length(aws_cloudwatch_metric_alarm.tasks_below_desired) == 0
+    error_message = "enable = false must drop that alarm only."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].threshold == 2.5 && strcontains(aws_cloudwatch_metric_alarm.metric["p99-latency"].alarm_description, "above 2.5 s") &&
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].evaluation_periods == 10 &&
+      aws_cloudwatch_metric_alarm.metric["p99-latency"].datapoints_to_alarm == 8 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].evaluation_periods == 5 &&
+      aws_cloudwatch_metric_alarm.metric["cpu-high"].datapoints_to_alarm == 3
+    )
+    error_message = "An alarm's own threshold and evaluation must replace the module-wide ones for it alone."
+  }
+}
+
+run "rejects_bad_alarm_settings" {
+  command = plan
+
+  variables {
+    alarms = {
+      cpu_high    = { enable = false }
+      memory-high = { evaluation_periods = 2, datapoints_to_alarm = 3 }
+    }
+  }
+
+  expect_failures = [var.alarms]
+}
+
 run "rejects_bad_inputs" {
   command = plan
 

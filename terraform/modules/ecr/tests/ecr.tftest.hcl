@@ -107,6 +107,53 @@ run "release_images_outrank_the_busy_rules" {
   }
 }
 
+run "models_sharing_a_repository_each_keep_their_own" {
+  command = plan
+
+  variables {
+    lifecycle_policy = {
+      tagged_rules = [
+        { tag_prefixes = ["churn-"], keep_count = 5 },
+        { tag_patterns = ["price-*-gpu"], keep_count = 2, description = "Keep two GPU builds of price" },
+      ]
+    }
+  }
+
+  assert {
+    condition = [for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : [r.rulePriority, r.description]] == [
+      [1, "Keep the newest 20 images tagged release-*"],
+      [2, "Keep the newest 5 images tagged churn-*"],
+      [3, "Keep two GPU builds of price"],
+      [4, "Expire untagged images after 7 days"],
+      [5, "Keep the newest 30 other tagged images"],
+    ]
+    error_message = "tagged_rules must come, in their order, after the release rule and before the untagged and catch-all rules."
+  }
+  assert {
+    condition = [for r in slice(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules, 1, 3) : r.selection] == [
+      { tagStatus = "tagged", tagPrefixList = ["churn-"], countType = "imageCountMoreThan", countNumber = 5 },
+      { tagStatus = "tagged", tagPatternList = ["price-*-gpu"], countType = "imageCountMoreThan", countNumber = 2 },
+    ]
+    error_message = "Each tagged rule must select its prefixes (or its patterns) and keep its keep_count."
+  }
+}
+
+run "rejects_bad_tagged_rules" {
+  command = plan
+
+  variables {
+    lifecycle_policy = {
+      tagged_rules = [
+        { tag_prefixes = ["churn-"], tag_patterns = ["churn-*"], keep_count = 0 },
+        { keep_count = 3 },
+        { tag_prefixes = ["churn-*"], keep_count = 3 },
+      ]
+    }
+  }
+
+  expect_failures = [var.lifecycle_policy]
+}
+
 run "rejects_bad_release_rule" {
   command = plan
 

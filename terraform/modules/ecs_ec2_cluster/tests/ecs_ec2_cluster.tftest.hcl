@@ -120,6 +120,40 @@ run "custom_ami_no_protection_no_ssm" {
   }
 }
 
+run "iam_role_path_and_permissions_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "/mlinfra/"
+    iam_role_permissions_boundary = "arn:aws:iam::123456789012:policy/team-boundary"
+  }
+
+  assert {
+    condition     = aws_iam_role.instance.path == "/mlinfra/" && aws_iam_instance_profile.instance.path == "/mlinfra/" && aws_iam_role.instance.permissions_boundary == "arn:aws:iam::123456789012:policy/team-boundary"
+    error_message = "The instance role and profile must take the given path, and the role the given permissions boundary."
+  }
+}
+
+run "iam_defaults_set_no_boundary" {
+  command = plan
+
+  assert {
+    condition     = aws_iam_role.instance.path == "/" && aws_iam_role.instance.permissions_boundary == null
+    error_message = "By default the instance role sits at \"/\" with no permissions boundary, as before."
+  }
+}
+
+run "rejects_bad_iam_role_path_and_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "mlinfra"
+    iam_role_permissions_boundary = "team-boundary"
+  }
+
+  expect_failures = [var.iam_role_path, var.iam_role_permissions_boundary]
+}
+
 run "rejects_bad_inputs" {
   command = plan
 

@@ -64,8 +64,8 @@ run "defaults_are_secure" {
     error_message = "Without secrets, the execution role must read none."
   }
   assert {
-    condition     = length(aws_ecs_service.this) == 1 && length(aws_ecs_service.autoscaled) == 0 && aws_ecs_service.this[0].desired_count == 2
-    error_message = "Without autoscaling, Terraform owns desired_count (2 by default)."
+    condition     = length(aws_ecs_service.this) == 1 && aws_ecs_service.this[0].desired_count == 2
+    error_message = "The service must start with desired_count tasks (2 by default)."
   }
   assert {
     condition     = aws_ecs_service.this[0].deployment_circuit_breaker[0].enable && aws_ecs_service.this[0].deployment_circuit_breaker[0].rollback
@@ -93,10 +93,9 @@ run "secrets_autoscaling_and_custom_container" {
   command = plan
 
   variables {
-    container_port     = 9000
-    enable_autoscaling = true
-    desired_count      = 3
-    environment        = { LOG_LEVEL = "debug" }
+    container_port = 9000
+    desired_count  = 3
+    environment    = { LOG_LEVEL = "debug" }
     secrets = {
       API_TOKEN = "arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token"
       DB_PASS   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::"
@@ -110,13 +109,13 @@ run "secrets_autoscaling_and_custom_container" {
   }
 
   assert {
-    condition     = aws_ecs_service.autoscaled[0].tags == tomap({ Team = "ml" }) && aws_ecs_service.autoscaled[0].propagate_tags == "SERVICE" && aws_ecs_task_definition.this.tags == tomap({ Team = "ml" })
+    condition     = aws_ecs_service.this[0].tags == tomap({ Team = "ml" }) && aws_ecs_service.this[0].propagate_tags == "SERVICE" && aws_ecs_task_definition.this.tags == tomap({ Team = "ml" })
     error_message = "tags must reach the service and the task definition, and the service must propagate them to its tasks."
   }
 
   assert {
-    condition     = length(aws_ecs_service.this) == 0 && length(aws_ecs_service.autoscaled) == 1
-    error_message = "With autoscaling, the service whose desired_count Terraform ignores must be used."
+    condition     = aws_ecs_service.this[0].desired_count == 3
+    error_message = "desired_count must reach the new service."
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].secrets == [{ name = "API_TOKEN", valueFrom = "arn:aws:ssm:eu-west-1:123456789012:parameter/mlinfra/token" }, { name = "DB_PASS", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::" }]
@@ -139,7 +138,7 @@ run "secrets_autoscaling_and_custom_container" {
     error_message = "A given health check command and container port must be used."
   }
   assert {
-    condition     = aws_ecs_service.autoscaled[0].deployment_minimum_healthy_percent == 50 && aws_ecs_service.autoscaled[0].deployment_circuit_breaker[0].rollback == false
+    condition     = aws_ecs_service.this[0].deployment_minimum_healthy_percent == 50 && aws_ecs_service.this[0].deployment_circuit_breaker[0].rollback == false
     error_message = "deployment settings must reach the service."
   }
 }
@@ -187,6 +186,50 @@ run "rejects_bad_capabilities" {
   }
 
   expect_failures = [var.linux_capabilities]
+}
+
+run "iam_role_path_and_permissions_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "/mlinfra/"
+    iam_role_permissions_boundary = "arn:aws:iam::123456789012:policy/team-boundary"
+  }
+
+  assert {
+    condition     = alltrue([for role in [aws_iam_role.execution, aws_iam_role.task] : role.path == "/mlinfra/" && role.permissions_boundary == "arn:aws:iam::123456789012:policy/team-boundary"])
+    error_message = "Both roles (execution and task) must take the given path and permissions boundary."
+  }
+}
+
+run "iam_defaults_set_no_boundary" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for role in [aws_iam_role.execution, aws_iam_role.task] : role.path == "/" && role.permissions_boundary == null])
+    error_message = "By default both roles sit at \"/\" with no permissions boundary, as before."
+  }
+}
+
+run "rejects_bad_iam_role_path_and_boundary" {
+  command = plan
+
+  variables {
+    iam_role_path                 = "/mlinfra"
+    iam_role_permissions_boundary = "arn:aws:iam::123456789012:role/not-a-policy"
+  }
+
+  expect_failures = [var.iam_role_path, var.iam_role_permissions_boundary]
+}
+
+run "enable_autoscaling_still_plans_with_a_warning" {
+  command = plan
+
+  variables {
+    enable_autoscaling = true
+  }
+
+  expect_failures = [check.enable_autoscaling_is_deprecated]
 }
 
 run "rejects_bad_inputs" {
