@@ -42,7 +42,6 @@ module "task_definition" {
   capacity_provider_name = module.cluster.capacity_provider_name
   target_group_arn       = module.alb.target_group_arn
   desired_count          = var.scaling.desired_count
-  enable_autoscaling     = true
 
   tags = local.tags
 }
