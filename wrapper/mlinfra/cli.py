@@ -395,7 +395,7 @@ def monitor(
         try:
             window = monitor_.parse_since(since)
         except ValueError as err:
-            raise MlinfraError(str(err)) from None
+            raise ConfigError(str(err)) from None
         connection = _connection(env, rehearse)
         cloudwatch = connection.session().client("cloudwatch")
         report = _step(

@@ -105,14 +105,15 @@ def _drift_alarm(endpoint: str, account: str) -> None:
 
 
 @pytest.mark.parametrize(("factor", "drifted"), [(3.0, True), (1.0, False)])
-def test_living_area_times_three_is_seen_as_drift(predictor, factor, drifted):
+def test_living_area_times_three_is_seen_as_drift(predictor, factor, drifted, tmp_path):
     account = f"{random.randrange(10**11, 10**12)}"
     lines = _serve(predictor, factor)
     with in_process(logs_embedded_metrics, cloudwatch_alarm_evaluation) as endpoint:
         _drift_alarm(endpoint, account)
         _ship(endpoint, lines, account)
         cloudwatch = _client(endpoint, "cloudwatch", account)
-        report = monitor.read(cloudwatch, "local", monitor.parse_since("10m")).to_dict()
+        read = monitor.read(cloudwatch, "local", monitor.parse_since("10m"))
+        report = read.to_dict()
         state = cloudwatch.describe_alarms(AlarmNames=["house-prices-drift"])["MetricAlarms"][0]
     (version,) = report["versions"]
     features = {f["feature"]: f for f in version["features"]}
@@ -127,6 +128,8 @@ def test_living_area_times_three_is_seen_as_drift(predictor, factor, drifted):
         assert features["sqft_living"]["psi_last"] > 1.0
         assert features["sqft_living"]["out_of_range_percent"] > 10
     assert state["StateValue"] == ("ALARM" if drifted else "OK")
+    monitor.plot(read, tmp_path / "signals.png")
+    assert (tmp_path / "signals.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(json.dumps({"factor": factor, "psi": features["sqft_living"]["psi_last"]}))
 
 
