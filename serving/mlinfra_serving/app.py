@@ -22,6 +22,7 @@ from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.middleware import RequestLogMiddleware, UnknownMethodMiddleware
 from mlinfra_serving.openapi import openapi_document
 from mlinfra_serving.predictor import Predictor
+from mlinfra_serving.signals import Signals
 
 # Falcon's own errors by status. Any other 4xx is a bad_request; a 5xx is a fault of the
 # service (in practice Falcon's 500 for an unhandled exception).
@@ -66,13 +67,17 @@ def _serialize_http_error(
 
 
 def create_app(
-    predictor: Predictor | None, settings: Settings | None = None, api_key: ApiKey | None = None
+    predictor: Predictor | None,
+    settings: Settings | None = None,
+    api_key: ApiKey | None = None,
+    signals: Signals | None = None,
 ) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     """The service. ``predictor`` None serves liveness but answers 503 to readiness and predictions.
-    ``api_key`` set: every route of ``auth.PROTECTED_ROUTES`` requires it in ``X-API-Key``."""
+    ``api_key`` set: every route of ``auth.PROTECTED_ROUTES`` requires it in ``X-API-Key``.
+    ``signals`` set: predictions feed it (EMF lines, ``signals.py``)."""
     settings = settings or Settings()
     # NOTE: Any: falcon types its middleware protocols only in its private falcon._typing.
-    middleware: list[Any] = [RequestLogMiddleware()]
+    middleware: list[Any] = [RequestLogMiddleware(signals)]
     if api_key is not None:
         middleware.append(ApiKeyMiddleware(api_key))
     # After the key: a protected route answers 401 to any method without it.
@@ -82,7 +87,7 @@ def create_app(
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/predict", resources.PredictResource(predictor, settings))
+    app.add_route("/predict", resources.PredictResource(predictor, settings, signals))
     app.add_route("/health", resources.HealthResource(predictor))
     app.add_route("/ready", resources.ReadyResource(predictor))
     app.add_route("/metadata", resources.MetadataResource(predictor))

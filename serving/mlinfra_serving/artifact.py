@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlinfra_serving.reference import Reference, ReferenceError
+
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
 REQUIRED_METADATA = ("model_version", "sha256", "features")
@@ -128,6 +130,11 @@ class ModelArtifact:
     def feature_names(self) -> list[str]:
         return [spec.name for spec in self.features]
 
+    @property
+    def reference(self) -> Reference | None:
+        """The training distribution ``mlinfra train`` stored; None for an older artifact."""
+        return reference_of(self.metadata)
+
     @classmethod
     def load(cls, model_dir: Path) -> ModelArtifact:
         """The artifact in ``model_dir``; ArtifactError naming what is missing or does not check."""
@@ -136,9 +143,19 @@ class ModelArtifact:
         return cls(model_dir, str(metadata["sha256"]), str(metadata["model_version"]), metadata)
 
 
+def reference_of(metadata: dict[str, Any]) -> Reference | None:
+    names = [spec.name for spec in feature_specs(metadata)]
+    try:
+        return Reference.from_metadata(metadata, names)
+    except ReferenceError as err:
+        raise ArtifactError(f"metadata.json: {err}") from err
+
+
 def write_artifact(model_dir: Path, metadata: dict[str, Any]) -> ModelArtifact:
     """Write ``metadata`` as ``metadata.json`` beside ``model_dir/model.txt`` and read the folder
     back, checked as the service checks it at start-up."""
     text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     (model_dir / METADATA_FILE).write_text(text)
-    return ModelArtifact.load(model_dir)
+    artifact = ModelArtifact.load(model_dir)
+    artifact.reference  # noqa: B018 (checked as the service checks it)
+    return artifact

@@ -11,6 +11,7 @@ import sys
 
 import falcon.asgi
 
+from mlinfra_serving import signals
 from mlinfra_serving.app import create_app
 from mlinfra_serving.artifact import ArtifactError
 from mlinfra_serving.auth import load_api_key
@@ -24,6 +25,7 @@ def load_application() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Respo
         settings = Settings.from_env()
         api_key = load_api_key()
         predictor = Predictor.load(settings.model_dir, settings.model_backend)
+        model_signals = signals.load(predictor.reference, predictor.version)
     except (ArtifactError, SettingsError) as err:
         log_event(
             "startup failed",
@@ -45,7 +47,7 @@ def load_application() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Respo
         features=predictor.feature_names,
         api_key_required=api_key is not None,
     )
-    return create_app(predictor, settings, api_key)
+    return create_app(predictor, settings, api_key, model_signals)
 
 
 application = load_application()

@@ -162,6 +162,16 @@ def log_event(message: str, level: int = logging.INFO, **fields: Any) -> None:
     get_logger().log(level, message, extra={"fields": fields})
 
 
+def write_line(line: str) -> None:
+    """Write a line formatted by the caller (an EMF document) the way log lines go."""
+    writer = _background
+    if writer is None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return
+    writer.put_line(line)
+
+
 def log_request(**fields: Any) -> None:
     """The line every request ends with: ``log_event("request", **fields)``, made faster.
 

@@ -13,6 +13,7 @@ import falcon.routing
 
 from mlinfra_serving import metrics
 from mlinfra_serving.logs import log_request
+from mlinfra_serving.signals import PREDICT_ROUTE, Signals
 
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Amzn-Trace-Id")
 # NOTE: ids are echoed into headers and logs; refuse anything that could forge either.
@@ -40,7 +41,11 @@ def request_id_of(req: falcon.asgi.Request) -> str:
 
 class RequestLogMiddleware:
     """Gives every request an id (the caller's ``X-Request-ID`` / ``X-Amzn-Trace-Id`` or a new
-    one), returns it as ``X-Request-ID``, and logs and counts the request when it ends."""
+    one), returns it as ``X-Request-ID``, and logs and counts the request when it ends (in
+    ``signals`` too, for predictions, when the model has a reference)."""
+
+    def __init__(self, signals: Signals | None = None) -> None:
+        self._signals = signals
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         req.context.started = time.perf_counter()
@@ -59,6 +64,8 @@ class RequestLogMiddleware:
         status = resp.status_code
         resp.set_header("X-Request-ID", req.context.request_id)
         metrics.observe_request(method_label(req.method), route, status, seconds)
+        if self._signals is not None and route == PREDICT_ROUTE:
+            self._signals.request(status, seconds)
         log_request(
             method=req.method,
             path=req.path,

@@ -14,9 +14,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mlinfra_serving.artifact import MODEL_FILE, ArtifactError, FeatureSpec, ModelArtifact
+from mlinfra_serving.artifact import (
+    MODEL_FILE,
+    ArtifactError,
+    FeatureSpec,
+    ModelArtifact,
+    reference_of,
+)
 from mlinfra_serving.compiled import CompiledModel, read_manifest
 from mlinfra_serving.config import MODEL_BACKENDS
+from mlinfra_serving.reference import Reference
 
 
 class Backend(Protocol):
@@ -95,6 +102,10 @@ class Predictor:
     def feature_names(self) -> list[str]:
         return [spec.name for spec in self.features]
 
+    @property
+    def reference(self) -> Reference | None:
+        return reference_of(self.metadata)
+
     @classmethod
     def load(cls, model_dir: Path, backend: str | None = None) -> Predictor:
         """Load and check ``model_dir``; raise ArtifactError naming what is wrong."""
@@ -105,6 +116,7 @@ class Predictor:
             raise ArtifactError(
                 f"model expects {model.num_feature} features, metadata lists {len(features)}"
             )
+        reference_of(artifact.metadata)
         predictor = cls(model, artifact.metadata, features)
         if not predictor.probe():
             raise ArtifactError(f"{model_dir / MODEL_FILE} gave a non-finite probe prediction")

@@ -10,6 +10,7 @@ from mlinfra_serving import SERVICE_NAME, metrics
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.predictor import Predictor
+from mlinfra_serving.signals import Signals, field_feature
 from mlinfra_serving.validation import (
     check_body_size,
     check_content_type,
@@ -46,10 +47,17 @@ def _not_ready() -> ApiError:
     )
 
 
+# The refusals that say a feature was not given: they count in its MissingRate.
+MISSING_CODES = (ErrorCode.MISSING_FEATURE, ErrorCode.NULL_VALUE)
+
+
 class PredictResource:
-    def __init__(self, predictor: Predictor | None, settings: Settings) -> None:
+    def __init__(
+        self, predictor: Predictor | None, settings: Settings, signals: Signals | None = None
+    ) -> None:
         self._predictor = predictor
         self._settings = settings
+        self._signals = signals
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         limit = self._settings.max_body_bytes
@@ -67,9 +75,18 @@ class PredictResource:
         payload = decode_json(body, limit)
         if self._predictor is None:
             raise _not_ready()
-        parsed = parse_rows(payload, self._predictor.features, self._settings.max_batch_rows)
+        try:
+            parsed = parse_rows(payload, self._predictor.features, self._settings.max_batch_rows)
+        except ApiError as err:
+            if self._signals is not None and err.code in MISSING_CODES:
+                feature = field_feature(err.field, self._signals.feature_names)
+                if feature is not None:
+                    self._signals.missing(feature)
+            raise
         values = self._predictor.predict(parsed.rows)
         metrics.observe_predictions(len(values), parsed.batch)
+        if self._signals is not None:
+            self._signals.predicted(parsed.rows, values)
         result: dict[str, Any] = (
             {"predictions": values, "count": len(values)}
             if parsed.batch

@@ -376,6 +376,56 @@ def status(
 
 
 @app.command()
+def monitor(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    since: Annotated[
+        str, typer.Option("--since", help="How far back to read: 30m, 1h, 2d.")
+    ] = "1h",
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw the signals into this PNG.")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """The model's signals from CloudWatch: per version requests, 5xx and p99, the prediction's
+    PSI against training, and per feature PSI, out-of-range and missing rates."""
+    from mlinfra import monitor as monitor_
+
+    with _handled():
+        try:
+            window = monitor_.parse_since(since)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        connection = _connection(env, rehearse)
+        cloudwatch = connection.session().client("cloudwatch")
+        report = _step(
+            "reading CloudWatch",
+            lambda _say: monitor_.read(cloudwatch, connection.env.name, window),
+        )
+        if plot is not None:
+            try:
+                monitor_.plot(report, plot)
+            except ImportError:
+                raise MlinfraError(
+                    "--plot needs matplotlib, which is not installed.",
+                    hint="pip install matplotlib (or mlinfra[dev]), then run monitor again",
+                ) from None
+        summary = report.to_dict()
+        if json_:
+            reports.print_json(_out(), summary | {"plot": None if plot is None else str(plot)})
+            return
+        if not summary["versions"]:
+            _out().print(
+                f"No signals in {connection.env.label} in the last {since}: the service writes"
+                " them every 10 s while it serves predictions of a model trained with a reference."
+            )
+        for table in reports.monitor_tables(summary):
+            _out().print(table)
+        if plot is not None:
+            _out().print(f"plot: {plot}")
+
+
+@app.command()
 def destroy(
     env: EnvOption = None,
     rehearse: RehearseOption = False,

@@ -249,3 +249,41 @@ def secret_result(console: Console, result: SecretResult, verb: str) -> None:
         "--query SecretString --output text",
         style="dim",
     )
+
+
+def monitor_tables(report: dict[str, Any]) -> list[Table]:
+    """``mlinfra monitor``'s report (``MonitorReport.to_dict()``): a table per model version."""
+
+    def number(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    tables = []
+    threshold = report["drift_threshold"]
+    for version in report["versions"]:
+        share = version["status_5xx_percent"]
+        title = (
+            f"{version['model_version']}: {version['requests']} requests,"
+            f" 5xx {version['status_5xx']} ({number(share, 2)}%), p99 {number(version['p99_ms'], 1)}"
+            f" ms, prediction PSI {number(version['prediction_psi_last'])}"
+        )
+        table = Table(
+            "feature",
+            "PSI",
+            "PSI max",
+            "out of range %",
+            "missing %",
+            "",
+            title=title,
+            title_justify="left",
+        )
+        for feature in version["features"]:
+            table.add_row(
+                feature["feature"],
+                number(feature["psi_last"]),
+                number(feature["psi_max"]),
+                number(feature["out_of_range_percent"], 1),
+                number(feature["missing_percent"], 1),
+                f"[red]drift > {threshold:g}[/red]" if feature["drifted"] else "",
+            )
+        tables.append(table)
+    return tables

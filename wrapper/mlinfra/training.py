@@ -27,6 +27,7 @@ from mlinfra_serving.artifact import (
     sha256_of,
     write_artifact,
 )
+from mlinfra_serving.reference import REFERENCE_KEY, Reference
 
 DATASET_PACKAGE = "Stat2Data"
 DATASET_NAME = "GrinnellHouses"
@@ -138,6 +139,13 @@ def train(model_dir: Path, settings: TrainingSettings | None = None) -> ModelArt
             spec.name: [float(features[:, i].min()), float(features[:, i].max())]
             for i, spec in enumerate(HOUSE_FEATURES)
         },
+        # The inputs and predictions the service's drift signals compare against (every row used:
+        # the training split and the hold-out alike are what the model was built to see).
+        REFERENCE_KEY: Reference.of(
+            [spec.name for spec in HOUSE_FEATURES],
+            features,
+            np.asarray(booster.predict(features, num_threads=1)),
+        ).to_json(),
         "lightgbm_version": lgb.__version__,
         "python_version": platform.python_version(),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),

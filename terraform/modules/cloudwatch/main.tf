@@ -211,6 +211,32 @@ resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
   tags = var.tags
 }
 
+# The service writes MaxFeaturePSI (the largest population stability index of its features
+# against the training reference, over a sliding window) as an EMF log line; CloudWatch Logs
+# extracts it with no agent. No dimension: the alarm holds across model versions.
+resource "aws_cloudwatch_metric_alarm" "drift" {
+  count = var.create_alarms && var.drift_alarm.enable ? 1 : 0
+
+  alarm_name          = "${var.name}-drift"
+  alarm_description   = "A feature of ${var.service_name}'s requests drifted from the training data (PSI above ${var.drift_alarm.threshold}): run mlinfra monitor to see which, then retrain or check the caller."
+  namespace           = var.drift_alarm.namespace
+  metric_name         = "MaxFeaturePSI"
+  statistic           = "Maximum"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.drift_alarm.threshold
+  period              = var.alarm_evaluation.period
+  evaluation_periods  = var.drift_alarm.evaluation_periods
+  datapoints_to_alarm = var.drift_alarm.evaluation_periods
+  # The service writes nothing while it serves nothing: no traffic is no drift.
+  treat_missing_data = "notBreaching"
+
+  actions_enabled = true
+  alarm_actions   = local.alarm_actions
+  ok_actions      = var.enable_ok_actions ? local.alarm_actions : []
+
+  tags = var.tags
+}
+
 ################################################################################
 # Alarm Notifications
 ################################################################################
@@ -325,7 +351,7 @@ locals {
     height = 3
     properties = {
       title  = "Alarms"
-      alarms = concat(values(aws_cloudwatch_metric_alarm.metric)[*].arn, aws_cloudwatch_metric_alarm.tasks_below_desired[*].arn)
+      alarms = concat(values(aws_cloudwatch_metric_alarm.metric)[*].arn, aws_cloudwatch_metric_alarm.tasks_below_desired[*].arn, aws_cloudwatch_metric_alarm.drift[*].arn)
     }
   }] : w if var.create_alarms]
   top = var.create_alarms ? 3 : 0

@@ -9,10 +9,11 @@ output "log_group_arn" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the alarms, keyed by short name (cpu-high, memory-high, tasks-below-desired and, with a load balancer, alb-5xx, target-5xx, unhealthy-hosts, p99-latency)."
+  description = "ARNs of the alarms, keyed by short name (cpu-high, memory-high, tasks-below-desired, drift and, with a load balancer, alb-5xx, target-5xx, unhealthy-hosts, p99-latency)."
   value = merge(
     { for key, alarm in aws_cloudwatch_metric_alarm.metric : key => alarm.arn },
     { for alarm in aws_cloudwatch_metric_alarm.tasks_below_desired : "tasks-below-desired" => alarm.arn },
+    { for alarm in aws_cloudwatch_metric_alarm.drift : "drift" => alarm.arn },
   )
 }
 

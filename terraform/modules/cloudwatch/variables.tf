@@ -160,6 +160,23 @@ variable "alarms" {
   }
 }
 
+variable "drift_alarm" {
+  description = "The drift alarm on the service's MaxFeaturePSI (written by the service as EMF, namespace as its SIGNALS_NAMESPACE): enable, PSI threshold (0.25: a shift worth acting on), and periods that must all breach."
+  type = object({
+    enable             = optional(bool, true)
+    threshold          = optional(number, 0.25)
+    evaluation_periods = optional(number, 3)
+    namespace          = optional(string, "mlinfra")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.drift_alarm.threshold > 0 && var.drift_alarm.evaluation_periods >= 1
+    error_message = "drift_alarm threshold ${var.drift_alarm.threshold} must be > 0 (a PSI, e.g. 0.25) and evaluation_periods ${var.drift_alarm.evaluation_periods} >= 1."
+  }
+}
+
 variable "alarm_evaluation" {
   description = "How alarms judge: period in seconds, number of periods evaluated, and how many of them must breach (M of N)."
   type = object({

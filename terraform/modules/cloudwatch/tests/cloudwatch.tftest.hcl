@@ -78,7 +78,7 @@ run "defaults_without_load_balancer" {
     condition = (
       length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 4 &&
       jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].type == "alarm" &&
-      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 3 &&
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 4 &&
       jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[1].properties.region == "eu-west-1" &&
       jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[3].type == "log" &&
       strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[3].properties.query, "SOURCE '/ecs/svc'")
@@ -158,7 +158,7 @@ run "load_balancer_topic_and_overrides" {
   assert {
     condition = (
       length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 7 &&
-      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 7
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.alarms) == 8
     )
     error_message = "With a load balancer the dashboard adds requests, latency and target health, and shows all seven alarms."
   }
@@ -237,6 +237,57 @@ run "given_key_and_switches_off" {
     condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.alarms[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/mine"
     error_message = "A given key must be used instead of creating one."
   }
+}
+
+run "drift_alarm_on_max_feature_psi" {
+  command = plan
+
+  variables {
+    sns_topic   = { create = true }
+    drift_alarm = { threshold = 0.4, evaluation_periods = 1 }
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.drift[0].namespace == "mlinfra" &&
+      aws_cloudwatch_metric_alarm.drift[0].metric_name == "MaxFeaturePSI" &&
+      aws_cloudwatch_metric_alarm.drift[0].statistic == "Maximum" &&
+      aws_cloudwatch_metric_alarm.drift[0].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.drift[0].threshold == 0.4 &&
+      aws_cloudwatch_metric_alarm.drift[0].evaluation_periods == 1 &&
+      aws_cloudwatch_metric_alarm.drift[0].treat_missing_data == "notBreaching" &&
+      aws_cloudwatch_metric_alarm.drift[0].dimensions == null
+    )
+    error_message = "The drift alarm must watch the largest feature PSI above its threshold, across versions, no traffic being no drift."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.drift[0].alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:svc-alarms"]) && contains(keys(output.alarm_arns), "drift")
+    error_message = "The drift alarm must notify the environment's topic and be among the alarm ARNs."
+  }
+}
+
+run "drift_alarm_off" {
+  command = plan
+
+  variables {
+    drift_alarm = { enable = false }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.drift) == 0
+    error_message = "drift_alarm.enable = false must drop the drift alarm."
+  }
+}
+
+run "rejects_a_non_positive_drift_threshold" {
+  command = plan
+
+  variables {
+    drift_alarm = { threshold = 0 }
+  }
+
+  expect_failures = [var.drift_alarm]
 }
 
 run "dashboard_without_alarms" {

@@ -15,6 +15,7 @@ from mlinfra.emulator.patches import (
     acm_validation_wait,
     appautoscaling_tags,
     autoscaling_unprotected_scale_in,
+    cloudwatch_alarm_evaluation,
     ec2_launch_template_tags,
     ecs_bridge_network_configuration,
     ecs_service_counts,
@@ -22,6 +23,7 @@ from mlinfra.emulator.patches import (
     elbv2_deletion_protection,
     iam_instance_profile_roles,
     iam_managed_policies,
+    logs_embedded_metrics,
 )
 
 PATCHES: tuple[ModuleType, ...] = (
@@ -35,6 +37,8 @@ PATCHES: tuple[ModuleType, ...] = (
     ec2_launch_template_tags,
     acm_validation_wait,
     elbv2_deletion_protection,
+    logs_embedded_metrics,
+    cloudwatch_alarm_evaluation,
 )
 
 
