@@ -158,8 +158,8 @@ class LogShipper:
             last = self._prepare(group, stream, create)
             # Docker's `since` is in whole seconds (and must be > 0); lines up to the last
             # shipped millisecond are skipped here.
-            since = {"since": last // 1000} if last >= 1000 else {}
-            chunks = container.logs(stream=True, follow=True, timestamps=True, **since)
+            since = last // 1000 if last >= 1000 else None
+            chunks = container.logs(stream=True, follow=True, timestamps=True, since=since)
             for raw in _lines(chunks):
                 parsed = parse_log_line(raw)
                 if parsed and parsed[0] > last:
