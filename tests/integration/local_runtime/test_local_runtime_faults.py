@@ -217,9 +217,10 @@ def test_a_field_the_runtime_cannot_honour_is_listed_in_status(
                 "portMappings": [{"containerPort": APP_PORT, "hostPort": 0, "protocol": "tcp"}],
                 "environment": [{"name": "APP_VERSION", "value": "v1"}],
                 "ulimits": [{"name": "nofile", "softLimit": 1000, "hardLimit": 2000}],
+                # awslogs is honoured (the agent ships the output); another driver is not.
                 "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {"awslogs-group": "/x", "awslogs-region": "us-east-1"},
+                    "logDriver": "fluentd",
+                    "options": {"fluentd-address": "127.0.0.1:24224"},
                 },
                 "healthCheck": TOLERANT_HEALTH_CHECK,
             }

@@ -37,7 +37,7 @@ def test_a_task_definition_the_runtime_reads_whole_lists_nothing() -> None:
 
 def test_fields_it_cannot_apply_are_listed_by_path_never_dropped() -> None:
     definition = _definition(
-        logConfiguration={"logDriver": "awslogs", "options": {}},
+        logConfiguration={"logDriver": "splunk", "options": {"splunk-url": "https://x"}},
         dependsOn=[{"containerName": "x", "condition": "START"}],
         mountPoints=[],  # empty: nothing to honour
         portMappings=[

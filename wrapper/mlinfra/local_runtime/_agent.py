@@ -8,6 +8,8 @@ each target as the ALB does (path, timeout, matcher, unhealthy threshold). Then,
 - a task that exits (an OOM kill included) or turns unhealthy (its container health check, or
   the target group's after the service's grace period) is taken out of the proxy, deregistered,
   stopped and kept to show its ``stoppedReason``, and a task of the same revision replaces it;
+- every task's output goes to the emulated CloudWatch Logs, as the awslogs driver sends it
+  (``_logs``);
 - failed tasks of the current revision count toward the deployment circuit breaker, whose
   threshold is ECS's ``min(max(ceil(0.5 * desired), 3), 200)``; when the service enables it
   with rollback, the service goes back to the revision that was steady before (UpdateService in
@@ -53,6 +55,7 @@ from mlinfra.local_runtime._agent_files import (
 )
 from mlinfra.local_runtime._aws import EmulatedAws, ServiceView
 from mlinfra.local_runtime._converge import _Converger, _targets, _upstreams
+from mlinfra.local_runtime._logs import LogShipper
 from mlinfra.local_runtime._spec import LABEL_ENV, LABEL_ROLE
 from mlinfra.local_runtime._tasks import (
     LABEL_STOP_TIMEOUT,
@@ -116,6 +119,7 @@ class Agent:
     def __post_init__(self) -> None:
         self.aws = EmulatedAws(self.endpoint)
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.shipper = LogShipper(self.aws.logs, _say)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -175,6 +179,8 @@ class Agent:
             revisions = read_revisions(self.env)
             view = self.aws.read_service(self.cluster, self.service, revisions.get("current"))
             tasks = list_tasks(self.client, self.env, view.cluster, view.service)
+            for task in tasks:
+                self.shipper.follow(task.container)
             if time.monotonic() >= self.next_check:
                 self._check_targets(view, tasks)
             self._retire_failed(view, tasks)

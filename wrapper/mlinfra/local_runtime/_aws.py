@@ -169,7 +169,7 @@ def _pages(
 
 
 class EmulatedAws:
-    """ECS, ELBv2, Auto Scaling and SSM clients on one emulator endpoint."""
+    """ECS, ELBv2, Auto Scaling, SSM and CloudWatch Logs clients on one emulator endpoint."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -178,6 +178,7 @@ class EmulatedAws:
         self.ssm = self.session.client("ssm")
         self.elbv2 = self.session.client("elbv2")
         self.autoscaling = self.session.client("autoscaling")
+        self.logs = self.session.client("logs")
 
     def read_service(
         self, cluster: str, service: str, task_definition: str | None = None

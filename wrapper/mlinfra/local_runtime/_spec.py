@@ -1,7 +1,7 @@
 """What to run: an ECS task definition translated into Docker's terms (pure functions).
 
 Only the fields an ECS agent applies to a bridge-mode container on EC2 are translated; the
-awslogs log driver is not (containers keep Docker's default logs, read with ``docker logs``).
+awslogs log driver is played by the agent (``_logs``), which ships what Docker keeps.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlinfra.errors import ConfigError
+from mlinfra.local_runtime._logs import AwsLogs, aws_logs
 
 LABEL_ENV = "mlinfra.env"
 LABEL_ROLE = "mlinfra.role"
@@ -105,6 +106,8 @@ class TaskSpec:
     security_opt: list[str] = field(default_factory=list)
     # ECS ulimits as Docker's: [{"Name": "nofile", "Soft": 1024, "Hard": 4096}, ...]
     ulimits: list[dict[str, Any]] = field(default_factory=list)
+    # Where the agent ships the container's output (the awslogs driver), or None.
+    logs: AwsLogs | None = None
     # Field paths of the task definition the runtime does not honour ("containerDefinitions[0].
     # logConfiguration", "taskRoleArn", ...), sorted.
     unhonoured: tuple[str, ...] = ()
@@ -202,10 +205,12 @@ def unhonoured_fields(task_definition: dict[str, Any]) -> tuple[str, ...]:
     ]
     for index, container in enumerate(task_definition.get("containerDefinitions", [])):
         prefix = f"containerDefinitions[{index}]"
+        # awslogs is honoured (the agent ships the output); any other driver is not.
+        read = _CONTAINER_FIELDS_READ | ({"logConfiguration"} if aws_logs(container) else set())
         found += [
             f"{prefix}.{key}"
             for key, value in container.items()
-            if key not in _CONTAINER_FIELDS_READ and _has_value(value)
+            if key not in read and _has_value(value)
         ]
         linux = container.get("linuxParameters") or {}
         found += [
@@ -322,5 +327,6 @@ def task_spec(
         # to Docker's SecurityOpt unchanged.
         security_opt=list(definition.get("dockerSecurityOptions") or []),
         ulimits=_ulimits(definition),
+        logs=aws_logs(definition),
         unhonoured=unhonoured_fields(task_definition),
     )

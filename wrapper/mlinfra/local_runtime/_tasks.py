@@ -14,6 +14,7 @@ from docker.models.containers import Container
 from docker.utils import parse_repository_tag
 
 from mlinfra.errors import DockerError
+from mlinfra.local_runtime._logs import log_labels
 from mlinfra.local_runtime._spec import (
     ECS_DEFAULT_STOP_TIMEOUT_S,
     LABEL_CLUSTER,
@@ -174,6 +175,8 @@ def start_task(
         LABEL_STOP_TIMEOUT: str(spec.stop_timeout_s),
         LABEL_UNHONOURED: ",".join(spec.unhonoured),
     }
+    if spec.logs is not None:
+        labels |= log_labels(spec.logs, spec.container_name)
     try:
         container = client.containers.run(**spec.run_kwargs(name=name, labels=labels))
     except APIError as err:
