@@ -605,13 +605,7 @@ def bench(
         chosen = loadtest.choose_generator(generator)
         if plot is not None:
             # Before the load, not after it: a missing matplotlib should not cost the run.
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise ConfigError(
-                    "--plot needs matplotlib, which is not installed.",
-                    latency_plot.INSTALL_HINT,
-                ) from None
+            latency_plot.require_matplotlib()
         connection = _connection(env, rehearse)
         target = _step("finding the service", lambda _say: deploy.bench_target(connection))
         progress = Progress(

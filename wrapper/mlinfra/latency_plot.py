@@ -21,16 +21,22 @@ def nines(percentile: float) -> float:
     return -math.log10(1 - percentile / 100)
 
 
-def latency_plot(report: BenchReport, target: Path) -> Path:
+def require_matplotlib() -> None:
+    """A ConfigError with the install line when matplotlib is missing (checked before a run)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError(
             "--plot needs matplotlib, which is not installed.", INSTALL_HINT
         ) from None
+
+
+def latency_plot(report: BenchReport, target: Path) -> Path:
+    require_matplotlib()
+    import matplotlib.pyplot as plt
+
     figure, axis = plt.subplots(figsize=(8, 4.5), dpi=110)
     for phase in report.phases:
         pairs = sorted((float(p), ms) for p, ms in phase.percentiles_ms.items() if float(p) < 100)

@@ -252,15 +252,21 @@ class BenchReport:
 # ---------------------------------------------------------------------------------------------
 
 
-def _wrk_phase(
-    target: Target,
-    name: str,
-    body: str,
-    rows: int,
-    connections: int,
-    seconds: int,
-    progress: Progress,
-) -> PhaseResult:
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One phase's load: ``rows`` per request in ``body``, for ``seconds``."""
+
+    name: str
+    body: str
+    rows: int
+    connections: int
+    seconds: int
+
+
+def _wrk_phase(target: Target, spec: PhaseSpec, progress: Progress) -> PhaseResult:
+    name, body, rows, connections, seconds = (
+        spec.name, spec.body, spec.rows, spec.connections, spec.seconds
+    )  # fmt: skip
     # NOTE: wrk does not check certificates; the key goes in wrk's environment, not its argv.
     process = wrk.start_wrk(
         f"{target.url}/predict",
@@ -308,17 +314,12 @@ def _error_kind(err: httpx.HTTPError) -> str:
     return err.__class__.__name__
 
 
-def _python_phase(
-    target: Target,
-    name: str,
-    body: str,
-    rows: int,
-    connections: int,
-    seconds: int,
-    progress: Progress,
-) -> PhaseResult:
+def _python_phase(target: Target, spec: PhaseSpec, progress: Progress) -> PhaseResult:
     """One thread and one keep-alive connection per ``connections``; the client's own CPU use
     over the phase says whether it, not the service, was the limit."""
+    name, body, rows, connections, seconds = (
+        spec.name, spec.body, spec.rows, spec.connections, spec.seconds
+    )  # fmt: skip
     deadline = time.monotonic() + seconds
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors: Counter[str] = Counter()
@@ -447,7 +448,7 @@ def run_phase(
     body = json.dumps(GUIDE_BODY if rows == 1 else batch_body(rows))
     drive = _wrk_phase if generator == "wrk" else _python_phase
     before = _counters(target) if target.tasks == 1 else None
-    result = drive(target, name, body, rows, connections, seconds, progress)
+    result = drive(target, PhaseSpec(name, body, rows, connections, seconds), progress)
     after = _counters(target) if before is not None else None
     cpu = cpu_us_per_request(before, after) if before and after else None
     if cpu is not None:
