@@ -6,7 +6,6 @@ python -m bench.plot bench/results/serving.json docs/performance-latency.png
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -15,14 +14,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from mlinfra.latency_plot import nines
+
 LABELS = {
     "seed": "guide (Flask, 2 sync workers)",
     "project": "mlinfra (Falcon ASGI, 2 asgi workers, lleaves)",
 }
-
-
-def _nines(percentile: float) -> float:
-    return -math.log10(1 - percentile / 100)
 
 
 def latency_plot(results: dict, target: Path) -> None:
@@ -32,14 +29,14 @@ def latency_plot(results: dict, target: Path) -> None:
     for name, figures in results["single_row"].items():
         pairs = sorted((float(p), us / 1000) for p, us in figures["percentiles_us"].items())
         axis.plot(
-            [_nines(p) for p, _ in pairs],
+            [nines(p) for p, _ in pairs],
             [ms for _, ms in pairs],
             marker="o",
             label=f"{LABELS.get(name, name)}: {figures['rps']:,.0f} req/s",
         )
     axis.set_yscale("log")
     ticks = (10, 50, 75, 90, 95, 99, 99.9)
-    axis.set_xticks([_nines(p) for p in ticks], [f"p{p:g}" for p in ticks])
+    axis.set_xticks([nines(p) for p in ticks], [f"p{p:g}" for p in ticks])
     axis.set_xlabel("percentile of requests")
     axis.set_ylabel("latency (ms, log scale)")
     args, where = results["args"], results["machine"]

@@ -25,7 +25,7 @@ from bench.serving import GUIDE_BODY, batch_rows
 from bench.support import bench_model, run_id, running, wait_http
 from mlinfra import docker_engine
 from mlinfra.image import build_image
-from tests.support.wrk import run_wrk
+from mlinfra.wrk import run_wrk
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 # Leaf frames of a thread waiting for work, not doing it. py-spy cannot tell idle threads of a

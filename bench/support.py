@@ -1,5 +1,5 @@
 """What the benchmarks share: the two images (the project's and the guide's) and containers on
-random 127.0.0.1 ports (wrk runs: :mod:`tests.support.wrk`, the tests' driver).
+random 127.0.0.1 ports (wrk runs: :mod:`mlinfra.wrk`, the one driver of `mlinfra bench`, the tests and the benchmarks).
 
 Every image and container made here is named ``mlinfra-bench-<run id>...`` and removed by the
 benchmark that made it.

@@ -19,9 +19,9 @@ from testcontainers.core.container import DockerContainer
 from mlinfra import docker_engine
 from mlinfra.image import build_image
 from mlinfra.model import ensure_model
+from mlinfra.wrk import run_wrk
 from tests.support.reliability import booted_workers, start_service
 from tests.support.serving import GUIDE_BODY
-from tests.support.wrk import run_wrk
 
 
 def main() -> None:

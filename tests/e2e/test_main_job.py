@@ -88,6 +88,29 @@ def test_the_other_commands_read_the_live_deployment(local: LocalEnv) -> None:
     assert pushed["digest"].startswith("sha256:")
 
 
+def test_bench_reports_the_live_deployment_with_a_plot_and_a_cost(
+    local: LocalEnv, tmp_path: Path
+) -> None:
+    plot = tmp_path / "latency.png"
+    args = ("bench", "--env", "local", "--duration", "3s", "--connections", "8")
+    result = local.ok(*args, "--batch-rows", "50", "--plot", str(plot), "--json")
+    report = json.loads(result.stdout)
+    single, batch = report["phases"]
+    assert single["requests"] > 100 and single["errors"] == {}
+    assert batch["rows_per_request"] == 50 and batch["errors"] == {}
+    assert 0 < single["percentiles_ms"]["50"] <= single["percentiles_ms"]["99.9"]
+    assert single["cpu_us_per_request"] and single["cpu_us_per_request"] > 0
+    # The local environment runs the dev sizes: a t3.small in the shipped price table.
+    assert report["target"]["instance_type"] == "t3.small", report["target"]
+    assert report["cost"]["per_million_requests"] > 0
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    # The report itself, and a budget no service meets: exit 1, for CI to gate on.
+    printed = local.ok("bench", "--env", "local", "--duration", "1s", "--batch-rows", "0")
+    assert "p99.9" in printed.stdout and "per million predictions" in printed.stdout
+    gated = local.mlinfra(*args[:4], "1s", "--batch-rows", "0", "--p99-budget", "1us")
+    assert gated.returncode == 1 and "OVER BUDGET" in gated.stdout
+
+
 def test_second_deploy_builds_nothing_and_changes_nothing(local: LocalEnv) -> None:
     before = local.task_containers()
     started = time.monotonic()

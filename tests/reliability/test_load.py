@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from mlinfra.wrk import run_wrk
 from tests.support.reliability import ServiceFactory, booted_workers, wait_for_workers
 from tests.support.serving import GUIDE_BODY
-from tests.support.wrk import run_wrk
 
 pytestmark = pytest.mark.integration
 

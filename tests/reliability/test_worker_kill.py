@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
+from mlinfra.wrk import finish_wrk, start_wrk
 from tests.support.reliability import ServiceFactory, wait_for_workers
 from tests.support.serving import GUIDE_BODY
-from tests.support.wrk import finish_wrk, start_wrk
 
 pytestmark = pytest.mark.integration
 

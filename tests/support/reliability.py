@@ -1,5 +1,5 @@
 """Helpers of the reliability suite (and of bench/reliability): the serving container started
-as ECS would start it, and gunicorn's JSON logs read back (load: :mod:`tests.support.wrk`)."""
+as ECS would start it, and gunicorn's JSON logs read back (load: :mod:`mlinfra.wrk`)."""
 
 from __future__ import annotations
 

@@ -607,6 +607,89 @@ def logs(
 
 
 @app.command()
+def bench(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    duration: Annotated[str, typer.Option(help="How long each phase loads: 30s, 2m.")] = "30s",
+    connections: Annotated[
+        int, typer.Option(min=1, max=10000, help="Open keep-alive connections.")
+    ] = 64,
+    batch_rows: Annotated[
+        int, typer.Option(min=0, help="Rows per request of the batch phase; 0 or 1: no batches.")
+    ] = 100,
+    p99_budget: Annotated[
+        str | None,
+        typer.Option(help="Exit 1 when the single-row p99 exceeds it: 20ms, 0.5s."),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the latency plot (PNG) here (mlinfra[plot]).")
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(help="A price table (JSON) instead of the shipped one ($MLINFRA_PRICES)."),
+    ] = None,
+    generator: Annotated[
+        str, typer.Option(help="Load generator: auto (wrk when on PATH), wrk or python.")
+    ] = "auto",
+    json_: JsonOption = False,
+) -> None:
+    """Load the environment's URL from this machine with the guide's request, then with batches:
+    req/s, rows/s, p50/p99/p99.9, errors by kind, the service's CPU per request, and what a
+    million predictions cost on its instance type at the measured rate.
+
+    The API key, where the service requires one, comes from $MLINFRA_API_KEY or the
+    environment's secret, never from the command line. --p99-budget makes it a gate for CI."""
+    from mlinfra import latency_plot, loadtest, pricing
+
+    with _handled():
+        seconds = int(parse_duration(duration).total_seconds())
+        if seconds < 1:
+            raise ConfigError(f"--duration {duration} is too short.", "Give at least 1s.")
+        if generator not in ("auto", "wrk", "python"):
+            raise ConfigError(
+                f"--generator {generator!r} is not one of auto, wrk, python.",
+                "Use --generator auto (wrk when installed, else python).",
+            )
+        budget_ms = loadtest.parse_milliseconds(p99_budget, "--p99-budget") if p99_budget else None
+        table = pricing.load_prices(prices)
+        chosen = loadtest.choose_generator(generator)
+        if plot is not None:
+            # Before the load, not after it: a missing matplotlib should not cost the run.
+            latency_plot.require_matplotlib()
+        connection = _connection(env, rehearse)
+        target = _step("finding the service", lambda _say: deploy.bench_target(connection))
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            console=_err(), transient=True,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task("load", total=1.0)
+
+            def on_progress(fraction: float, text: str) -> None:
+                progress.update(task, completed=fraction, description=text)
+
+            phases = loadtest.run_bench(
+                target,
+                seconds=seconds,
+                connections=connections,
+                batch_rows=batch_rows,
+                generator=chosen,
+                progress=on_progress,
+            )
+        report = loadtest.bench_report(target, phases, table, budget_ms)
+        if plot is not None:
+            latency_plot.latency_plot(report, plot)
+        if json_:
+            reports.print_json(_out(), report.to_dict() | {"plot": str(plot) if plot else None})
+        else:
+            _out().print(reports.bench_panel(report))
+            if plot is not None:
+                _out().print(f"latency plot: {plot}")
+    if report.budget is not None and not report.budget.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def doctor(
     env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
 ) -> None:

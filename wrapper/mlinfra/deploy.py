@@ -12,6 +12,7 @@ live in their own modules: settings in :mod:`mlinfra.config`, the AWS connection
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from mlinfra import status as status_
 from mlinfra.api_key import SecretResult
 from mlinfra.connection import STACKS, Connection, connect, repository_name
 from mlinfra.errors import ConfigError, MlinfraError
+from mlinfra.loadtest import Target
 from mlinfra.logs import LogEvent, tail
 from mlinfra.plans import ApplyResult, PlanResult
 from mlinfra.status import StatusReport
@@ -37,6 +39,7 @@ __all__ = [
     "SecretResult",
     "StatusReport",
     "apply",
+    "bench_target",
     "build",
     "connect",
     "deploy",
@@ -192,6 +195,95 @@ def status(connection: Connection) -> StatusReport:
     reach = connection.runtime.reach(outputs)
     report = status_.read(env.name, connection.session(), outputs, reach)
     return dataclasses.replace(report, rehearsed=env.rehearsed)
+
+
+API_KEY_ENV = "MLINFRA_API_KEY"
+
+
+def _bench_api_key(connection: Connection) -> str | None:
+    """``$MLINFRA_API_KEY``, else the environment's secret in Secrets Manager (None when the
+    environment has none). Never from argv."""
+    if os.environ.get(API_KEY_ENV):
+        return os.environ[API_KEY_ENV]
+    arn = api_key.secret_arn(connection)
+    if arn is None:
+        return None
+    try:
+        value = connection.session().client("secretsmanager").get_secret_value(SecretId=arn)
+    except Exception:
+        # NOTE: no key readable here (permissions, not set yet): the preflight says 401 if needed.
+        return None
+    secret = value.get("SecretString")
+    return str(secret) if secret else None
+
+
+def _instance_type(session: Any, cluster: str) -> str | None:
+    """The cluster's container instance type: its capacity provider's Auto Scaling group's launch
+    template. None where any link of that chain is missing."""
+    try:
+        ecs = session.client("ecs")
+        found = ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
+        providers = found[0].get("capacityProviders", []) if found else []
+        if not providers:
+            return None
+        described = ecs.describe_capacity_providers(capacityProviders=providers)
+        arn = described["capacityProviders"][0]["autoScalingGroupProvider"]["autoScalingGroupArn"]
+        group_name = arn.split("autoScalingGroupName/")[-1]
+        groups = session.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group_name]
+        )["AutoScalingGroups"]
+        template = groups[0].get("LaunchTemplate") or (
+            groups[0]
+            .get("MixedInstancesPolicy", {})
+            .get("LaunchTemplate", {})
+            .get("LaunchTemplateSpecification", {})
+        )
+        versions = session.client("ec2").describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"],
+            Versions=[str(template.get("Version", "$Default"))],
+        )["LaunchTemplateVersions"]
+        kind = versions[0]["LaunchTemplateData"].get("InstanceType")
+        return str(kind) if kind else None
+    except Exception:
+        return None
+
+
+def bench_target(connection: Connection) -> Target:
+    """What ``mlinfra bench`` loads: the URL and CA as ``status`` reaches them, the API key, and
+    the task count, task size and instance type for the cost."""
+    env = connection.env
+    outputs = connection.stack("service").outputs()
+    if not outputs.get("service_name"):
+        raise ConfigError(
+            f"Environment {env.name!r} has no service deployed.",
+            f"Deploy it first: `mlinfra deploy {env.flags}`.",
+        )
+    reach = connection.runtime.reach(outputs)
+    if not reach.url:
+        raise ConfigError(
+            f"Environment {env.name!r} has no URL this machine can reach.",
+            f"See `mlinfra status {env.flags}`.",
+        )
+    session = connection.session()
+    ecs = session.client("ecs")
+    service = rollout.describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+    definition = rollout.describe_task_definition(ecs, service["taskDefinition"])
+    containers = definition.get("containerDefinitions", [])
+
+    def size(key: str) -> int | None:
+        value = definition.get(key) or sum(int(c.get(key) or 0) for c in containers)
+        return int(value) if value else None
+
+    return Target(
+        env=env.name,
+        url=reach.url.rstrip("/"),
+        ca_file=reach.ca_file,
+        api_key=_bench_api_key(connection),
+        tasks=int(service.get("desiredCount") or 1),
+        instance_type=_instance_type(session, outputs["cluster_name"]),
+        task_cpu_units=size("cpu"),
+        task_memory_mib=size("memory"),
+    )
 
 
 def deploy(

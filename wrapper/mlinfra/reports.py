@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mlinfra.api_key import SecretResult
     from mlinfra.doctor import Check
     from mlinfra.image import PrunePlan
+    from mlinfra.loadtest import BenchReport
     from mlinfra.logs import LogEvent
     from mlinfra.plans import ApplyResult, PlanResult
     from mlinfra.status import StatusReport
@@ -287,3 +288,81 @@ def monitor_tables(report: dict[str, Any]) -> list[Table]:
             )
         tables.append(table)
     return tables
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.2f} ms" if value is not None else "-"
+
+
+def bench_panel(report: BenchReport) -> Panel:
+    """The load's figures a phase a row, the cost, and the budget's verdict."""
+    target = report.target
+    head = Table.grid(padding=(0, 2))
+    head.add_row("URL", Text(target.url))
+    head.add_row(
+        "runs on",
+        Text(
+            f"{target.tasks} task(s) of {target.task_cpu_units or '?'} CPU units /"
+            f" {target.task_memory_mib or '?'} MiB on {target.instance_type or 'an unknown instance type'}"
+        ),
+    )
+    phases = Table(
+        "phase", "req/s", "rows/s", "p50", "p99", "p99.9", "errors", "service CPU/req",
+        title=f"{report.single.generator}, {report.single.connections} connections, "
+        f"{report.single.seconds:.1f} s a phase, from this machine",
+        title_justify="left",
+    )  # fmt: skip
+    for phase in report.phases:
+        errors = ", ".join(f"{kind} {count}" for kind, count in phase.errors.items()) or "0"
+        phases.add_row(
+            phase.name,
+            f"{phase.requests_per_s:,.0f}",
+            f"{phase.rows_per_s:,.0f}",
+            _ms(phase.p("50")),
+            _ms(phase.p("99")),
+            _ms(phase.p("99.9")),
+            Text(errors, style="red" if phase.error_count else "green"),
+            f"{phase.cpu_us_per_request:.0f} us" if phase.cpu_us_per_request is not None else "-",
+        )
+    notes = [
+        Text(f"{phase.name}: {phase.ceiling_note}", style="yellow")
+        for phase in report.phases
+        if phase.ceiling_note
+    ]
+    if report.single.cpu_us_per_request is None and report.single.cpu_note:
+        notes.append(Text(f"service CPU per request {report.single.cpu_note}", style="dim"))
+    cost = report.cost
+    if cost is not None:
+        rows = (
+            f", {cost.per_million_rows:.4f} per million rows in batches"
+            if cost.per_million_rows is not None
+            else ""
+        )
+        per_request = (
+            f"{cost.per_million_requests:.4f} {cost.currency} per million predictions"
+            if cost.per_million_requests is not None
+            else "no rate measured"
+        )
+        notes.append(
+            Text(
+                f"cost: {per_request}{rows} at the measured rates"
+                f" ({cost.tasks} x {cost.task_share:.0%} of a {cost.instance_type} at"
+                f" {cost.hourly} {cost.currency}/h; prices of {cost.prices_date}, {cost.prices_path})"
+            )
+        )
+    elif report.cost_note:
+        notes.append(Text(f"cost: {report.cost_note}", style="yellow"))
+    if report.budget is not None:
+        notes.append(
+            Text(
+                ("within budget: " if report.budget.ok else "OVER BUDGET: ")
+                + report.budget.message,
+                style="bold green" if report.budget.ok else "bold red",
+            )
+        )
+    return Panel(Group(head, phases, *notes), title=f"mlinfra bench: {target.env}")

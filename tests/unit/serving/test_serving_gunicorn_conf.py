@@ -92,3 +92,17 @@ def test_no_access_log_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     stock.cfg = ours.cfg = cfg
     assert stock.access_log_enabled, "logconfig_dict alone turns gunicorn's access log on"
     assert not ours.access_log_enabled
+
+
+def test_the_master_freezes_what_it_loaded_before_the_first_fork(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    conf = load(monkeypatch)
+    assert gc.get_freeze_count() == 0
+    try:
+        conf["when_ready"](None)
+        assert gc.get_freeze_count() > 1000, "the loaded objects went to the permanent generation"
+    finally:
+        gc.unfreeze()

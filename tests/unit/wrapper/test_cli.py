@@ -21,7 +21,7 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in (
         "train", "build", "push", "plan", "apply", "deploy", "status", "destroy",
-        "outputs", "logs", "doctor", "down", "prune",
+        "outputs", "logs", "doctor", "down", "prune", "bench",
     ):  # fmt: skip
         assert command in result.output
 
@@ -35,7 +35,7 @@ def test_command_help_flows_with_the_terminal() -> None:
     assert "(skipped when one exists), or take your own model with --from-file." in result.output
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "status", "outputs", "doctor"])
+@pytest.mark.parametrize("command", ["build", "plan", "status", "outputs", "doctor", "bench"])
 def test_an_unknown_env_lists_the_valid_ones(project: Path, command: str) -> None:
     result = runner.invoke(app, [command, "--env", "nowhere"])
     assert result.exit_code == 2
@@ -219,3 +219,20 @@ def test_project_config_with_an_unknown_key_is_named(project: Path) -> None:
     assert result.exit_code == 2
     assert "sets unknown keys ['bucket'] for environment 'dev'" in result.output
     assert "Use only state_bucket, region under [environments.dev]." in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--duration", "fast"], "Duration 'fast' is not understood."),
+        (["--p99-budget", "20"], "--p99-budget '20' is not understood."),
+        (["--generator", "ab"], "--generator 'ab' is not one of auto, wrk, python."),
+    ],
+)
+def test_bench_bad_input_is_one_line_before_any_load(
+    project: Path, args: list[str], says: str
+) -> None:
+    result = runner.invoke(app, ["bench", "--env", "local", *args])
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert "Traceback" not in result.output

@@ -1,21 +1,23 @@
-"""The one wrk driver of the tests and the benchmarks: load on 127.0.0.1 only, bounded in
-time, read back from one machine-readable line that ``wrk_report.lua`` prints (no parsing of
-wrk's human-formatted units)."""
+"""The one wrk driver of ``mlinfra bench``, the tests and the benchmarks: bounded in time, read
+back from one machine-readable line that ``wrk_report.lua`` prints (no parsing of wrk's
+human-formatted units). Load goes to 127.0.0.1 only unless the caller says otherwise
+(``mlinfra bench`` drives an environment's own URL)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-WRK = "/usr/bin/wrk"
+WRK = "wrk"
 WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
 # A request slower than this counts as a timeout (wrk's own default is 2 s).
 TIMEOUT_S = 5
-PERCENTILES = ("1", "5", "10", "25", "50", "75", "90", "95", "99", "99.9")
+PERCENTILES = ("1", "5", "10", "25", "50", "75", "90", "95", "99", "99.9", "99.99")
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,17 @@ class WrkResult:
         }
 
 
+def wrk_path() -> str | None:
+    """The wrk on PATH, or None."""
+    return shutil.which(WRK)
+
+
 def wrk_command(url: str, *, connections: int, seconds: int, threads: int = 2) -> list[str]:
-    if not Path(WRK).exists():
+    found = wrk_path()
+    if found is None:
         raise RuntimeError(f"{WRK} is missing: run `./bin/task setup:test-tools` (Debian's wrk).")
     return [
-        WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", f"{TIMEOUT_S}s",
+        found, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", f"{TIMEOUT_S}s",
         "-s", str(WRK_SCRIPT), url,
     ]  # fmt: skip
 
@@ -99,9 +107,11 @@ def start_wrk(
     seconds: int,
     threads: int = 2,
     api_key: str | None = None,
+    local_only: bool = True,
 ) -> subprocess.Popen[str]:
-    """wrk in the background: ``POST url`` with the JSON text ``body`` (and ``X-API-Key``)."""
-    if not url.startswith("http://127.0.0.1:"):
+    """wrk in the background: ``POST url`` with the JSON text ``body`` (and ``X-API-Key``, passed
+    in wrk's environment, never its argv). ``local_only``: refuse any URL but 127.0.0.1's."""
+    if local_only and not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"load only goes to 127.0.0.1, not {url}")
     return subprocess.Popen(
         wrk_command(url, connections=connections, seconds=seconds, threads=threads),

@@ -11,7 +11,7 @@ end
 done = function(summary, latency, requests)
   local e = summary.errors
   local percentiles = {}
-  for _, p in ipairs({1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9}) do
+  for _, p in ipairs({1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99}) do
     percentiles[#percentiles + 1] = string.format('"%s": %d', p, latency:percentile(p))
   end
   io.write(string.format(
