@@ -387,14 +387,19 @@ def rollback_target(connection: Connection, to: int | None) -> tuple[ReleaseList
                 f"List them with `mlinfra releases {env.flags}` and pass --to N.",
             )
         target = found
-    _repository, credentials = connection.registry_login()
-    if not connection.runtime.image_exists(target.image, credentials):
-        raise ConfigError(
-            f"Release {target.number} of {env.name!r}: its image {target.image} is no longer "
-            "in the registry (pruned).",
-            f"Pick another release (`mlinfra releases {env.flags}`), or deploy again.",
-        )
+    _require_image(connection, target)
     return listed, target
+
+
+def _require_image(connection: Connection, release: Release) -> None:
+    """A ConfigError naming ``release`` when its image is gone from the registry."""
+    _repository, credentials = connection.registry_login()
+    if not connection.runtime.image_exists(release.image, credentials):
+        raise ConfigError(
+            f"Release {release.number} of {connection.env.name!r}: its image {release.image} is "
+            "no longer in the registry (pruned).",
+            f"Pick another release (`mlinfra releases {connection.env.flags}`), or deploy again.",
+        )
 
 
 def rollback(
@@ -462,13 +467,7 @@ def promotion(
             "uncommitted changes (-dirty); only images of a commit are promoted.",
             "Commit, deploy that commit to the source environment, and promote that release.",
         )
-    _repository, credentials = source.registry_login()
-    if not source.runtime.image_exists(release.image, credentials):
-        raise ConfigError(
-            f"Release {release.number} of {source.env.name!r}: its image {release.image} is no "
-            "longer in the registry (pruned).",
-            f"Pick another release (`mlinfra releases {source.env.flags}`).",
-        )
+    _require_image(source, release)
     return release, list_releases(target)
 
 

@@ -181,17 +181,21 @@ class Ledger:
             f"List them with `mlinfra releases --env {self.env_name}`.",
         )
 
+    def _put(self, release: Release, **condition: str) -> dict[str, Any]:
+        body = json.dumps(release.to_dict(), indent=2, sort_keys=True).encode()
+        put: dict[str, Any] = self.s3.put_object(
+            Bucket=self.bucket,
+            Key=self.key(release.number),
+            Body=body,
+            ContentType="application/json",
+            **condition,
+        )
+        return put
+
     def claim(self, release: Release) -> Release:
         """Write ``release`` under its number, only if nobody has; ReleaseNumberTaken if one has."""
-        body = json.dumps(release.to_dict(), indent=2, sort_keys=True).encode()
         try:
-            put = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=self.key(release.number),
-                Body=body,
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
+            put = self._put(release, IfNoneMatch="*")
         except ClientError as err:
             if _is_status(err, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise ReleaseNumberTaken(
@@ -218,18 +222,11 @@ class Ledger:
 
     def update(self, release: Release) -> Release:
         """Rewrite ``release`` (its verdict), if nobody changed it since this ledger read it."""
-        body = json.dumps(release.to_dict(), indent=2, sort_keys=True).encode()
         condition = (
             {"IfMatch": self._etags[release.number]} if release.number in self._etags else {}
         )
         try:
-            put = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=self.key(release.number),
-                Body=body,
-                ContentType="application/json",
-                **condition,
-            )
+            put = self._put(release, **condition)
         except ClientError as err:
             raise self._failed(err, "update") from err
         self._etags[release.number] = put["ETag"]
