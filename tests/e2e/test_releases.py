@@ -78,8 +78,8 @@ class FirstAnswer:
             try:
                 if _model_version(self.url) == self.version:
                     self.took = time.monotonic() - self.started
-            except httpx.HTTPError:
-                pass
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass  # a gateway's error page mid-roll: the request stream judges those
             time.sleep(0.2)
 
     def stop(self) -> None:
