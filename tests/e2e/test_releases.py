@@ -58,10 +58,6 @@ def _registry(local: LocalEnv) -> tuple[str, Credentials]:
     return address, Credentials(address, stored["username"], stored["password"])
 
 
-def _local_images() -> set[str]:
-    return {image.id for image in docker_engine.client().images.list()}
-
-
 class FirstAnswer:
     """Polls /metadata from the start of a command: when ``version`` first answers."""
 
@@ -130,7 +126,6 @@ def test_every_deploy_is_a_release_in_the_ledger(local: LocalEnv, tmp_path: Path
 
 def test_rollback_serves_the_last_good_release_again_without_a_build(local: LocalEnv) -> None:
     url = SEEN["url"]
-    images_before = _local_images()
     last_build = (local.state_dir / "local" / "last-build.json").read_bytes()
     with RequestStream(url) as stream:
         serving = FirstAnswer(url, SEEN["a"])
@@ -146,8 +141,8 @@ def test_rollback_serves_the_last_good_release_again_without_a_build(local: Loca
 
     rolled = json.loads(result.stdout)
     assert rolled["release"]["number"] == 3 and rolled["previous"] == 2
-    # No build ran: no new image on the engine, the last build's record untouched.
-    assert _local_images() == images_before
+    # No build ran: the last build's record untouched, no build step reported. (The Docker
+    # engine may be shared with other runs, so its image list is no evidence.)
     assert (local.state_dir / "local" / "last-build.json").read_bytes() == last_build
     assert "building" not in result.stderr
 
