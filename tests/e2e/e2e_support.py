@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import lightgbm
+import numpy as np
 import pytest
 
 from mlinfra import docker_engine
@@ -182,3 +184,17 @@ class RequestStream:
         self.stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+
+
+def another_model(path: Path) -> Path:
+    """A LightGBM model of the same four features with other predictions: a 'new model'."""
+    rng = np.random.default_rng(7)
+    rows = rng.uniform([1, 1, 600, 1900], [6, 4, 4000, 2020], size=(400, 4))
+    prices = 40_000 + 90 * rows[:, 2] + 15_000 * rows[:, 1] + rng.normal(0, 5_000, 400)
+    booster = lightgbm.train(
+        {"objective": "regression", "verbose": -1, "num_threads": 1, "seed": 7},
+        lightgbm.Dataset(rows, prices),
+        num_boost_round=20,
+    )
+    booster.save_model(str(path))
+    return path

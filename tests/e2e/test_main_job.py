@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import lightgbm
-import numpy as np
 import pytest
-from e2e_support import LocalEnv, RequestStream, in_order, local_environment
+from e2e_support import LocalEnv, RequestStream, another_model, in_order, local_environment
 
 from mlinfra.emulator import boto3_session
 from tests.support.serving import GUIDE_FEATURES
@@ -121,25 +119,11 @@ def test_second_deploy_builds_nothing_and_changes_nothing(local: LocalEnv) -> No
     assert plan.returncode == 0, "a plan after the deploy shows no changes"
 
 
-def _another_model(path: Path) -> Path:
-    """A LightGBM model of the same four features with other predictions: a 'new model'."""
-    rng = np.random.default_rng(7)
-    rows = rng.uniform([1, 1, 600, 1900], [6, 4, 4000, 2020], size=(400, 4))
-    prices = 40_000 + 90 * rows[:, 2] + 15_000 * rows[:, 1] + rng.normal(0, 5_000, 400)
-    booster = lightgbm.train(
-        {"objective": "regression", "verbose": -1, "num_threads": 1, "seed": 7},
-        lightgbm.Dataset(rows, prices),
-        num_boost_round=20,
-    )
-    booster.save_model(str(path))
-    return path
-
-
 def test_model_change_rolls_with_zero_failed_requests(local: LocalEnv, tmp_path: Path) -> None:
     status = local.status()
     url = status["url"].rstrip("/")
     old_version = httpx.get(f"{url}/metadata", timeout=5).json()["model_version"]
-    model_file = _another_model(tmp_path / "model.txt")
+    model_file = another_model(tmp_path / "model.txt")
     local.ok(
         "train",
         "--from-file",

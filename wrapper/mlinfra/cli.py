@@ -361,6 +361,94 @@ def deploy_command(
             reports.apply_result(_out(), result)
 
 
+def _rolled_out(result: deploy.RolloutResult, json_: bool, verb: str) -> None:
+    if json_:
+        reports.print_json(_out(), result.to_dict())
+        return
+    was = f" (was release {result.previous.number})" if result.previous else ""
+    _out().print(
+        f"{verb} {result.env}: release {result.release.number} runs {result.release.image}"
+        f"{was}; model {result.release.model_version}, git {result.release.git_sha[:8]}"
+    )
+    _out().print(reports.status_panel(result.status))
+
+
+@app.command(name="releases")
+def releases_command(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
+    """The environment's releases from its ledger (beside the Terraform state), newest first:
+    the running one marked, each with its verdict and what changed from the one before."""
+    with _handled():
+        connection = _connection(env, rehearse)
+        listed = _step("reading the release ledger", lambda _say: deploy.list_releases(connection))
+        if json_:
+            reports.print_json(_out(), listed.to_dict())
+        else:
+            _out().print(reports.releases_table(listed.to_dict()))
+
+
+@app.command()
+def rollback(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    to: Annotated[
+        int | None,
+        typer.Option(
+            "--to", help="The release number (default: the last good one before the running one)."
+        ),
+    ] = None,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Deploy an earlier release's image by digest through Terraform: no build, no push.
+
+    The release is recorded like a deploy, with its verdict; a rollout the circuit breaker
+    rolled back exits 1.
+    """
+    with _handled(), _exclusive(env, "rollback", rehearse) as selected:
+        connection = _terraform_connection(selected)
+        confirm = _plans_then_ask(connection.env, yes, json_)
+        result = _step("rolling back", lambda say: deploy.rollback(connection, to, say, confirm))
+        _rolled_out(result, json_, "rolled back")
+
+
+@app.command()
+def promote(
+    from_: Annotated[str, typer.Option("--from", help="The environment whose release to promote.")],
+    to: Annotated[str, typer.Option("--to", help="The environment to deploy it to.")],
+    release: Annotated[
+        int | None,
+        typer.Option("--release", help="The source's release number (default: its running one)."),
+    ] = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Copy a release's exact image (by digest) into another environment's registry and deploy
+    it there: no build. Dirty images are refused; staging and prod show what changes and ask.
+
+    With --rehearse the target is rehearsed (its own emulator); a source other than `local` is
+    rehearsed too.
+    """
+    with _handled():
+        source_env = config.select_environment(from_, rehearse and from_ != "local")
+        with _exclusive(to, "promote", rehearse) as target_env:
+            if target_env.name == source_env.name and target_env.rehearsed == source_env.rehearsed:
+                raise ConfigError(
+                    f"--from and --to are both {target_env.label}.",
+                    "Promote from one environment to another (e.g. --from staging --to prod).",
+                )
+            source = _terraform_connection(source_env)
+            target = _connect(target_env)
+            confirm = _plans_then_ask(target.env, yes, json_)
+            result = _step(
+                f"promoting to {target_env.label}",
+                lambda say: deploy.promote(source, target, release, say, confirm),
+            )
+            _rolled_out(result, json_, "promoted to")
+
+
 @app.command()
 def status(
     env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False

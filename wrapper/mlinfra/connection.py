@@ -14,9 +14,9 @@ from pathlib import Path
 
 import boto3
 
-from mlinfra import config, registry, tfvars
+from mlinfra import config, registry, releases, tfvars
 from mlinfra.errors import ConfigError
-from mlinfra.runtime import Runtime, runtime_for
+from mlinfra.runtime import Runtime, runtime_for, state_buckets
 from mlinfra.terraform import Stack
 
 # Applied in this order (the registry must exist before a push); destroyed in reverse.
@@ -108,6 +108,22 @@ class Connection:
     def registry_login(self) -> tuple[str, registry.Credentials]:
         """The repository to push to and its credentials (the local registry, or ECR)."""
         return self.runtime.registry_login(repository_name(self.env), self.stack)
+
+    def state_bucket(self) -> str:
+        """The bucket the stacks' Terraform state lives in: the setting, else the registry
+        stack's ``backend.hcl``."""
+        bucket = self.backend_bucket or next(iter(state_buckets(self.env, STACKS)), None)
+        if not bucket:
+            raise ConfigError(
+                f"No Terraform state bucket for environment {self.env.name!r}, so no release "
+                "ledger.",
+                "Name one in the stacks' backend.hcl, or set MLINFRA_STATE_BUCKET.",
+            )
+        return bucket
+
+    def ledger(self) -> releases.Ledger:
+        """The environment's release ledger, beside its Terraform state."""
+        return releases.Ledger(self.session().client("s3"), self.state_bucket(), self.env.name)
 
     def release_tags(self, repository: str, credentials: registry.Credentials) -> dict[str, str]:
         """The repository's ``release-<k>`` tags and their digests."""

@@ -19,7 +19,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mlinfra import api_key, builds, config, docker_engine, plans, registry, rollout, tfvars
+from mlinfra import (
+    api_key,
+    builds,
+    config,
+    docker_engine,
+    plans,
+    registry,
+    releases,
+    rollout,
+    tfvars,
+)
 from mlinfra import status as status_
 from mlinfra.api_key import SecretResult
 from mlinfra.connection import STACKS, Connection, connect, repository_name
@@ -27,6 +37,7 @@ from mlinfra.errors import ConfigError, MlinfraError
 from mlinfra.loadtest import Target
 from mlinfra.logs import LogEvent, tail
 from mlinfra.plans import ApplyResult, PlanResult
+from mlinfra.releases import Release
 from mlinfra.status import StatusReport
 from mlinfra.terraform import PlanSummary
 
@@ -36,6 +47,8 @@ __all__ = [
     "Confirm",
     "Connection",
     "PlanResult",
+    "ReleaseList",
+    "RolloutResult",
     "SecretResult",
     "StatusReport",
     "apply",
@@ -45,12 +58,18 @@ __all__ = [
     "deploy",
     "destroy",
     "down",
+    "list_releases",
     "logs",
     "outputs",
     "plan",
+    "promote",
+    "promotion",
+    "promotion_summary",
     "prune",
     "prune_plan",
     "push",
+    "rollback",
+    "rollback_target",
     "rotate_api_key",
     "saved_plans",
     "set_api_key",
@@ -61,6 +80,49 @@ __all__ = [
 
 Say = Callable[[str], None]
 Confirm = Callable[[PlanResult, str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseList:
+    """An environment's releases, newest first, and the number of the one running."""
+
+    env: str
+    releases: tuple[Release, ...]
+    running: int | None
+
+    def by_number(self, number: int | None) -> Release | None:
+        return next((r for r in self.releases if r.number == number), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for index, release in enumerate(self.releases):
+            previous = self.releases[index + 1] if index + 1 < len(self.releases) else None
+            rows.append(
+                {
+                    **release.to_dict(),
+                    "running": release.number == self.running,
+                    "changes": releases.changes(release, previous),
+                }
+            )
+        return {"env": self.env, "running": self.running, "releases": rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutResult:
+    """A rollback or a promotion: the release it made, the one it replaced, the status."""
+
+    env: str
+    release: Release
+    previous: Release | None
+    status: StatusReport
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "release": self.release.to_dict(),
+            "previous": self.previous.number if self.previous else None,
+            "status": self.status.to_dict(),
+        }
 
 
 def _quiet(_line: str) -> None:
@@ -113,13 +175,18 @@ def push(
     connection: Connection,
     on_progress: Callable[[registry.LayerProgress], None] = lambda _: None,
     allow_dirty: bool = False,
+    release_tag: bool = True,
 ) -> registry.PushResult:
-    """Push the last built image and record its URI for the service stack's next plan."""
+    """Push the last built image and record its URI for the service stack's next plan.
+
+    ``release_tag``: give it the tag ``release-<n>`` of the registry's next number (a deploy
+    passes False: it tags the number its ledger record takes)."""
     built = builds.check_pushable(connection.env, allow_dirty)
     repository, credentials = connection.registry_login()
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
-    existing = connection.release_tags(repository, credentials)
-    result = registry.add_release_tag(result, credentials, existing)
+    if release_tag:
+        existing = connection.release_tags(repository, credentials)
+        result = registry.add_release_tag(result, credentials, existing)
     tfvars.write_image_tfvars(connection.env.state_dir, result.image)
     return result
 
@@ -186,15 +253,20 @@ def wait_stable(
     )
 
 
-def status(connection: Connection) -> StatusReport:
-    """Read the service stack's outputs, the ECS service, the ALB, and probe the URL."""
+def status(connection: Connection, with_release: bool = True) -> StatusReport:
+    """Read the service stack's outputs, the ECS service, the ALB, and probe the URL; with
+    the number of the release running (from the ledger)."""
     env = connection.env
     outputs = connection.stack("service").outputs()
     if not outputs.get("service_name"):
         return dataclasses.replace(status_.not_deployed(env.name), rehearsed=env.rehearsed)
     reach = connection.runtime.reach(outputs)
     report = status_.read(env.name, connection.session(), outputs, reach)
-    return dataclasses.replace(report, rehearsed=env.rehearsed)
+    report = dataclasses.replace(report, rehearsed=env.rehearsed)
+    if with_release:
+        current = releases.running(connection.ledger().releases(), report.image)
+        report = dataclasses.replace(report, release=current.number if current else None)
+    return report
 
 
 API_KEY_ENV = "MLINFRA_API_KEY"
@@ -309,19 +381,240 @@ def deploy(
         confirm(registry_plan, "Apply the registry stack")
     say("applying the registry stack")
     plans.apply_stack(connection, "registry", say)
+    service_plan = None
     if confirm is not None:
-        _plan_for_the_next_push(connection, say, confirm)
-    pushed = push(connection, on_layer, allow_dirty)
+        service_plan = _plan_for_the_next_push(connection, say, confirm)
+    ledger = connection.ledger()
+    ledger.settle_dead(say)
+    pushed = push(connection, on_layer, allow_dirty, release_tag=False)
     say(f"pushed {pushed.image} ({pushed.digest})")
-    if confirm is None:
-        plan(connection, ["service"], say)
-    say("applying the service stack")
-    plans.apply_stack(connection, "service", say)
-    wait_stable(connection, say)
+    repository = pushed.image.rsplit(":", 1)[0]
+    draft = Release(
+        number=_next_release_tag(connection),
+        image=f"{repository}@{pushed.digest}",
+        digest=pushed.digest,
+        model_version=artifact.version,
+        model_sha256=artifact.sha256,
+        git_sha=built.tag.split("-", 1)[0],
+        dirty=builds.DIRTY_MARK in built.tag,
+        tag=built.tag,
+    )
+    with releases.recording(ledger, draft, say) as record:
+        _tag_release(connection, record.release)
+        if service_plan is None:
+            service_plan = plan(connection, ["service"], say)
+        record.planned(_service_plan_counts(service_plan))
+        say("applying the service stack")
+        plans.apply_stack(connection, "service", say)
+        wait_stable(connection, say)
     return ApplyResult(connection.env.name, STACKS, status(connection))
 
 
-def _plan_for_the_next_push(connection: Connection, say: Say, confirm: Confirm) -> None:
+# ---------------------------------------------------------------------------------------------
+# Releases: the ledger, rollback and promote (no build: an image already in a registry, by
+# digest, through the same tfvars and Terraform path as a deploy)
+# ---------------------------------------------------------------------------------------------
+
+
+def _next_release_tag(connection: Connection) -> int:
+    """The lowest number the registry's ``release-<k>`` tags leave free (a plain ``push`` tags
+    by the registry alone): the ledger never takes a number an image already carries."""
+    repository, credentials = connection.registry_login()
+    return registry.next_release(connection.release_tags(repository, credentials))
+
+
+def _tag_release(connection: Connection, release: Release) -> None:
+    _repository, credentials = connection.registry_login()
+    tag = f"{registry.RELEASE_PREFIX}{release.number}"
+    connection.runtime.tag_image(release.image, tag, credentials)
+
+
+def _service_plan_counts(planned: PlanResult) -> dict[str, int]:
+    for summary in planned.plans:
+        if summary.stack == "service":
+            totals = summary.totals
+            return {"add": totals.add, "change": totals.change, "destroy": totals.destroy}
+    return {}
+
+
+def list_releases(connection: Connection) -> ReleaseList:
+    """The environment's releases, newest first, and the one running."""
+    history = connection.ledger().releases()
+    image = _running_image(connection) if history else None
+    current = releases.running(history, image)
+    return ReleaseList(connection.env.name, tuple(history), current.number if current else None)
+
+
+def _running_image(connection: Connection) -> str | None:
+    """The image of the task definition the ECS service runs (None when not deployed)."""
+    outputs = connection.stack("service").outputs()
+    if not outputs.get("service_name"):
+        return None
+    ecs = connection.session().client("ecs")
+    service = rollout.describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+    # After the circuit breaker's rollback, the primary deployment is the revision serving.
+    revision = rollout.primary_deployment(service).get("taskDefinition")
+    definition = rollout.describe_task_definition(ecs, revision or service["taskDefinition"])
+    return status_.service_image(definition)
+
+
+def rollback_target(connection: Connection, to: int | None) -> tuple[ReleaseList, Release]:
+    """The release to roll back to (``to``, else the last good one before the running one),
+    refused in one line when its image is gone from the registry."""
+    env = connection.env
+    listed = list_releases(connection)
+    if to is not None:
+        target = connection.ledger().get(to)
+    else:
+        below = (
+            listed.running
+            if listed.running is not None
+            else 1 + max((r.number for r in listed.releases), default=0)
+        )
+        found = releases.last_good_before(list(listed.releases), below)
+        if found is None:
+            raise ConfigError(
+                f"Environment {env.name!r} has no good release before release {below} to roll "
+                "back to.",
+                f"List them with `mlinfra releases {env.flags}` and pass --to N.",
+            )
+        target = found
+    _require_image(connection, target)
+    return listed, target
+
+
+def _require_image(connection: Connection, release: Release) -> None:
+    """A ConfigError naming ``release`` when its image is gone from the registry."""
+    _repository, credentials = connection.registry_login()
+    if not connection.runtime.image_exists(release.image, credentials):
+        raise ConfigError(
+            f"Release {release.number} of {connection.env.name!r}: its image {release.image} is "
+            "no longer in the registry (pruned).",
+            f"Pick another release (`mlinfra releases {connection.env.flags}`), or deploy again.",
+        )
+
+
+def rollback(
+    connection: Connection,
+    to: int | None = None,
+    say: Say = _quiet,
+    confirm: Confirm | None = None,
+) -> RolloutResult:
+    """Deploy release ``to``'s image (default: the last good release before the running one)
+    by digest through the image tfvars and a service plan and apply; no build, no push."""
+    listed, target = rollback_target(connection, to)
+    draft = releases.draft_from(target, "rollback", f"release {target.number}")
+    return _roll_out(
+        connection, draft, listed, say, confirm, f"Roll back to release {target.number}"
+    )
+
+
+def _roll_out(
+    connection: Connection,
+    draft: Release,
+    listed: ReleaseList,
+    say: Say,
+    confirm: Confirm | None,
+    action: str,
+) -> RolloutResult:
+    """Plan the service for ``draft.image``, ask, then record the release around its apply."""
+    ledger = connection.ledger()
+    ledger.settle_dead(say)
+    state = connection.env.state_dir
+    with tfvars.restored_on_failure([tfvars.image_tfvars_path(state)]):
+        tfvars.write_image_tfvars(state, draft.image)
+        try:
+            service_plan = plan(connection, ["service"], say)
+            if confirm is not None:
+                confirm(service_plan, action)
+        except BaseException:
+            connection.planfile("service").unlink(missing_ok=True)
+            raise
+    draft = dataclasses.replace(draft, number=_next_release_tag(connection))
+    with releases.recording(ledger, draft, say) as record:
+        _tag_release(connection, record.release)
+        record.planned(_service_plan_counts(service_plan))
+        say("applying the service stack")
+        plans.apply_stack(connection, "service", say)
+        wait_stable(connection, say)
+    previous = listed.by_number(listed.running)
+    return RolloutResult(connection.env.name, record.release, previous, status(connection))
+
+
+def promotion(
+    source: Connection, target: Connection, number: int | None
+) -> tuple[Release, ReleaseList]:
+    """The source's release to promote (``number``, else the one running there) and the
+    target's releases; a dirty image, or one gone from the source's registry, is refused."""
+    listed = list_releases(source)
+    if number is None and listed.running is None:
+        raise ConfigError(
+            f"Environment {source.env.name!r} runs no release to promote.",
+            f"Deploy it first, or pass --release N (`mlinfra releases {source.env.flags}`).",
+        )
+    release = source.ledger().get(number if number is not None else int(listed.running or 0))
+    if release.dirty:
+        raise ConfigError(
+            f"Release {release.number} of {source.env.name!r} ({release.tag}) was built from "
+            "uncommitted changes (-dirty); only images of a commit are promoted.",
+            "Commit, deploy that commit to the source environment, and promote that release.",
+        )
+    _require_image(source, release)
+    return release, list_releases(target)
+
+
+def promotion_summary(release: Release, source: str, target: ReleaseList) -> str:
+    """What a promotion changes in the target, for its confirmation."""
+    current = target.by_number(target.running)
+    upcoming = 1 + max((r.number for r in target.releases), default=0)
+    if current is None:
+        was = "nothing running"
+    else:
+        was = f"release {current.number} (model {current.model_version}, git {current.git_sha[:8]})"
+    return (
+        f"Promote {source} release {release.number} to {target.env}: {was} -> release "
+        f"{upcoming} (model {release.model_version}, git {release.git_sha[:8]}, "
+        f"{release.digest[:19]})"
+    )
+
+
+def promote(
+    source: Connection,
+    target: Connection,
+    number: int | None = None,
+    say: Say = _quiet,
+    confirm: Confirm | None = None,
+) -> RolloutResult:
+    """Copy the source's release image, by digest, into the target's registry repository, and
+    deploy it there through the target's tfvars and Terraform (no build)."""
+    release, listed = promotion(source, target, number)
+    registry_plan = plan(target, ["registry"], say)
+    if confirm is not None and registry_plan.has_changes:
+        confirm(registry_plan, "Apply the registry stack")
+    say("applying the registry stack")
+    plans.apply_stack(target, "registry", say)
+    repository, credentials = target.registry_login()
+    _source_repository, source_credentials = source.registry_login()
+    say(f"copying {release.image} to {repository}")
+    copied = target.runtime.copy_image(
+        release.image, source_credentials, repository, release.tag or "promoted", credentials
+    )
+    if copied != release.digest:
+        raise MlinfraError(
+            f"The copy of {release.image} in {repository} has digest {copied}.",
+            "The registries rewrote the manifest; promote needs the same bytes.",
+        )
+    draft = releases.draft_from(
+        release,
+        "promote",
+        f"{source.env.name} release {release.number}",
+        image=f"{repository}@{release.digest}",
+    )
+    action = promotion_summary(release, source.env.name, listed)
+    return _roll_out(target, draft, listed, say, confirm, action)
+
+
+def _plan_for_the_next_push(connection: Connection, say: Say, confirm: Confirm) -> PlanResult:
     """Plan the service stack for the image the push will make (repository:tag are known
     before it) and show it to ``confirm`` before anything reaches the registry; the recorded
     image comes back as it was when the plan fails or is refused."""
@@ -331,9 +624,9 @@ def _plan_for_the_next_push(connection: Connection, say: Say, confirm: Confirm) 
         with tfvars.restored_on_failure([tfvars.image_tfvars_path(state)]):
             tag = builds.last_build(connection.env)["tag"]
             tfvars.write_image_tfvars(state, f"{repository}:{tag}")
-            confirm(
-                plan(connection, ["service"], say), "Push the image and apply the service stack"
-            )
+            planned = plan(connection, ["service"], say)
+            confirm(planned, "Push the image and apply the service stack")
+            return planned
     except BaseException:
         connection.planfile("service").unlink(missing_ok=True)
         raise

@@ -58,3 +58,7 @@ class EnvironmentBusyError(MlinfraError):
 
 class DeployError(MlinfraError):
     """A rollout did not reach a healthy, stable service."""
+
+
+class RolledBackError(DeployError):
+    """ECS's circuit breaker rolled the rollout back: the previous task definition serves."""

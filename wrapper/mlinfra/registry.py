@@ -445,3 +445,160 @@ def add_release_tag(
             "Push again: the next push takes the next free release number.",
         )
     return PushResult(pushed.image, pushed.digest, pushed.size, release)
+
+
+# ---------------------------------------------------------------------------------------------
+# Images by digest: is it there, another tag for it, a copy into another repository (rollback
+# and promote work on digests; they never build or push from the Docker engine)
+# ---------------------------------------------------------------------------------------------
+
+
+def _local_client(credentials: Credentials) -> httpx.Client:
+    return httpx.Client(auth=(credentials.username, credentials.password), timeout=60)
+
+
+def _registry_failed(address: str, what: str, err: Exception) -> RegistryError:
+    return RegistryError(
+        f"The registry {address} failed to {what}: {err}.",
+        "Check that it runs (`mlinfra doctor`) and try again.",
+    )
+
+
+def local_manifest(
+    address: str, name: str, reference: str, credentials: Credentials
+) -> tuple[bytes, str] | None:
+    """The manifest of ``name:reference`` (a tag or digest) as stored, and its media type; None
+    when the registry does not hold it."""
+    try:
+        with _local_client(credentials) as http:
+            got = http.get(
+                f"http://{address}/v2/{name}/manifests/{reference}",
+                headers={"Accept": _MANIFEST_TYPES},
+            )
+    except httpx.HTTPError as err:
+        raise _registry_failed(address, f"read {name}@{reference}", err) from err
+    if got.status_code == 404:
+        return None
+    if got.status_code >= 400:
+        raise _registry_failed(address, f"read {name}@{reference}", Exception(got.text[:200]))
+    return got.content, got.headers.get("Content-Type", "")
+
+
+def local_put_manifest(
+    address: str, name: str, tag: str, manifest: tuple[bytes, str], credentials: Credentials
+) -> str:
+    """Store ``manifest`` (bytes, media type) as ``name:tag``; the digest the registry gives it."""
+    body, media_type = manifest
+    try:
+        with _local_client(credentials) as http:
+            put = http.put(
+                f"http://{address}/v2/{name}/manifests/{tag}",
+                content=body,
+                headers={"Content-Type": media_type},
+            )
+            put.raise_for_status()
+    except httpx.HTTPError as err:
+        raise _registry_failed(address, f"tag {name}:{tag}", err) from err
+    return str(put.headers.get("Docker-Content-Digest", ""))
+
+
+def _blob_digests(manifest: dict[str, Any]) -> list[str]:
+    blobs = [manifest["config"]["digest"]] if "config" in manifest else []
+    return blobs + [layer["digest"] for layer in manifest.get("layers", [])]
+
+
+def local_copy(
+    address: str, source: str, target: str, digest: str, tag: str, credentials: Credentials
+) -> str:
+    """Copy ``source@digest`` into repository ``target`` of the same registry as ``target:tag``
+    (each blob mounted across repositories, then the manifest stored byte for byte, so the
+    digest stays); the digest in ``target``."""
+    manifest = local_manifest(address, source, digest, credentials)
+    if manifest is None:
+        raise RegistryError(
+            f"The registry {address} holds no {source}@{digest}.",
+            "Pick a release whose image is still in the registry (`mlinfra releases`).",
+        )
+    parsed = json.loads(manifest[0])
+    children = [m["digest"] for m in parsed.get("manifests", [])]  # an index: copy each image
+    try:
+        with _local_client(credentials) as http:
+            for child in children:
+                local_copy(address, source, target, child, child, credentials)
+            for blob in _blob_digests(parsed):
+                mounted = http.post(
+                    f"http://{address}/v2/{target}/blobs/uploads/",
+                    params={"mount": blob, "from": source},
+                )
+                if mounted.status_code != 201:
+                    raise RegistryError(
+                        f"The registry {address} did not mount blob {blob} from {source} into "
+                        f"{target} (HTTP {mounted.status_code}).",
+                        "Check the registry's log; blob mounts need one storage for both.",
+                    )
+    except httpx.HTTPError as err:
+        raise _registry_failed(address, f"copy {source}@{digest} to {target}", err) from err
+    if tag == digest:  # a child of an index: stored by digest only
+        return local_put_manifest(address, target, digest, manifest, credentials)
+    return local_put_manifest(address, target, tag, manifest, credentials)
+
+
+def ecr_has_image(ecr: Any, name: str, digest: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        found = ecr.batch_get_image(repositoryName=name, imageIds=[{"imageDigest": digest}])
+    except ClientError as err:
+        raise RegistryError(f"ECR did not answer for {name}@{digest}: {err}") from err
+    return bool(found.get("images"))
+
+
+def ecr_tag(ecr: Any, name: str, digest: str, tag: str) -> None:
+    """Give the image ``name@digest`` the tag ``tag`` (its manifest put again under the tag)."""
+    from botocore.exceptions import ClientError
+
+    images = ecr.batch_get_image(repositoryName=name, imageIds=[{"imageDigest": digest}])["images"]
+    if not images:
+        raise RegistryError(f"ECR repository {name} holds no image {digest}.")
+    try:
+        ecr.put_image(
+            repositoryName=name,
+            imageManifest=images[0]["imageManifest"],
+            imageManifestMediaType=images[0].get("imageManifestMediaType", ""),
+            imageTag=tag,
+            imageDigest=digest,
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ImageAlreadyExistsException":
+            return  # that tag names this digest already
+        raise RegistryError(
+            f"Tagging {name}@{digest} as {tag} failed: {err}",
+            "A tag of an immutable repository names one image for good: take another number.",
+        ) from err
+
+
+def copy_with_engine(
+    source: str, source_credentials: Credentials, target: str, tag: str, credentials: Credentials
+) -> str:
+    """Copy ``source`` (``repository@digest``) to ``target:tag`` in another registry through the
+    Docker engine (pull by digest, push); the registry's digest, checked against the source's."""
+    from docker.errors import APIError
+
+    client = docker_engine.client()
+    repository, digest = source.split("@", 1)
+    try:
+        login(source_credentials)
+        image = client.images.pull(
+            repository, tag=digest, auth_config=source_credentials.auth_config()
+        )
+        image.tag(target, tag)
+    except APIError as err:
+        raise RegistryError(f"Pulling {source} failed: {err.explanation}") from err
+    pushed = push(f"{target}:{tag}", target, tag, credentials)
+    if pushed.digest != digest:
+        raise RegistryError(
+            f"{target}:{tag} has digest {pushed.digest}, not {digest} of {source}.",
+            "The registries stored different manifests; copy with a registry tool that keeps "
+            "bytes (crane copy), then deploy by digest.",
+        )
+    return digest

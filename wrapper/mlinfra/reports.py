@@ -103,6 +103,8 @@ def status_panel(report: StatusReport) -> Panel:
         head.add_row("CA file", Text(f"{report.ca_file} (curl --cacert it)"))
     head.add_row("state", verdict)
     head.add_row("image", Text(report.image or "unknown"))
+    if report.release is not None:
+        head.add_row("release", Text(str(report.release)))
     service = report.service
     head.add_row(
         "service",
@@ -366,3 +368,37 @@ def bench_panel(report: BenchReport) -> Panel:
             )
         )
     return Panel(Group(head, phases, *notes), title=f"mlinfra bench: {target.env}")
+
+
+_VERDICT_STYLE = {
+    "succeeded": "green",
+    "rolled_back": "red",
+    "failed": "red",
+    "interrupted": "yellow",
+    "in_progress": "yellow",
+}
+
+
+def releases_table(listed: Mapping[str, Any]) -> Table:
+    """An environment's releases (``ReleaseList.to_dict()``), newest first, the running one
+    marked with ``*``."""
+    table = Table("", "release", "verdict", "kind", "model", "git", "digest", "who", "when")
+    table.add_column("changes", overflow="fold")
+    for row in listed["releases"]:
+        git = row["git_sha"][:8] + ("-dirty" if row["dirty"] else "")
+        kind = row["kind"] + (f" ({row['source']})" if row.get("source") else "")
+        table.add_row(
+            "*" if row["running"] else "",
+            str(row["number"]),
+            Text(row["verdict"], style=_VERDICT_STYLE.get(row["verdict"], "")),
+            kind,
+            row["model_version"],
+            git,
+            row["digest"][7:19],
+            row["who"],
+            row["started_at"],
+            "; ".join(row["changes"]),
+        )
+    if not listed["releases"]:
+        table.add_row("", Text("(none yet: every deploy records one)", style="dim"))
+    return table

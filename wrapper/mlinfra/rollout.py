@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlinfra.errors import DeployError
+from mlinfra.errors import DeployError, RolledBackError
 
 STABLE_TIMEOUT_S = 600.0
 STOPPED_TASKS_SHOWN = 3
@@ -224,7 +224,7 @@ def _stopped_tasks(
 
 
 def rollout_error(failure: str, stopped: list[str], env_name: str) -> DeployError:
-    return DeployError(
+    return RolledBackError(
         "\n".join([failure, *stopped]),
         "ECS's circuit breaker rolls the service back to the previous task definition; "
         f"read why the new tasks failed with `mlinfra logs --env {env_name}`, fix, and deploy "

@@ -38,6 +38,8 @@ class StatusReport:
     ca_file: str | None = None
     # Fields of the task definition (and target group) the runtime running it does not honour.
     unhonoured: tuple[str, ...] = ()
+    # The number of the release running (the environment's ledger), None before the first.
+    release: int | None = None
 
     @property
     def label(self) -> str:
@@ -58,6 +60,7 @@ class StatusReport:
             "rehearsed": self.rehearsed,
             "ca_file": self.ca_file,
             "unhonoured": list(self.unhonoured),
+            "release": self.release,
         }
 
 

@@ -21,7 +21,7 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in (
         "train", "build", "push", "plan", "apply", "deploy", "status", "destroy",
-        "outputs", "logs", "doctor", "down", "prune", "bench",
+        "outputs", "logs", "doctor", "down", "prune", "bench", "releases", "rollback", "promote",
     ):  # fmt: skip
         assert command in result.output
 
@@ -35,12 +35,21 @@ def test_command_help_flows_with_the_terminal() -> None:
     assert "(skipped when one exists), or take your own model with --from-file." in result.output
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "status", "outputs", "doctor", "bench"])
+@pytest.mark.parametrize(
+    "command", ["build", "plan", "status", "outputs", "doctor", "bench", "releases", "rollback"]
+)
 def test_an_unknown_env_lists_the_valid_ones(project: Path, command: str) -> None:
     result = runner.invoke(app, [command, "--env", "nowhere"])
     assert result.exit_code == 2
     assert "Unknown environment 'nowhere'" in result.output
     assert "Use one of: dev, local, prod" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_promote_to_the_environment_it_comes_from_is_one_line(project: Path) -> None:
+    result = runner.invoke(app, ["promote", "--from", "dev", "--to", "dev"])
+    assert result.exit_code == 2
+    assert "--from and --to are both dev." in result.output
     assert "Traceback" not in result.output
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from docker import DockerClient
 
 from mlinfra import config, docker_engine
-from mlinfra.errors import DeployError
-from mlinfra.local_runtime._agent_files import env_lock, record_steady
+from mlinfra.errors import DeployError, RolledBackError
+from mlinfra.local_runtime._agent_files import env_lock, read_revisions, record_steady
 from mlinfra.local_runtime._aws import EmulatedAws, Listener, ServiceView, Target
 from mlinfra.local_runtime._status import RuntimeStatus, status
 from mlinfra.local_runtime._tasks import (
@@ -247,9 +247,39 @@ def converge(
     with env_lock(env):
         view = aws.read_service(cluster, service)
         proxy = proxy_for(view, env, proxy_port=proxy_port, tls_port=tls_port, client=client)
-        _Converger(aws, view, client, proxy, env, say).run(auth_config)
+        converger = _Converger(aws, view, client, proxy, env, say)
+        try:
+            converger.run(auth_config)
+        except DeployError as err:
+            if converger.failed_starts:
+                _roll_back_unhealthy(aws, view, env, err, say)
+            raise
     if agent:
         from mlinfra.local_runtime._agent import ensure_agent
 
         ensure_agent(endpoint, env=env, cluster=cluster, service=service, auth_config=auth_config)
     return status(env, client=client)
+
+
+def _roll_back_unhealthy(
+    aws: EmulatedAws, view: ServiceView, env: str, err: DeployError, say: Callable[[str], None]
+) -> None:
+    """New tasks never became healthy and were stopped (the old ones kept serving): with the
+    service's circuit breaker set to roll back, put the service back on the revision that was
+    steady, as ECS's rollback does (UpdateService), and raise RolledBackError.
+
+    NOTE: ECS retries up to its threshold (min(max(ceil(0.5 * desired), 3), 200) failed tasks)
+    before it trips; here one failed start of every new task trips it, so a deploy's verdict
+    is known in seconds rather than after three rounds of the health check.
+    """
+    steady = read_revisions(env).get("current")
+    breaker = view.circuit_breaker
+    if not (breaker.enable and breaker.rollback and steady) or steady == view.task.family_revision:
+        return
+    aws.ecs.update_service(cluster=view.cluster, service=view.service, taskDefinition=steady)
+    say(f"circuit breaker: rolled back from {view.task.family_revision} to {steady}")
+    raise RolledBackError(
+        f"The rollout of {view.task.family_revision} failed and was rolled back to {steady} "
+        f"(circuit breaker): {err.message}",
+        err.hint,
+    ) from err

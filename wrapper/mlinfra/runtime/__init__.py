@@ -25,6 +25,7 @@ from mlinfra.runtime._places import (
     LocalPlaces,
     places,
 )
+from mlinfra.runtime._rehearsal import state_buckets
 
 __all__ = [
     "EMULATOR_PORT_VARIABLE",
@@ -38,6 +39,7 @@ __all__ = [
     "Runtime",
     "places",
     "runtime_for",
+    "state_buckets",
 ]
 
 

@@ -88,6 +88,31 @@ class AwsRuntime(Runtime):
                 "Check the AWS credentials' ecr:ListImages permission.",
             ) from err
 
+    def image_exists(self, image: str, credentials: registry.Credentials) -> bool:
+        repository, digest = image.split("@", 1)
+        return registry.ecr_has_image(
+            self.session().client("ecr"), repository.split("/", 1)[1], digest
+        )
+
+    def tag_image(self, image: str, tag: str, credentials: registry.Credentials) -> None:
+        repository, digest = image.split("@", 1)
+        registry.ecr_tag(self.session().client("ecr"), repository.split("/", 1)[1], digest, tag)
+
+    def copy_image(
+        self,
+        source: str,
+        source_credentials: registry.Credentials,
+        repository: str,
+        tag: str,
+        credentials: registry.Credentials,
+    ) -> str:
+        """ECR to ECR, across accounts: pulled by digest with the source's login, pushed with
+        this account's (ECR mounts blobs only within one registry)."""
+        if self.image_exists(f"{repository}@{source.split('@', 1)[1]}", credentials):
+            self.tag_image(f"{repository}@{source.split('@', 1)[1]}", tag, credentials)
+            return source.split("@", 1)[1]
+        return registry.copy_with_engine(source, source_credentials, repository, tag, credentials)
+
     def run_service(
         self, outputs: dict[str, Any], credentials: registry.Credentials, say: Say
     ) -> None:

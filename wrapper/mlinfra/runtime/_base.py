@@ -72,6 +72,27 @@ class Runtime(ABC):
         """The repository's ``release-<k>`` tags and their digests."""
 
     @abstractmethod
+    def image_exists(self, image: str, credentials: registry.Credentials) -> bool:
+        """Whether the registry still holds ``image`` (``repository@sha256:...``)."""
+
+    @abstractmethod
+    def tag_image(self, image: str, tag: str, credentials: registry.Credentials) -> None:
+        """Give ``image`` (``repository@sha256:...``) the tag ``tag`` in its repository, through
+        the registry's API (nothing is pulled or pushed)."""
+
+    @abstractmethod
+    def copy_image(
+        self,
+        source: str,
+        source_credentials: registry.Credentials,
+        repository: str,
+        tag: str,
+        credentials: registry.Credentials,
+    ) -> str:
+        """Copy ``source`` (``repository@sha256:...``, another environment's) into this
+        environment's ``repository`` as ``tag``, keeping its digest; the digest."""
+
+    @abstractmethod
     def run_service(
         self, outputs: dict[str, Any], credentials: registry.Credentials, say: Say
     ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from mlinfra import config, registry
+from mlinfra.errors import RegistryError
 from mlinfra.logs import LogEvent, docker_tail
 from mlinfra.runtime import _rehearsal
 from mlinfra.runtime._base import Reach, Runtime, Say, StackOf
@@ -97,6 +98,38 @@ class LocalRuntime(Runtime):
     def release_tags(self, repository: str, credentials: registry.Credentials) -> dict[str, str]:
         host, name = repository.split("/", 1)
         return registry.local_release_tags(host, name, credentials)
+
+    def image_exists(self, image: str, credentials: registry.Credentials) -> bool:
+        repository, digest = image.split("@", 1)
+        host, name = repository.split("/", 1)
+        return registry.local_manifest(host, name, digest, credentials) is not None
+
+    def tag_image(self, image: str, tag: str, credentials: registry.Credentials) -> None:
+        repository, digest = image.split("@", 1)
+        host, name = repository.split("/", 1)
+        manifest = registry.local_manifest(host, name, digest, credentials)
+        if manifest is None:
+            raise RegistryError(f"The local registry holds no {image}.")
+        registry.local_put_manifest(host, name, tag, manifest, credentials)
+
+    def copy_image(
+        self,
+        source: str,
+        source_credentials: registry.Credentials,
+        repository: str,
+        tag: str,
+        credentials: registry.Credentials,
+    ) -> str:
+        """Between repositories of the one local registry (every rehearsal shares it): the
+        blobs mounted, the manifest stored as it is."""
+        source_repository, digest = source.split("@", 1)
+        host, source_name = source_repository.split("/", 1)
+        target_host, name = repository.split("/", 1)
+        if host != target_host:
+            return registry.copy_with_engine(
+                source, source_credentials, repository, tag, credentials
+            )
+        return registry.local_copy(host, source_name, name, digest, tag, credentials)
 
     def run_service(
         self, outputs: dict[str, Any], credentials: registry.Credentials, say: Say
