@@ -281,6 +281,13 @@ resource "aws_autoscaling_group" "this" {
       propagate_at_launch = true
     }
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.warm_pool == null || var.spot == null
+      error_message = "warm_pool and spot are both set, but an Auto Scaling group with a mixed instances policy cannot have a warm pool; drop one of them."
+    }
+  }
 }
 
 ################################################################################

@@ -342,9 +342,4 @@ variable "warm_pool" {
     condition     = var.warm_pool == null || try(contains(["Stopped", "Running", "Hibernated"], var.warm_pool.pool_state) && var.warm_pool.min_size >= 0, false)
     error_message = "warm_pool.pool_state must be \"Stopped\", \"Running\" or \"Hibernated\", and warm_pool.min_size >= 0."
   }
-
-  validation {
-    condition     = var.warm_pool == null || var.spot == null
-    error_message = "warm_pool and spot are both set, but an Auto Scaling group with a mixed instances policy cannot have a warm pool; drop one of them."
-  }
 }

@@ -285,5 +285,5 @@ run "rejects_a_warm_pool_with_spot" {
     warm_pool = {}
   }
 
-  expect_failures = [var.warm_pool]
+  expect_failures = [aws_autoscaling_group.this]
 }
