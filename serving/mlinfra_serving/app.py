@@ -16,7 +16,7 @@ import falcon.media
 import orjson
 
 from mlinfra_serving import resources
-from mlinfra_serving.auth import ApiKey, ApiKeyMiddleware
+from mlinfra_serving.auth import PROTECTED_ROUTES, ApiKey, ApiKeyMiddleware
 from mlinfra_serving.config import Settings
 from mlinfra_serving.errors import ApiError, ErrorCode
 from mlinfra_serving.middleware import RequestLogMiddleware, UnknownMethodMiddleware
@@ -78,8 +78,9 @@ def create_app(
     settings = settings or Settings()
     # NOTE: Any: falcon types its middleware protocols only in its private falcon._typing.
     middleware: list[Any] = [RequestLogMiddleware(signals)]
+    prefix = settings.route_prefix
     if api_key is not None:
-        middleware.append(ApiKeyMiddleware(api_key))
+        middleware.append(ApiKeyMiddleware(api_key, {prefix + r for r in PROTECTED_ROUTES}))
     # After the key: a protected route answers 401 to any method without it.
     middleware.append(UnknownMethodMiddleware())
     app = falcon.asgi.App(middleware=middleware)
@@ -87,14 +88,20 @@ def create_app(
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/predict", resources.PredictResource(predictor, settings, signals))
-    app.add_route("/health", resources.HealthResource(predictor))
-    app.add_route("/ready", resources.ReadyResource(predictor))
-    app.add_route("/metadata", resources.MetadataResource(predictor))
-    app.add_route("/metrics", resources.MetricsResource())
+    health, ready = resources.HealthResource(predictor), resources.ReadyResource(predictor)
+    app.add_route(f"{prefix}/predict", resources.PredictResource(predictor, settings, signals))
+    app.add_route(f"{prefix}/health", health)
+    app.add_route(f"{prefix}/ready", ready)
+    if prefix:
+        # The probes stay at the root too: the target group and the container health check
+        # reach the task directly, not through the ALB's path rule.
+        app.add_route("/health", health)
+        app.add_route("/ready", ready)
+    app.add_route(f"{prefix}/metadata", resources.MetadataResource(predictor))
+    app.add_route(f"{prefix}/metrics", resources.MetricsResource())
     features = predictor.features if predictor else ()
     app.add_route(
-        "/openapi.json",
+        f"{prefix}/openapi.json",
         resources.OpenApiResource(
             openapi_document(
                 features, settings.max_batch_rows, api_key_required=api_key is not None

@@ -137,7 +137,18 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 # Target Group
 ################################################################################
 
+locals {
+  # The default group (target_group) plus the map's; listener rules and outputs see them all.
+  target_group_settings = merge(
+    var.create_target_group ? { (local.default_target_group_key) = var.target_group } : {},
+    var.target_groups,
+  )
+  default_target_group_key = "default"
+}
+
 resource "aws_lb_target_group" "this" {
+  count = var.create_target_group ? 1 : 0
+
   name        = local.target_group_name
   vpc_id      = var.vpc_id
   target_type = "instance"
@@ -167,9 +178,59 @@ resource "aws_lb_target_group" "this" {
   }
 }
 
+# The default group was a single resource before create_target_group existed.
+moved {
+  from = aws_lb_target_group.this
+  to   = aws_lb_target_group.this[0]
+}
+
+resource "aws_lb_target_group" "service" {
+  for_each = var.target_groups
+
+  # The stem is cut so the 5-character suffix fits AWS's 32; the suffix hashes the key too, so
+  # two keys cut to the same stem still get two names.
+  name                          = format("%s-%s", trimsuffix(substr("${var.name}-${each.key}", 0, 26), "-"), substr(sha1(jsonencode([each.key, each.value.port, each.value.protocol])), 0, 4))
+  vpc_id                        = var.vpc_id
+  target_type                   = "instance"
+  port                          = each.value.port
+  protocol                      = each.value.protocol
+  deregistration_delay          = each.value.deregistration_delay
+  slow_start                    = each.value.slow_start
+  load_balancing_algorithm_type = each.value.load_balancing
+
+  health_check {
+    enabled             = true
+    path                = each.value.health_check.path
+    port                = "traffic-port"
+    protocol            = each.value.protocol
+    matcher             = each.value.health_check.matcher
+    interval            = each.value.health_check.interval
+    timeout             = each.value.health_check.timeout
+    healthy_threshold   = each.value.health_check.healthy_threshold
+    unhealthy_threshold = each.value.health_check.unhealthy_threshold
+  }
+
+  tags = merge(var.tags, { TargetGroupKey = each.key })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+locals {
+  target_group_arns = merge(
+    { for k, tg in aws_lb_target_group.this : local.default_target_group_key => tg.arn },
+    { for k, tg in aws_lb_target_group.service : k => tg.arn },
+  )
+}
+
 ################################################################################
 # Listeners
 ################################################################################
+
+locals {
+  default_forward_arn = var.default_action.type == "forward" ? lookup(local.target_group_arns, coalesce(var.default_action.target_group_key, local.default_target_group_key), null) : null
+}
 
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.this.arn
@@ -177,8 +238,18 @@ resource "aws_lb_listener" "http" {
   protocol          = "HTTP"
 
   default_action {
-    type             = local.create_https_listener ? "redirect" : "forward"
-    target_group_arn = local.create_https_listener ? null : aws_lb_target_group.this.arn
+    type             = local.create_https_listener ? "redirect" : var.default_action.type
+    target_group_arn = local.create_https_listener ? null : local.default_forward_arn
+
+    dynamic "fixed_response" {
+      for_each = !local.create_https_listener && var.default_action.type == "fixed-response" ? [var.default_action.fixed_response] : []
+
+      content {
+        status_code  = tostring(fixed_response.value.status_code)
+        content_type = fixed_response.value.content_type
+        message_body = fixed_response.value.message_body
+      }
+    }
 
     dynamic "redirect" {
       for_each = local.create_https_listener ? [var.https_port] : []
@@ -198,6 +269,11 @@ resource "aws_lb_listener" "http" {
       condition     = !(var.create_https_listener == false && var.certificate_arn != null)
       error_message = "create_https_listener is false but certificate_arn is set, so the certificate would be ignored; drop certificate_arn, or leave create_https_listener null (or true)."
     }
+
+    precondition {
+      condition     = var.default_action.type != "forward" || contains(keys(local.target_group_settings), coalesce(var.default_action.target_group_key, local.default_target_group_key))
+      error_message = "default_action forwards to target group \"${coalesce(var.default_action.target_group_key, local.default_target_group_key)}\", which does not exist (create_target_group = false leaves no \"default\"): set default_action.target_group_key to one of ${jsonencode(keys(var.target_groups))}, or default_action = { type = \"fixed-response\" } for a 404."
+    }
   }
 }
 
@@ -211,8 +287,18 @@ resource "aws_lb_listener" "https" {
   certificate_arn   = var.certificate_arn
 
   default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.this.arn
+    type             = var.default_action.type
+    target_group_arn = local.default_forward_arn
+
+    dynamic "fixed_response" {
+      for_each = var.default_action.type == "fixed-response" ? [var.default_action.fixed_response] : []
+
+      content {
+        status_code  = tostring(fixed_response.value.status_code)
+        content_type = fixed_response.value.content_type
+        message_body = fixed_response.value.message_body
+      }
+    }
   }
 
   tags = var.tags
@@ -221,6 +307,56 @@ resource "aws_lb_listener" "https" {
     precondition {
       condition     = var.certificate_arn != null
       error_message = "create_https_listener is true but certificate_arn is null: pass the certificate's ARN (an aws_acm_certificate_validation's certificate_arn when the stack requests one), or set create_https_listener = false."
+    }
+  }
+}
+
+################################################################################
+# Listener Rules
+################################################################################
+
+locals {
+  # Rules go on the listener that serves: HTTPS when it exists (HTTP then only redirects).
+  rule_listener_arn = local.create_https_listener ? one(aws_lb_listener.https[*].arn) : aws_lb_listener.http.arn
+}
+
+resource "aws_lb_listener_rule" "this" {
+  for_each = var.listener_rules
+
+  listener_arn = local.rule_listener_arn
+  priority     = each.value.priority
+
+  action {
+    type             = "forward"
+    target_group_arn = lookup(local.target_group_arns, each.value.target_group_key, null)
+  }
+
+  dynamic "condition" {
+    for_each = length(each.value.host_headers) > 0 ? [each.value.host_headers] : []
+
+    content {
+      host_header {
+        values = condition.value
+      }
+    }
+  }
+
+  dynamic "condition" {
+    for_each = length(each.value.path_patterns) > 0 ? [each.value.path_patterns] : []
+
+    content {
+      path_pattern {
+        values = condition.value
+      }
+    }
+  }
+
+  tags = merge(var.tags, { ListenerRuleKey = each.key })
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.target_group_settings), each.value.target_group_key)
+      error_message = "listener_rules[\"${each.key}\"].target_group_key \"${each.value.target_group_key}\" names no target group: use a key of target_groups (${jsonencode(keys(var.target_groups))}) or \"default\" for target_group."
     }
   }
 }

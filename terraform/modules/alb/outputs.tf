@@ -32,18 +32,18 @@ output "security_group_id" {
 }
 
 output "target_group_arn" {
-  description = "ARN of the target group the ECS service registers its tasks in."
-  value       = aws_lb_target_group.this.arn
+  description = "ARN of the default target group (target_group) the ECS service registers its tasks in; null with create_target_group = false."
+  value       = one(aws_lb_target_group.this[*].arn)
 }
 
 output "target_group_arn_suffix" {
   description = "ARN suffix of the target group (targetgroup/NAME/ID), the TargetGroup metric dimension."
-  value       = aws_lb_target_group.this.arn_suffix
+  value       = one(aws_lb_target_group.this[*].arn_suffix)
 }
 
 output "target_group_name" {
   description = "Name of the target group."
-  value       = aws_lb_target_group.this.name
+  value       = one(aws_lb_target_group.this[*].name)
 }
 
 output "http_listener_arn" {
@@ -59,4 +59,17 @@ output "https_listener_arn" {
 output "web_acl_arn" {
   description = "ARN of the WAFv2 web ACL associated with the load balancer (the module's or the given one), or null without WAF."
   value       = try(local.web_acl_arn, null)
+}
+
+output "target_groups" {
+  description = "Every target group by key (\"default\" for target_group, then the keys of target_groups): arn, arn_suffix (the TargetGroup metric dimension) and name. Each model's ECS service takes its arn."
+  value = merge(
+    { for tg in aws_lb_target_group.this : "default" => { arn = tg.arn, arn_suffix = tg.arn_suffix, name = tg.name } },
+    { for k, tg in aws_lb_target_group.service : k => { arn = tg.arn, arn_suffix = tg.arn_suffix, name = tg.name } },
+  )
+}
+
+output "listener_rules" {
+  description = "ARN of each listener rule, by key of listener_rules."
+  value       = { for k, r in aws_lb_listener_rule.this : k => r.arn }
 }

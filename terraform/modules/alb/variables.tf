@@ -241,6 +241,60 @@ variable "target_group" {
   }
 }
 
+variable "create_target_group" {
+  description = "Whether the default target group (target_group, key \"default\") exists. Set false when every model has its own group in target_groups."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "target_groups" {
+  description = "More target groups keyed by name (one per model), each shaped like target_group. Reach one from listener_rules by its key; the output target_groups gives each its arn for the ECS service."
+  type = map(object({
+    port                 = optional(number, 8080)
+    protocol             = optional(string, "HTTP")
+    deregistration_delay = optional(number, 30)
+    slow_start           = optional(number, 0)
+    load_balancing       = optional(string, "round_robin")
+    health_check = optional(object({
+      path                = optional(string, "/health")
+      matcher             = optional(string, "200")
+      interval            = optional(number, 15)
+      timeout             = optional(number, 5)
+      healthy_threshold   = optional(number, 2)
+      unhealthy_threshold = optional(number, 3)
+    }), {})
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !contains(keys(var.target_groups), "default")
+    error_message = "target_groups has a key \"default\", the key of the module's own target_group: rename the entry (e.g. the model's name)."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.target_groups) : can(regex("^[a-zA-Z0-9-]{1,32}$", k))])
+    error_message = "target_groups keys ${jsonencode(keys(var.target_groups))} must be 1-32 letters, digits or hyphens (a key enters the target group's name)."
+  }
+
+  validation {
+    condition = alltrue([for tg in values(var.target_groups) : (
+      tg.port >= 1 && tg.port <= 65535 && contains(["HTTP", "HTTPS"], tg.protocol) &&
+      tg.deregistration_delay >= 0 && tg.deregistration_delay <= 3600 &&
+      (tg.slow_start == 0 || (tg.slow_start >= 30 && tg.slow_start <= 900)) &&
+      contains(["round_robin", "least_outstanding_requests"], tg.load_balancing) &&
+      startswith(tg.health_check.path, "/") &&
+      can(regex("^[0-9]{3}([-,][0-9]{3})*$", tg.health_check.matcher)) &&
+      tg.health_check.interval >= 5 && tg.health_check.interval <= 300 &&
+      tg.health_check.timeout >= 2 && tg.health_check.timeout < tg.health_check.interval &&
+      tg.health_check.healthy_threshold >= 2 && tg.health_check.healthy_threshold <= 10 &&
+      tg.health_check.unhealthy_threshold >= 2 && tg.health_check.unhealthy_threshold <= 10
+    )])
+    error_message = "target_groups entries must each satisfy target_group's limits: port 1-65535, protocol HTTP or HTTPS, deregistration_delay 0-3600, slow_start 0 or 30-900, load_balancing round_robin or least_outstanding_requests, a health_check.path starting with \"/\", matcher codes such as \"200\", interval 5-300 s above timeout (2-120 s), thresholds 2-10; see the target_group errors for the entry at fault by passing it as target_group."
+  }
+}
+
 ################################################################################
 # Listeners
 ################################################################################
@@ -337,4 +391,80 @@ variable "waf" {
     error_message = "waf.rate_limit ${var.waf.rate_limit} must be a whole number of requests per 5 minutes per client IP from 10 to 2000000000 (WAF's limits); the default is 2000."
   }
 
+}
+
+################################################################################
+# Listener Rules
+################################################################################
+
+variable "default_action" {
+  description = "What the serving listener (HTTPS, else HTTP) does with a request no listener rule matches: \"forward\" to target_group_key (null: the default target group), or \"fixed-response\" (404 by default), so that no model has to be the default."
+  type = object({
+    type             = optional(string, "forward")
+    target_group_key = optional(string)
+    fixed_response = optional(object({
+      status_code  = optional(number, 404)
+      content_type = optional(string, "application/json")
+      message_body = optional(string, "{\"error\":{\"code\":\"not_found\",\"message\":\"No model serves this host and path.\"}}")
+    }), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["forward", "fixed-response"], var.default_action.type)
+    error_message = "default_action.type \"${var.default_action.type}\" must be \"forward\" or \"fixed-response\"."
+  }
+
+  validation {
+    condition     = var.default_action.fixed_response.status_code >= 200 && var.default_action.fixed_response.status_code <= 599
+    error_message = "default_action.fixed_response.status_code ${var.default_action.fixed_response.status_code} must be an HTTP status 200-599 (404 for \"no model here\")."
+  }
+
+  validation {
+    condition     = contains(["text/plain", "text/css", "text/html", "application/javascript", "application/json"], var.default_action.fixed_response.content_type)
+    error_message = "default_action.fixed_response.content_type \"${var.default_action.fixed_response.content_type}\" must be one the ALB accepts: text/plain, text/css, text/html, application/javascript or application/json."
+  }
+
+  validation {
+    condition     = length(var.default_action.fixed_response.message_body) <= 1024
+    error_message = "default_action.fixed_response.message_body is ${length(var.default_action.fixed_response.message_body)} characters; the ALB takes at most 1024."
+  }
+}
+
+variable "listener_rules" {
+  description = "Rules on the serving listener (HTTPS, else HTTP), keyed by name: each forwards requests matching all its conditions (any of host_headers, e.g. [\"a.example.com\"], and any of path_patterns, e.g. [\"/models/a/*\"]) to target_groups[target_group_key] (\"default\": target_group). Lower priority wins."
+  type = map(object({
+    priority         = number
+    target_group_key = string
+    host_headers     = optional(list(string), [])
+    path_patterns    = optional(list(string), [])
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for r in values(var.listener_rules) : r.priority >= 1 && r.priority <= 50000 && floor(r.priority) == r.priority])
+    error_message = "listener_rules priorities ${jsonencode({ for k, r in var.listener_rules : k => r.priority })} must be whole numbers 1-50000."
+  }
+
+  validation {
+    condition     = length(distinct([for r in values(var.listener_rules) : r.priority])) == length(var.listener_rules)
+    error_message = "listener_rules priorities ${jsonencode({ for k, r in var.listener_rules : k => r.priority })} repeat; give each rule its own priority (a listener refuses two rules at one)."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.listener_rules) : length(r.host_headers) + length(r.path_patterns) > 0])
+    error_message = "Every listener rule needs a condition: set host_headers, path_patterns or both in ${jsonencode([for k, r in var.listener_rules : k if length(r.host_headers) + length(r.path_patterns) == 0])}."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.listener_rules) : length(r.host_headers) <= 5 && length(r.path_patterns) <= 5 && length(r.host_headers) + length(r.path_patterns) <= 5])
+    error_message = "A listener rule takes at most 5 condition values in all (an ALB limit); split the rule in two with their own priorities."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for r in values(var.listener_rules) : [for p in r.path_patterns : startswith(p, "/") || startswith(p, "*")]]))
+    error_message = "listener_rules path_patterns must start with \"/\" (or \"*\"), e.g. \"/models/a/*\"."
+  }
 }

@@ -1,10 +1,18 @@
 data "aws_partition" "current" {}
 
 locals {
-  # Bridge mode with host port 0: Docker maps each container to a port in the kernel's
-  # ephemeral range, which the ALB reaches through the registered instance targets.
-  ephemeral_port_from = 32768
-  ephemeral_port_to   = 65535
+  # Bridge mode with host port 0: the ECS agent maps each container to a port in this range
+  # (ECS_DYNAMIC_HOST_PORT_RANGE), which the ALB reaches through the registered instance
+  # targets. The alb module's target_port_range must be the same range.
+  ephemeral_port_from = var.host_port_range.from_port
+  ephemeral_port_to   = var.host_port_range.to_port
+  # Written to the agent only when it differs from the agent's own default, so the launch
+  # template of an existing caller does not change.
+  host_port_config = var.host_port_range == { from_port = 32768, to_port = 65535 } ? {} : {
+    ECS_DYNAMIC_HOST_PORT_RANGE = "${var.host_port_range.from_port}-${var.host_port_range.to_port}"
+  }
+  # Instances launched into a warm pool must not register with the cluster until they leave it.
+  warm_pool_config = var.warm_pool != null ? { ECS_WARM_POOLS_CHECK = "true" } : {}
 }
 
 ################################################################################
@@ -126,7 +134,7 @@ data "aws_ssm_parameter" "ami" {
 
 locals {
   ami_id     = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
-  ecs_config = merge(var.ecs_agent_config, { ECS_CLUSTER = var.name })
+  ecs_config = merge(var.ecs_agent_config, local.host_port_config, local.warm_pool_config, { ECS_CLUSTER = var.name })
   # Built from lines, not a template: a shell heredoc terminator must start its line.
   user_data = join("\n", concat(
     ["#!/bin/bash", "cat >> /etc/ecs/ecs.config <<'CONFIG'"],
@@ -190,9 +198,74 @@ resource "aws_autoscaling_group" "this" {
   protect_from_scale_in = var.managed_termination_protection
   force_delete          = var.force_delete
 
-  launch_template {
-    id      = aws_launch_template.this.id
-    version = aws_launch_template.this.latest_version
+  dynamic "launch_template" {
+    for_each = var.spot == null ? [1] : []
+
+    content {
+      id      = aws_launch_template.this.id
+      version = aws_launch_template.this.latest_version
+    }
+  }
+
+  # Spot: the launch template with several instance types, On-Demand for the base only.
+  dynamic "mixed_instances_policy" {
+    for_each = var.spot != null ? [var.spot] : []
+
+    content {
+      instances_distribution {
+        on_demand_base_capacity                  = mixed_instances_policy.value.on_demand_base_capacity
+        on_demand_percentage_above_base_capacity = mixed_instances_policy.value.on_demand_percentage_above_base_capacity
+        spot_allocation_strategy                 = mixed_instances_policy.value.allocation_strategy
+      }
+
+      launch_template {
+        launch_template_specification {
+          launch_template_id = aws_launch_template.this.id
+          version            = aws_launch_template.this.latest_version
+        }
+
+        dynamic "override" {
+          for_each = distinct(concat([var.instance_type], mixed_instances_policy.value.instance_types))
+
+          content {
+            instance_type = override.value
+          }
+        }
+      }
+    }
+  }
+
+  # A new launch template version (a new AMI, instance type or agent setting) replaces the
+  # fleet in rolling batches instead of waiting for instances to be recycled by hand.
+  dynamic "instance_refresh" {
+    for_each = var.instance_refresh.enable ? [var.instance_refresh] : []
+
+    content {
+      strategy = "Rolling"
+
+      preferences {
+        min_healthy_percentage = instance_refresh.value.min_healthy_percentage
+        instance_warmup        = tostring(instance_refresh.value.instance_warmup)
+        skip_matching          = true
+        # Scale-in protection (managed termination protection) must not stall the refresh:
+        # protected instances are replaced too, after ECS drains their tasks.
+        scale_in_protected_instances = "Refresh"
+      }
+    }
+  }
+
+  dynamic "warm_pool" {
+    for_each = var.warm_pool != null ? [var.warm_pool] : []
+
+    content {
+      pool_state                  = warm_pool.value.pool_state
+      min_size                    = warm_pool.value.min_size
+      max_group_prepared_capacity = warm_pool.value.max_prepared_capacity
+
+      instance_reuse_policy {
+        reuse_on_scale_in = warm_pool.value.reuse_on_scale_in
+      }
+    }
   }
 
   dynamic "tag" {
@@ -206,6 +279,13 @@ resource "aws_autoscaling_group" "this" {
       key                 = tag.key
       value               = tag.value
       propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.warm_pool == null || var.spot == null
+      error_message = "warm_pool and spot are both set, but an Auto Scaling group with a mixed instances policy cannot have a warm pool; drop one of them."
     }
   }
 }

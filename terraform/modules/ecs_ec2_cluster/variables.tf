@@ -118,6 +118,26 @@ variable "ecs_agent_config" {
     condition     = alltrue([for k in keys(var.ecs_agent_config) : can(regex("^ECS_[A-Z0-9_]+$", k)) && k != "ECS_CLUSTER"])
     error_message = "ecs_agent_config keys must be ECS agent variables (\"ECS_...\" in upper case) other than ECS_CLUSTER, which the module sets."
   }
+
+  validation {
+    condition     = !contains(keys(var.ecs_agent_config), "ECS_DYNAMIC_HOST_PORT_RANGE") && !contains(keys(var.ecs_agent_config), "ECS_WARM_POOLS_CHECK")
+    error_message = "ecs_agent_config sets ECS_DYNAMIC_HOST_PORT_RANGE or ECS_WARM_POOLS_CHECK; set host_port_range (so the security group admits the same ports) or warm_pool instead."
+  }
+}
+
+variable "host_port_range" {
+  description = "Host ports the ECS agent maps bridge-mode containers to (host port 0), admitted from the ALB. Pass the same object as the alb module's target_port_range; a range other than the default is written to the agent as ECS_DYNAMIC_HOST_PORT_RANGE."
+  type = object({
+    from_port = optional(number, 32768)
+    to_port   = optional(number, 65535)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.host_port_range.from_port >= 1024 && var.host_port_range.from_port <= var.host_port_range.to_port && var.host_port_range.to_port <= 65535
+    error_message = "host_port_range ${var.host_port_range.from_port}-${var.host_port_range.to_port} must satisfy 1024 <= from_port <= to_port <= 65535 (below 1024 are privileged ports); the default 32768-65535 is the agent's own."
+  }
 }
 
 ################################################################################
@@ -259,5 +279,67 @@ variable "iam_role_permissions_boundary" {
   validation {
     condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.iam_role_permissions_boundary))
     error_message = "iam_role_permissions_boundary must be the ARN of an IAM managed policy, \"arn:aws:iam::<account>:policy/<name>\"; leave it null for no boundary."
+  }
+}
+
+################################################################################
+# Auto Scaling Group - instance refresh, Spot, warm pool
+################################################################################
+
+variable "instance_refresh" {
+  description = "Rolling replacement of the instances whenever the launch template changes (a new AMI from the SSM parameter, instance type or agent setting). Off by default so an existing caller's plan does not change; turn it on, or the fleet keeps running the old version."
+  type = object({
+    enable                 = optional(bool, false)
+    min_healthy_percentage = optional(number, 90)
+    instance_warmup        = optional(number, 300)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.instance_refresh.min_healthy_percentage >= 0 && var.instance_refresh.min_healthy_percentage <= 100
+    error_message = "instance_refresh.min_healthy_percentage ${var.instance_refresh.min_healthy_percentage} must be 0-100; 90 replaces one instance in ten at a time."
+  }
+
+  validation {
+    condition     = var.instance_refresh.instance_warmup >= 0
+    error_message = "instance_refresh.instance_warmup ${var.instance_refresh.instance_warmup} must be a number of seconds >= 0 (the time an instance needs to join the cluster, e.g. 300)."
+  }
+}
+
+variable "spot" {
+  description = "Spot capacity: a mixed instances policy over instance_type plus instance_types, On-Demand for on_demand_base_capacity instances and on_demand_percentage_above_base_capacity percent above it. null: On-Demand instances of instance_type only."
+  type = object({
+    instance_types                           = optional(list(string), [])
+    on_demand_base_capacity                  = optional(number, 0)
+    on_demand_percentage_above_base_capacity = optional(number, 0)
+    allocation_strategy                      = optional(string, "price-capacity-optimized")
+  })
+  default = null
+
+  validation {
+    condition     = var.spot == null || try(var.spot.on_demand_base_capacity >= 0 && var.spot.on_demand_percentage_above_base_capacity >= 0 && var.spot.on_demand_percentage_above_base_capacity <= 100, false)
+    error_message = "spot needs on_demand_base_capacity >= 0 and on_demand_percentage_above_base_capacity 0-100 (0: all Spot above the base)."
+  }
+
+  validation {
+    condition     = var.spot == null || try(contains(["price-capacity-optimized", "capacity-optimized", "capacity-optimized-prioritized", "lowest-price"], var.spot.allocation_strategy), false)
+    error_message = "spot.allocation_strategy must be \"price-capacity-optimized\" (recommended), \"capacity-optimized\", \"capacity-optimized-prioritized\" or \"lowest-price\"."
+  }
+}
+
+variable "warm_pool" {
+  description = "A warm pool of pre-initialised instances (Stopped, Running or Hibernated) that scale-out takes from; the agent waits (ECS_WARM_POOLS_CHECK) until an instance leaves the pool. Not available together with spot."
+  type = object({
+    pool_state            = optional(string, "Stopped")
+    min_size              = optional(number, 0)
+    max_prepared_capacity = optional(number)
+    reuse_on_scale_in     = optional(bool, true)
+  })
+  default = null
+
+  validation {
+    condition     = var.warm_pool == null || try(contains(["Stopped", "Running", "Hibernated"], var.warm_pool.pool_state) && var.warm_pool.min_size >= 0, false)
+    error_message = "warm_pool.pool_state must be \"Stopped\", \"Running\" or \"Hibernated\", and warm_pool.min_size >= 0."
   }
 }

@@ -24,11 +24,14 @@ locals {
   ])
 
   container = {
-    name                   = var.name
-    image                  = var.container_image
-    essential              = true
-    command                = var.command
-    portMappings           = [{ containerPort = var.container_port, hostPort = 0, protocol = "tcp" }]
+    name      = var.name
+    image     = var.container_image
+    essential = true
+    command   = var.command
+    # awsvpc: the task has its own interface, so the host port is the container port.
+    portMappings           = [{ containerPort = var.container_port, hostPort = var.network_mode == "awsvpc" ? var.container_port : 0, protocol = "tcp" }]
+    resourceRequirements   = var.gpu > 0 ? [{ type = "GPU", value = tostring(var.gpu) }] : null
+    mountPoints            = length(var.volumes) > 0 ? [for name in sort(keys(var.volumes)) : { sourceVolume = name, containerPath = var.volumes[name].container_path, readOnly = var.volumes[name].read_only }] : null
     environment            = [for key in sort(keys(var.environment)) : { name = key, value = var.environment[key] }]
     secrets                = [for key in sort(keys(var.secrets)) : { name = key, valueFrom = var.secrets[key] }]
     stopTimeout            = var.stop_timeout
@@ -68,16 +71,59 @@ locals {
   }
 }
 
+locals {
+  # Sidecars log to the same group as the main container, under their own stream prefix.
+  sidecars = [for name in sort(keys(var.sidecars)) : merge(
+    {
+      name      = name
+      essential = false
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = var.log_group_name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "${var.log_stream_prefix}-${name}"
+        }
+      }
+    },
+    var.sidecars[name],
+  )]
+}
+
 resource "aws_ecs_task_definition" "this" {
   family                   = var.name
-  network_mode             = "bridge"
+  network_mode             = var.network_mode
   requires_compatibilities = ["EC2"]
   cpu                      = tostring(var.cpu)
   memory                   = tostring(var.memory)
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
   # NOTE: nulls (an unset command) are dropped so that the plan compares what ECS returns.
-  container_definitions = jsonencode([{ for key, value in local.container : key => value if value != null }])
+  container_definitions = jsonencode(concat([{ for key, value in local.container : key => value if value != null }], local.sidecars))
+
+  dynamic "volume" {
+    for_each = var.volumes
+
+    content {
+      name      = volume.key
+      host_path = volume.value.host_path
+
+      dynamic "efs_volume_configuration" {
+        for_each = volume.value.efs != null ? [volume.value.efs] : []
+
+        content {
+          file_system_id     = efs_volume_configuration.value.file_system_id
+          root_directory     = efs_volume_configuration.value.access_point_id == null ? efs_volume_configuration.value.root_directory : null
+          transit_encryption = "ENABLED"
+
+          authorization_config {
+            access_point_id = efs_volume_configuration.value.access_point_id
+            iam             = "ENABLED" # the task role's elasticfilesystem:Client* statements below
+          }
+        }
+      }
+    }
+  }
 
   tags = var.tags
 
@@ -124,9 +170,10 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "EcrPull"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = [var.repository_arn]
+    sid     = "EcrPull"
+    actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    # The main image's repository and the sidecars' (additional_repository_arns).
+    resources = distinct(concat([var.repository_arn], var.additional_repository_arns))
   }
 
   statement {
@@ -204,6 +251,43 @@ resource "aws_iam_role_policy" "task" {
   policy = var.task_role_policy_json
 }
 
+locals {
+  efs_volumes = { for name, v in var.volumes : name => v if v.efs != null }
+}
+
+data "aws_iam_policy_document" "task_platform" {
+  count = var.enable_execute_command || length(local.efs_volumes) > 0 ? 1 : 0
+
+  # ECS Exec: the agent in the task opens the Session Manager channels; these take no resource.
+  dynamic "statement" {
+    for_each = var.enable_execute_command ? [1] : []
+
+    content {
+      sid       = "EcsExec"
+      actions   = ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.efs_volumes
+
+    content {
+      sid       = "Efs${replace(title(replace(statement.key, "/[^a-zA-Z0-9]+/", " ")), " ", "")}"
+      actions   = statement.value.read_only ? ["elasticfilesystem:ClientMount"] : ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+      resources = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account}:file-system/${statement.value.efs.file_system_id}"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task_platform" {
+  count = length(data.aws_iam_policy_document.task_platform)
+
+  name   = "exec-and-volumes"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task_platform[0].json
+}
+
 ################################################################################
 # Service
 ################################################################################
@@ -220,11 +304,12 @@ resource "aws_ecs_service" "this" {
   desired_count                      = var.desired_count
   deployment_minimum_healthy_percent = var.deployment.minimum_healthy_percent
   deployment_maximum_percent         = var.deployment.maximum_percent
-  health_check_grace_period_seconds  = var.deployment.health_check_grace_period_seconds
-  wait_for_steady_state              = var.deployment.wait_for_steady_state
-  enable_ecs_managed_tags            = true
-  propagate_tags                     = "SERVICE"
-  enable_execute_command             = false
+  # ECS refuses a grace period on a service without a load balancer.
+  health_check_grace_period_seconds = var.target_group_arn != null ? var.deployment.health_check_grace_period_seconds : null
+  wait_for_steady_state             = var.deployment.wait_for_steady_state
+  enable_ecs_managed_tags           = true
+  propagate_tags                    = "SERVICE"
+  enable_execute_command            = var.enable_execute_command
 
   capacity_provider_strategy {
     capacity_provider = var.capacity_provider_name
@@ -232,10 +317,25 @@ resource "aws_ecs_service" "this" {
     base              = 0
   }
 
-  load_balancer {
-    target_group_arn = var.target_group_arn
-    container_name   = var.name
-    container_port   = var.container_port
+  # null target_group_arn: a worker (queue consumer, batch) that no load balancer reaches.
+  dynamic "load_balancer" {
+    for_each = var.target_group_arn != null ? [var.target_group_arn] : []
+
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = var.name
+      container_port   = var.container_port
+    }
+  }
+
+  dynamic "network_configuration" {
+    for_each = var.network_mode == "awsvpc" ? [var.awsvpc] : []
+
+    content {
+      subnets          = network_configuration.value.subnet_ids
+      security_groups  = network_configuration.value.security_group_ids
+      assign_public_ip = false # EC2 launch type: awsvpc tasks never get a public IP
+    }
   }
 
   deployment_circuit_breaker {
@@ -255,6 +355,11 @@ resource "aws_ecs_service" "this" {
   tags = var.tags
 
   lifecycle {
+    precondition {
+      condition     = var.network_mode != "awsvpc" || try(length(var.awsvpc.subnet_ids) > 0 && length(var.awsvpc.security_group_ids) > 0, false)
+      error_message = "network_mode is \"awsvpc\" but awsvpc is ${jsonencode(var.awsvpc)}: set awsvpc = { subnet_ids = [...], security_group_ids = [...] } (the tasks' own interfaces; a target group for them needs target_type \"ip\")."
+    }
+
     ignore_changes = [desired_count] # the count at creation only: autoscaling (or an operator) owns it afterwards
   }
 }

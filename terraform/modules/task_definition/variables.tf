@@ -225,6 +225,18 @@ variable "repository_arn" {
   }
 }
 
+variable "additional_repository_arns" {
+  description = "More ECR repositories the execution role may pull from, for sidecars' images."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.additional_repository_arns : can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))])
+    error_message = "additional_repository_arns ${jsonencode(var.additional_repository_arns)} must hold ECR repository ARNs (\"arn:aws:ecr:<region>:<account>:repository/<name>\"); pass ecr modules' repository_arn outputs."
+  }
+}
+
 variable "iam_role_path" {
   description = "IAM path of both roles, task execution and task (e.g. \"/mlinfra/\"), for organisations that give teams a path of their own."
   type        = string
@@ -290,13 +302,13 @@ variable "capacity_provider_name" {
 }
 
 variable "target_group_arn" {
-  description = "ALB target group the service registers its tasks in (the alb module's target_group_arn)."
+  description = "ALB target group the service registers its tasks in (the alb module's target_group_arn, or target_groups[KEY].arn). null: a service no load balancer reaches (a queue or batch worker)."
   type        = string
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$", var.target_group_arn))
-    error_message = "target_group_arn must be a target group ARN (\"arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/...\"); pass the alb module's target_group_arn output."
+    condition     = var.target_group_arn == null || can(regex("^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$", var.target_group_arn))
+    error_message = "target_group_arn must be a target group ARN (\"arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/...\"); pass the alb module's target_group_arn output, or null for a service without a load balancer."
   }
 }
 
@@ -355,4 +367,90 @@ variable "placement_spread" {
     condition     = length(var.placement_spread) <= 5 && alltrue([for f in var.placement_spread : f == "instanceId" || startswith(f, "attribute:")])
     error_message = "placement_spread must hold at most 5 fields, each \"instanceId\" or \"attribute:<name>\" (e.g. \"attribute:ecs.availability-zone\")."
   }
+}
+
+################################################################################
+# Task Definition - GPU, sidecars, volumes, network mode
+################################################################################
+
+variable "gpu" {
+  description = "GPUs reserved for the main container (resourceRequirements type GPU); 0 for none. The cluster's instances must have them (a GPU instance type and the ECS GPU-optimized AMI: ecs_ec2_cluster's ami_ssm_parameter_name = \"/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id\")."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.gpu >= 0 && var.gpu <= 16 && floor(var.gpu) == var.gpu
+    error_message = "gpu ${var.gpu} must be a whole number of GPUs from 0 to 16 (the most an EC2 instance has)."
+  }
+}
+
+variable "sidecars" {
+  description = "More containers of the task, keyed by container name, each an ECS container definition in its JSON names (image required; e.g. { otel = { image = \"public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0\", memoryReservation = 128 } }). Defaults: essential false, logs to log_group_name under \"<log_stream_prefix>-<name>\". Images from ECR need their repository in additional_repository_arns."
+  type        = any
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = can(keys(var.sidecars)) && alltrue([for c in values(var.sidecars) : can(tostring(c.image))])
+    error_message = "sidecars must be a map of container definitions keyed by container name, each with an image, e.g. { otel = { image = \"...\" } }."
+  }
+}
+
+variable "volumes" {
+  description = "Task volumes keyed by name, each mounted in the main container at container_path: an EFS file system (efs, e.g. the models; transit-encrypted, authorised by the task role, which gets elasticfilesystem:ClientMount and, unless read_only, ClientWrite) or a host_path on the instance."
+  type = map(object({
+    container_path = string
+    read_only      = optional(bool, true)
+    host_path      = optional(string)
+    efs = optional(object({
+      file_system_id  = string
+      root_directory  = optional(string, "/")
+      access_point_id = optional(string)
+    }))
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for v in values(var.volumes) : startswith(v.container_path, "/") && (v.efs == null) != (v.host_path == null)])
+    error_message = "Each volume needs an absolute container_path and exactly one of efs = { file_system_id = \"fs-...\" } or host_path."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.volumes) : v.efs == null || can(regex("^fs-[0-9a-f]+$", v.efs.file_system_id)) && (try(v.efs.access_point_id, null) == null || can(regex("^fsap-[0-9a-f]+$", v.efs.access_point_id)))])
+    error_message = "volumes' efs.file_system_id must look like \"fs-0123abcd\" and efs.access_point_id (optional) like \"fsap-0123abcd\"."
+  }
+}
+
+variable "network_mode" {
+  description = "\"bridge\" (the default: dynamic host ports behind instance targets) or \"awsvpc\" (each task its own interface and security group, in awsvpc.subnet_ids; its target group needs target_type \"ip\")."
+  type        = string
+  default     = "bridge"
+  nullable    = false
+
+  validation {
+    condition     = contains(["bridge", "awsvpc"], var.network_mode)
+    error_message = "network_mode \"${var.network_mode}\" must be \"bridge\" or \"awsvpc\"."
+  }
+}
+
+variable "awsvpc" {
+  description = "Subnets and security groups of the tasks' interfaces, with network_mode = \"awsvpc\" (private subnets: EC2 tasks get no public IP)."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+################################################################################
+# Service - ECS Exec
+################################################################################
+
+variable "enable_execute_command" {
+  description = "ECS Exec (`aws ecs execute-command`) into the tasks: turns it on for the service and grants the task role the ssmmessages channels. The instances need the SSM agent's permissions (ecs_ec2_cluster's enable_ssm_session_manager)."
+  type        = bool
+  default     = false
+  nullable    = false
 }

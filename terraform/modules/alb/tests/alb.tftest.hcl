@@ -51,18 +51,18 @@ run "defaults_are_secure" {
 
   assert {
     condition = (
-      aws_lb_target_group.this.target_type == "instance" &&
-      aws_lb_target_group.this.port == 8080 &&
-      aws_lb_target_group.this.health_check[0].path == "/health" &&
-      aws_lb_target_group.this.health_check[0].port == "traffic-port" &&
-      aws_lb_target_group.this.health_check[0].matcher == "200" &&
-      aws_lb_target_group.this.deregistration_delay == "30"
+      aws_lb_target_group.this[0].target_type == "instance" &&
+      aws_lb_target_group.this[0].port == 8080 &&
+      aws_lb_target_group.this[0].health_check[0].path == "/health" &&
+      aws_lb_target_group.this[0].health_check[0].port == "traffic-port" &&
+      aws_lb_target_group.this[0].health_check[0].matcher == "200" &&
+      aws_lb_target_group.this[0].deregistration_delay == "30"
     )
     error_message = "Target group: instance targets, health check on /health at the traffic port, 30 s deregistration."
   }
 
   assert {
-    condition     = length(aws_lb_target_group.this.name) <= 32 && startswith(aws_lb_target_group.this.name, "svc-")
+    condition     = length(aws_lb_target_group.this[0].name) <= 32 && startswith(aws_lb_target_group.this[0].name, "svc-")
     error_message = "The target group name must stay within AWS's 32 characters and start with the module name."
   }
 
@@ -130,11 +130,11 @@ run "https_with_redirect_and_logs" {
 
   assert {
     condition = (
-      aws_lb_target_group.this.port == 9000 && aws_lb_target_group.this.slow_start == 60 &&
-      aws_lb_target_group.this.health_check[0].path == "/ready" &&
-      aws_lb_target_group.this.health_check[0].matcher == "200-299" &&
-      aws_lb_target_group.this.health_check[0].healthy_threshold == 2 &&
-      length(aws_lb_target_group.this.name) <= 32
+      aws_lb_target_group.this[0].port == 9000 && aws_lb_target_group.this[0].slow_start == 60 &&
+      aws_lb_target_group.this[0].health_check[0].path == "/ready" &&
+      aws_lb_target_group.this[0].health_check[0].matcher == "200-299" &&
+      aws_lb_target_group.this[0].health_check[0].healthy_threshold == 2 &&
+      length(aws_lb_target_group.this[0].name) <= 32
     )
     error_message = "Target group overrides must apply and unset health-check fields keep their defaults."
   }
@@ -365,4 +365,151 @@ run "rejects_bad_ingress_sources_and_tls_1_0_policies" {
     var.ingress_security_group_ids,
     var.ssl_policy,
   ]
+}
+
+run "an_existing_caller_keeps_its_default_group_and_forward" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_lb_target_group.this) == 1 && length(aws_lb_target_group.service) == 0 &&
+      length(aws_lb_listener_rule.this) == 0 && keys(output.target_groups) == ["default"] &&
+      aws_lb_listener.http.default_action[0].type == "forward" && length(aws_lb_listener.http.default_action[0].fixed_response) == 0
+    )
+    error_message = "Without the new inputs the module keeps one default target group, forwards to it and adds no rule."
+  }
+}
+
+# Each target group and the HTTPS listener get an ARN of their own, so the rules' targets can be
+# told apart (at plan they are unknown).
+run "two_models_by_host_and_path_with_a_fixed_404" {
+  command = plan
+
+  override_resource {
+    target          = aws_lb_target_group.service["houses"]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-houses-1a2b/0000000000000001" }
+  }
+
+  override_resource {
+    target          = aws_lb_target_group.service["a-model-with-a-long-name-here"]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-a-model-3c4d/0000000000000002" }
+  }
+
+  override_resource {
+    target          = aws_lb_listener.https[0]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/svc/0123456789abcdef/0000000000000003" }
+  }
+
+  override_resource {
+    target          = aws_lb_listener_rule.this["houses-path"]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/svc/0123456789abcdef/0000000000000003/0000000000000004" }
+  }
+
+  variables {
+    certificate_arn     = "arn:aws:acm:eu-west-1:111122223333:certificate/abcd-1234"
+    create_target_group = false
+    target_groups = {
+      houses                        = { health_check = { path = "/health" } }
+      a-model-with-a-long-name-here = { port = 9000 }
+    }
+    default_action = { type = "fixed-response" }
+    listener_rules = {
+      houses-host = { priority = 10, target_group_key = "houses", host_headers = ["houses.example.com"] }
+      houses-path = { priority = 20, target_group_key = "houses", path_patterns = ["/models/houses/*"] }
+      other-path  = { priority = 30, target_group_key = "a-model-with-a-long-name-here", host_headers = ["api.example.com"], path_patterns = ["/models/other/*"] }
+    }
+  }
+
+  assert {
+    condition = (
+      length(aws_lb_target_group.this) == 0 && output.target_group_arn == null &&
+      alltrue([for tg in aws_lb_target_group.service : length(tg.name) <= 32]) &&
+      aws_lb_target_group.service["a-model-with-a-long-name-here"].port == 9000
+    )
+    error_message = "create_target_group = false leaves only the map's groups, each named within 32 characters."
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.https[0].default_action[0].type == "fixed-response" &&
+      aws_lb_listener.https[0].default_action[0].fixed_response[0].status_code == "404" &&
+      aws_lb_listener.https[0].default_action[0].target_group_arn == null &&
+      aws_lb_listener.http.default_action[0].type == "redirect"
+    )
+    error_message = "A fixed-response default answers 404 on HTTPS (HTTP still redirects): no model is the default."
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener_rule.this["houses-host"].listener_arn == aws_lb_listener.https[0].arn &&
+      aws_lb_listener_rule.this["houses-host"].priority == 10 &&
+      aws_lb_listener_rule.this["houses-host"].action[0].target_group_arn == aws_lb_target_group.service["houses"].arn &&
+      flatten([for c in aws_lb_listener_rule.this["houses-host"].condition : [for h in c.host_header : h.values]]) == ["houses.example.com"] &&
+      flatten([for c in aws_lb_listener_rule.this["houses-path"].condition : [for p in c.path_pattern : p.values]]) == ["/models/houses/*"] &&
+      aws_lb_listener_rule.this["other-path"].action[0].target_group_arn == aws_lb_target_group.service["a-model-with-a-long-name-here"].arn &&
+      length(aws_lb_listener_rule.this["other-path"].condition) == 2
+    )
+    error_message = "Rules sit on the HTTPS listener with their priority, conditions and own target group."
+  }
+
+  assert {
+    condition     = output.target_groups["houses"].arn == aws_lb_target_group.service["houses"].arn && output.listener_rules["houses-path"] == aws_lb_listener_rule.this["houses-path"].arn
+    error_message = "The outputs give each target group's and rule's ARN by key."
+  }
+}
+
+run "http_only_rules_go_on_the_http_listener_and_may_forward_to_default" {
+  command = plan
+
+  variables {
+    target_groups  = { b = {} }
+    default_action = { target_group_key = "b" }
+    listener_rules = { a = { priority = 1, target_group_key = "default", path_patterns = ["/a/*"] } }
+  }
+
+  assert {
+    condition     = length(aws_lb_target_group.this) == 1 && length(aws_lb_listener_rule.this) == 1 && length(aws_lb_listener.https) == 0
+    error_message = "Without HTTPS the rules go on the HTTP listener, and \"default\" names target_group."
+  }
+}
+
+run "rejects_bad_rules_and_groups" {
+  command = plan
+
+  variables {
+    target_groups = { default = {}, "bad_key" = { port = 0 } }
+    listener_rules = {
+      a = { priority = 5, target_group_key = "default" }
+      b = { priority = 5, target_group_key = "default", path_patterns = ["models/*"] }
+      c = { priority = 0, target_group_key = "default", host_headers = ["1", "2", "3"], path_patterns = ["/1", "/2", "/3"] }
+    }
+    default_action = { type = "redirect", fixed_response = { status_code = 700, content_type = "image/png" } }
+  }
+
+  expect_failures = [var.target_groups, var.listener_rules, var.default_action]
+}
+
+run "a_rule_to_a_missing_group_names_the_keys" {
+  command = plan
+
+  variables {
+    listener_rules = { a = { priority = 5, target_group_key = "nope", path_patterns = ["/a/*"] } }
+  }
+
+  expect_failures = [aws_lb_listener_rule.this]
+}
+
+run "forwarding_to_a_missing_default_group_is_refused" {
+  command = plan
+
+  variables {
+    create_target_group = false
+    target_groups       = { b = {} }
+  }
+
+  expect_failures = [aws_lb_listener.http]
 }

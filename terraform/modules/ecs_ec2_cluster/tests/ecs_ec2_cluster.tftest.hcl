@@ -181,3 +181,109 @@ run "rejects_bad_inputs" {
     var.managed_scaling,
   ]
 }
+
+run "an_existing_caller_keeps_one_launch_template_and_no_refresh" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_autoscaling_group.this.launch_template) == 1 && length(aws_autoscaling_group.this.mixed_instances_policy) == 0 &&
+      length(aws_autoscaling_group.this.instance_refresh) == 0 && length(aws_autoscaling_group.this.warm_pool) == 0 &&
+      !strcontains(base64decode(aws_launch_template.this.user_data), "ECS_DYNAMIC_HOST_PORT_RANGE") &&
+      !strcontains(base64decode(aws_launch_template.this.user_data), "ECS_WARM_POOLS_CHECK") &&
+      aws_security_group_rule.alb_to_host_ports.from_port == 32768 && aws_security_group_rule.alb_to_host_ports.to_port == 65535
+    )
+    error_message = "Without the new inputs: the launch template alone, no refresh, no warm pool, the agent's default host ports."
+  }
+}
+
+run "instance_refresh_and_a_warm_pool" {
+  command = plan
+
+  variables {
+    instance_refresh = { enable = true, min_healthy_percentage = 50 }
+    warm_pool        = { min_size = 1, max_prepared_capacity = 3 }
+  }
+
+  assert {
+    condition = (
+      aws_autoscaling_group.this.instance_refresh[0].strategy == "Rolling" &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].min_healthy_percentage == 50 &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].skip_matching &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].scale_in_protected_instances == "Refresh"
+    )
+    error_message = "instance_refresh rolls the fleet onto a new launch template version, protected instances included."
+  }
+
+  assert {
+    condition = (
+      aws_autoscaling_group.this.warm_pool[0].pool_state == "Stopped" && aws_autoscaling_group.this.warm_pool[0].min_size == 1 &&
+      aws_autoscaling_group.this.warm_pool[0].max_group_prepared_capacity == 3 &&
+      strcontains(base64decode(aws_launch_template.this.user_data), "\nECS_WARM_POOLS_CHECK=true\n")
+    )
+    error_message = "A warm pool keeps stopped instances and tells the agent to wait until they leave it."
+  }
+}
+
+run "spot_capacity_and_a_host_port_range" {
+  command = plan
+
+  variables {
+    instance_type   = "m6i.large"
+    spot            = { instance_types = ["m5.large", "m6i.large"], on_demand_base_capacity = 1 }
+    host_port_range = { from_port = 49153, to_port = 65535 }
+  }
+
+  assert {
+    condition = (
+      length(aws_autoscaling_group.this.launch_template) == 0 &&
+      aws_autoscaling_group.this.mixed_instances_policy[0].instances_distribution[0].on_demand_base_capacity == 1 &&
+      aws_autoscaling_group.this.mixed_instances_policy[0].instances_distribution[0].on_demand_percentage_above_base_capacity == 0 &&
+      aws_autoscaling_group.this.mixed_instances_policy[0].instances_distribution[0].spot_allocation_strategy == "price-capacity-optimized" &&
+      [for o in aws_autoscaling_group.this.mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["m6i.large", "m5.large"]
+    )
+    error_message = "spot: a mixed instances policy over instance_type and the extra types, On-Demand for the base only."
+  }
+
+  assert {
+    condition = (
+      aws_security_group_rule.alb_to_host_ports.from_port == 49153 && aws_security_group_rule.alb_to_host_ports.to_port == 65535 &&
+      strcontains(base64decode(aws_launch_template.this.user_data), "\nECS_DYNAMIC_HOST_PORT_RANGE=49153-65535\n")
+    )
+    error_message = "host_port_range sets both the agent's dynamic range and the ports the ALB is admitted on."
+  }
+}
+
+run "rejects_bad_refresh_spot_warm_pool_and_ports" {
+  command = plan
+
+  variables {
+    instance_refresh = { enable = true, min_healthy_percentage = 120, instance_warmup = -1 }
+    spot             = { allocation_strategy = "cheapest", on_demand_percentage_above_base_capacity = 150 }
+    host_port_range  = { from_port = 80, to_port = 8080 }
+    ecs_agent_config = { ECS_DYNAMIC_HOST_PORT_RANGE = "1-2" }
+  }
+
+  expect_failures = [var.instance_refresh, var.spot, var.host_port_range, var.ecs_agent_config]
+}
+
+run "rejects_a_bad_warm_pool" {
+  command = plan
+
+  variables {
+    warm_pool = { pool_state = "Frozen" }
+  }
+
+  expect_failures = [var.warm_pool]
+}
+
+run "rejects_a_warm_pool_with_spot" {
+  command = plan
+
+  variables {
+    spot      = {}
+    warm_pool = {}
+  }
+
+  expect_failures = [aws_autoscaling_group.this]
+}

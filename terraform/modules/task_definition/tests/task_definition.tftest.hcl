@@ -265,3 +265,119 @@ run "rejects_bad_inputs" {
     var.capacity_provider_name,
   ]
 }
+
+run "an_existing_caller_gets_no_new_container_key_volume_or_policy" {
+  command = plan
+
+  assert {
+    condition = (
+      length(jsondecode(aws_ecs_task_definition.this.container_definitions)) == 1 &&
+      !contains(keys(jsondecode(aws_ecs_task_definition.this.container_definitions)[0]), "resourceRequirements") &&
+      !contains(keys(jsondecode(aws_ecs_task_definition.this.container_definitions)[0]), "mountPoints") &&
+      length(aws_ecs_task_definition.this.volume) == 0 && length(aws_iam_role_policy.task_platform) == 0 &&
+      aws_ecs_service.this[0].enable_execute_command == false && length(aws_ecs_service.this[0].load_balancer) == 1 &&
+      length(aws_ecs_service.this[0].network_configuration) == 0 && aws_ecs_service.this[0].health_check_grace_period_seconds == 60
+    )
+    error_message = "Without the new inputs the task and service are as before."
+  }
+}
+
+run "gpu_sidecar_efs_volume_and_ecs_exec" {
+  command = plan
+
+  variables {
+    gpu                        = 1
+    additional_repository_arns = ["arn:aws:ecr:eu-west-1:123456789012:repository/otel"]
+    sidecars = {
+      otel = { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel:v1", memoryReservation = 128 }
+    }
+    volumes = {
+      models = { container_path = "/opt/mlinfra/model", efs = { file_system_id = "fs-0123abcd", access_point_id = "fsap-0123abcd" } }
+      cache  = { container_path = "/var/cache/model", read_only = false, efs = { file_system_id = "fs-4567cdef" } }
+    }
+    enable_execute_command = true
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[0].resourceRequirements == [{ type = "GPU", value = "1" }] &&
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[0].mountPoints == [
+        { sourceVolume = "cache", containerPath = "/var/cache/model", readOnly = false },
+        { sourceVolume = "models", containerPath = "/opt/mlinfra/model", readOnly = true },
+      ]
+    )
+    error_message = "The main container reserves the GPU and mounts each volume."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[1].name == "otel" &&
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[1].essential == false &&
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[1].memoryReservation == 128 &&
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[1].logConfiguration.options.awslogs-stream-prefix == "ecs-otel"
+    )
+    error_message = "A sidecar is a second, non-essential container logging under its own prefix."
+  }
+
+
+  assert {
+    condition = (
+      aws_ecs_service.this[0].enable_execute_command &&
+      contains(flatten([for st in data.aws_iam_policy_document.task_platform[0].statement : st.actions if st.sid == "EcsExec"]), "ssmmessages:OpenDataChannel") &&
+      flatten([for st in data.aws_iam_policy_document.task_platform[0].statement : st.actions if st.sid == "EfsModels"]) == ["elasticfilesystem:ClientMount"] &&
+      contains(flatten([for st in data.aws_iam_policy_document.task_platform[0].statement : st.actions if st.sid == "EfsCache"]), "elasticfilesystem:ClientWrite") &&
+      length(aws_iam_role_policy.task_platform) == 1
+    )
+    error_message = "ECS Exec grants the ssmmessages channels; EFS grants ClientMount (and ClientWrite when writable) on its file system."
+  }
+
+  assert {
+    condition     = flatten([for st in data.aws_iam_policy_document.execution.statement : st.resources if st.sid == "EcrPull"]) == ["arn:aws:ecr:eu-west-1:123456789012:repository/mlinfra-test", "arn:aws:ecr:eu-west-1:123456789012:repository/otel"]
+    error_message = "The execution role pulls from every repository named."
+  }
+}
+
+run "awsvpc_worker_without_a_load_balancer" {
+  command = plan
+
+  variables {
+    target_group_arn = null
+    network_mode     = "awsvpc"
+    awsvpc           = { subnet_ids = ["subnet-0aaa1111"], security_group_ids = ["sg-0a1b2c3d"] }
+  }
+
+  assert {
+    condition = (
+      aws_ecs_task_definition.this.network_mode == "awsvpc" &&
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[0].portMappings[0].hostPort == 8080 &&
+      length(aws_ecs_service.this[0].load_balancer) == 0 && aws_ecs_service.this[0].health_check_grace_period_seconds == null &&
+      aws_ecs_service.this[0].network_configuration[0].subnets == toset(["subnet-0aaa1111"]) &&
+      aws_ecs_service.this[0].network_configuration[0].assign_public_ip == false
+    )
+    error_message = "awsvpc gives the task its own interface (host port = container port); no target group means no load balancer and no grace period."
+  }
+}
+
+run "awsvpc_without_subnets_names_the_fix" {
+  command = plan
+
+  variables {
+    network_mode = "awsvpc"
+  }
+
+  expect_failures = [aws_ecs_service.this]
+}
+
+run "rejects_bad_gpu_sidecars_volumes_and_repositories" {
+  command = plan
+
+  variables {
+    gpu                        = 1.5
+    sidecars                   = { otel = { memory = 128 } }
+    volumes                    = { models = { container_path = "models", efs = { file_system_id = "efs-1" } } }
+    additional_repository_arns = ["otel"]
+    network_mode               = "host"
+  }
+
+  expect_failures = [var.gpu, var.sidecars, var.volumes, var.additional_repository_arns, var.network_mode]
+}
