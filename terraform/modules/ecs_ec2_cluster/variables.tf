@@ -283,7 +283,7 @@ variable "iam_role_permissions_boundary" {
 }
 
 ################################################################################
-# Auto Scaling Group - instance refresh, Spot, warm pool
+# Auto Scaling Group
 ################################################################################
 
 variable "instance_refresh" {
