@@ -186,13 +186,14 @@ class RequestStream:
             thread.join(timeout=30)
 
 
-def another_model(path: Path) -> Path:
-    """A LightGBM model of the same four features with other predictions: a 'new model'."""
-    rng = np.random.default_rng(7)
+def another_model(path: Path, seed: int = 7) -> Path:
+    """A LightGBM model of the same four features with other predictions: a 'new model' (one
+    per ``seed``, so a test can own the image tag its model makes)."""
+    rng = np.random.default_rng(seed)
     rows = rng.uniform([1, 1, 600, 1900], [6, 4, 4000, 2020], size=(400, 4))
     prices = 40_000 + 90 * rows[:, 2] + 15_000 * rows[:, 1] + rng.normal(0, 5_000, 400)
     booster = lightgbm.train(
-        {"objective": "regression", "verbose": -1, "num_threads": 1, "seed": 7},
+        {"objective": "regression", "verbose": -1, "num_threads": 1, "seed": seed},
         lightgbm.Dataset(rows, prices),
         num_boost_round=20,
     )

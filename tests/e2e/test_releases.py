@@ -27,6 +27,7 @@ from mlinfra.registry import Credentials, local_release_tags
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 TIMINGS: dict[str, float] = {}
+FEATURES = "bedrooms,bathrooms,sqft_living,year_built"
 SEEN: dict[str, Any] = {}
 
 
@@ -93,7 +94,7 @@ def test_every_deploy_is_a_release_in_the_ledger(local: LocalEnv, tmp_path: Path
         "--from-file",
         str(another_model(tmp_path / "model.txt")),
         "--features",
-        "bedrooms,bathrooms,sqft_living,year_built",
+        FEATURES,
     )
     with RequestStream(url) as stream:
         local.ok("deploy", "--env", "local", "--yes")
@@ -184,9 +185,16 @@ def test_rollback_to_a_release_whose_image_was_pruned_is_refused(local: LocalEnv
     assert len(_releases(local)["releases"]) == 3
 
 
-def test_a_broken_image_is_recorded_rolled_back_and_exits_non_zero(local: LocalEnv) -> None:
-    """The last build's tag made into an image that exits at start (labels inherited, so the
-    deploy reuses it as built): its tasks never become healthy, the breaker rolls back."""
+def test_a_broken_image_is_recorded_rolled_back_and_exits_non_zero(
+    local: LocalEnv, tmp_path: Path
+) -> None:
+    """A model of this test's own, built, then its tag made into an image that exits at start
+    (labels inherited, so the deploy reuses it as built): its tasks never become healthy, the
+    breaker rolls back. NOTE: the tag is this test's alone (its own model): the engine is shared
+    with the other e2e modules, which deploy the default and the seed-7 models."""
+    model = another_model(tmp_path / "broken-model.txt", seed=1103)
+    local.ok("train", "--from-file", str(model), "--features", FEATURES)
+    local.ok("build", "--env", "local")
     reference = json.loads((local.state_dir / "local" / "last-build.json").read_text())["reference"]
     dockerfile = f'FROM {reference}\nENTRYPOINT ["python", "-c", "raise SystemExit(3)"]\n'
     docker_engine.client().images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=reference)
