@@ -129,7 +129,8 @@ def list_tasks(
     labels = [f"{LABEL_ENV}={env}", f"{LABEL_ROLE}={ROLE_TASK}"]
     labels += [f"{LABEL_CLUSTER}={cluster}"] if cluster else []
     labels += [f"{LABEL_SERVICE}={service}"] if service else []
-    containers = client.containers.list(all=True, filters={"label": labels})
+    # A task the agent removes between Docker's list and its inspect is gone, not an error.
+    containers = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
     tasks = [read_task(c) for c in containers]
     return sorted(tasks, key=lambda t: t.container.attrs.get("Created", ""))
 
