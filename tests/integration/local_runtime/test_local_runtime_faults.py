@@ -182,9 +182,14 @@ def test_a_revision_that_keeps_failing_trips_the_breaker_and_rolls_back(
         _get(address, "/crash")
         _wait(_left_targets(service.env, address), 30, service.env)
 
+    # Back on the first revision and behind the proxy (a healthy task takes requests once the
+    # load balancer lists it, as an ALB target leaves "initial").
     rolled = _wait(
         lambda: (
-            (now := status(service.env)).healthy and now.tasks[0].task_definition == first and now
+            (now := status(service.env)).healthy
+            and now.tasks[0].task_definition == first
+            and now.tasks[0].address in now.targets
+            and now
         ),
         120,
         service.env,
