@@ -35,7 +35,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from docker import DockerClient
@@ -55,7 +54,7 @@ from mlinfra.local_runtime._agent_files import (
 )
 from mlinfra.local_runtime._aws import EmulatedAws, ServiceView
 from mlinfra.local_runtime._converge import _Converger, _targets, _upstreams
-from mlinfra.local_runtime._logs import LogShipper
+from mlinfra.local_runtime._logs import LogShipper, docker_time
 from mlinfra.local_runtime._spec import LABEL_ENV, LABEL_ROLE
 from mlinfra.local_runtime._tasks import (
     LABEL_STOP_TIMEOUT,
@@ -167,7 +166,7 @@ class Agent:
     def _in_grace(self, task: LocalTask, view: ServiceView) -> bool:
         started = task.container.attrs.get("State", {}).get("StartedAt", "")
         try:
-            since = time.time() - _parse_docker_time(started)
+            since = time.time() - docker_time(started)
         except ValueError:
             return False
         return since < view.health_check_grace_period_s
@@ -301,13 +300,6 @@ class Agent:
                 if now - unreachable_since > EMULATOR_GONE_S:
                     _say("the emulator stayed unreachable; the agent stops")
                     return
-
-
-def _parse_docker_time(value: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds ("2026-12-02T00:49:37.123456789Z"), as Unix time."""
-    head, _, fraction = value.rstrip("Z").partition(".")
-    seconds = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    return seconds + float(f"0.{fraction[:6] or 0}")
 
 
 def _arguments(

@@ -94,13 +94,18 @@ def parse_log_line(raw: bytes) -> tuple[int, str] | None:
     (milliseconds since the epoch, message); None for a line without a timestamp."""
     text = raw.decode(errors="replace").rstrip("\n")
     stamp, _, message = text.partition(" ")
-    head, _, fraction = stamp.rstrip("Z").partition(".")
     try:
-        seconds = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+        millis = round(docker_time(stamp) * 1000, 3)
     except ValueError:
         return None
-    millis = int(seconds * 1000) + int(fraction[:3].ljust(3, "0"))
-    return millis, message.encode()[:MAX_EVENT_BYTES].decode(errors="ignore")
+    return int(millis), message.encode()[:MAX_EVENT_BYTES].decode(errors="ignore")
+
+
+def docker_time(value: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds ("2026-12-02T00:49:37.123456789Z"), as Unix time."""
+    head, _, fraction = value.rstrip("Z").partition(".")
+    seconds = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return seconds + float(f"0.{fraction[:6] or 0}")
 
 
 def batches(events: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
