@@ -336,29 +336,147 @@ def deploy_command(
     yes: YesOption = False,
     allow_dirty: AllowDirtyOption = False,
     json_: JsonOption = False,
+    canary_percent: Annotated[
+        str | None,
+        typer.Option(
+            "--canary",
+            help="Run the new image as a canary beside the stable service with this percent "
+            "of the requests (1-99), judge it during --bake, then promote or abort it.",
+        ),
+    ] = None,
+    bake: Annotated[
+        str,
+        typer.Option(
+            "--bake",
+            help="With --canary: how long to judge it (30s, 10m, 1h); 0 leaves it running for "
+            "`mlinfra canary status|promote|abort`.",
+        ),
+    ] = "10m",
 ) -> None:
     """Train if needed, build, push, plan, apply, then report the status.
 
     In staging and prod each stack's plan is shown before it is applied (the service's before
-    the push), and a question asked; --yes skips it.
+    the push), and a question asked; --yes skips it. With --canary, the new image serves that
+    share beside the stable one; the bake compares their 5xx, p99 and drift (CloudWatch), then
+    promotes it or aborts it (exit 1, naming the gate).
     """
+    from mlinfra import canary as canary_
+    from mlinfra import monitor as monitor_
+
+    with _handled():
+        weight = bake_s = None
+        if canary_percent is not None:
+            try:
+                weight = canary_.parse_weight(canary_percent)
+                bake_s = 0.0 if bake.strip() == "0" else monitor_.parse_since(bake).total_seconds()
+            except ValueError as err:
+                raise ConfigError(str(err).replace("--since", "--bake")) from None
     with _handled(), _exclusive(env, "deploy", rehearse) as selected:
         connection = _terraform_connection(selected)
         confirm = _plans_then_ask(connection.env, yes, json_)
 
-        def work(say: Callable[[str], None]) -> deploy.ApplyResult:
+        def on_layer_of(say: Callable[[str], None]) -> Callable[[Any], None]:
             # One live display at a time: under the spinner, layers report as lines.
             def on_layer(event: Any) -> None:
                 if event.status in ("Pushed", "Layer already exists"):
                     say(f"layer {event.layer}: {event.status.lower()}")
 
-            return deploy.deploy(connection, say, on_layer, confirm, allow_dirty)
+            return on_layer
+
+        if weight is not None and bake_s is not None:
+            limits = canary_.Thresholds.from_env()
+            outcome = _step(
+                f"deploying a canary at {weight}%",
+                lambda say: deploy.deploy_canary(
+                    connection, weight, bake_s, say, on_layer_of(say), confirm, allow_dirty, limits
+                ),
+            )
+            _canary_report(outcome, json_)
+            return
+
+        def work(say: Callable[[str], None]) -> deploy.ApplyResult:
+            return deploy.deploy(connection, say, on_layer_of(say), confirm, allow_dirty)
 
         result = _step("deploying", work)
         if json_:
             reports.print_json(_out(), result.to_dict())
         else:
             reports.apply_result(_out(), result)
+
+
+def _canary_report(result: deploy.CanaryResult, json_: bool) -> None:
+    if json_:
+        reports.print_json(_out(), result.to_dict())
+        return
+    if result.state is not None:
+        _out().print(
+            f"canary {result.state.release.model_version} takes {result.state.weight}% of "
+            f"{result.env}'s requests beside {result.state.stable_version}"
+        )
+    if result.judgement is not None:
+        _out().print(reports.canary_gates(result.judgement))
+    if result.release is not None:
+        _out().print(
+            f"promoted: release {result.release.number} runs {result.release.image} "
+            f"(model {result.release.model_version})"
+        )
+    _out().print(reports.status_panel(result.status))
+
+
+canary_app = typer.Typer(
+    help="The canary beside the stable service (`mlinfra deploy --canary N`): its gates now, "
+    "or promote or abort it by hand.",
+    no_args_is_help=True,
+)
+app.add_typer(canary_app, name="canary")
+
+
+@canary_app.command("status")
+def canary_status(
+    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+) -> None:
+    """The running canary's share and its gates against the stable model so far."""
+    with _handled():
+        connection = _connection(env, rehearse)
+        result = _step(
+            "reading the canary's signals", lambda _say: deploy.canary_status(connection)
+        )
+        _canary_report(result, json_)
+
+
+def _end_canary(env: str | None, rehearse: bool, yes: bool, json_: bool, promote: bool) -> None:
+    verb = "promote" if promote else "abort"
+    with _handled(), _exclusive(env, f"canary {verb}", rehearse) as selected:
+        connection = _terraform_connection(selected)
+        _confirm(connection.env, yes, f"{verb.capitalize()} the canary")
+        result = _step(
+            f"{verb[:-1] if verb.endswith('e') else verb}ing the canary",
+            lambda say: deploy.end_canary(connection, promote, None, say),
+        )
+        _canary_report(result, json_)
+
+
+@canary_app.command("promote")
+def canary_promote(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """The stable service takes the canary's image; then the canary gets no request and goes."""
+    _end_canary(env, rehearse, yes, json_, promote=True)
+
+
+@canary_app.command("abort")
+def canary_abort(
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    yes: YesOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """The canary gets no request and goes; the stable service keeps serving (exit 1, recorded
+    as rolled back)."""
+    _end_canary(env, rehearse, yes, json_, promote=False)
 
 
 def _rolled_out(result: deploy.RolloutResult, json_: bool, verb: str) -> None:

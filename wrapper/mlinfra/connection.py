@@ -98,11 +98,13 @@ class Connection:
 
     def var_files(self, stack: str) -> list[Path]:
         """The environment's own ``*.tfvars`` beside the stack, the values mlinfra resolved for it
-        (``mlinfra.plans.write_stack_tfvars``), plus the image for the service."""
+        (``mlinfra.plans.write_stack_tfvars``), plus the image (and a running canary) for the service."""
         files = sorted((self.env.path / stack).glob("*.tfvars"))
         files.append(tfvars.stack_tfvars_path(self.env.state_dir, stack))
         if stack == "service":
             files.append(tfvars.image_tfvars_path(self.env.state_dir))
+            canary = tfvars.canary_tfvars_path(self.env.state_dir)
+            files += [canary] if canary.exists() else []
         return files
 
     def registry_login(self) -> tuple[str, registry.Credentials]:

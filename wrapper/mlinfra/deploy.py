@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from mlinfra import (
     api_key,
     builds,
+    canary,
     config,
     docker_engine,
     plans,
@@ -32,8 +34,9 @@ from mlinfra import (
 )
 from mlinfra import status as status_
 from mlinfra.api_key import SecretResult
+from mlinfra.canary import CanaryState, Judgement, Thresholds
 from mlinfra.connection import STACKS, Connection, connect, repository_name
-from mlinfra.errors import ConfigError, MlinfraError
+from mlinfra.errors import CanaryAbortedError, ConfigError, MlinfraError
 from mlinfra.loadtest import Target
 from mlinfra.logs import LogEvent, tail
 from mlinfra.plans import ApplyResult, PlanResult
@@ -44,6 +47,7 @@ from mlinfra.terraform import PlanSummary
 __all__ = [
     "STACKS",
     "ApplyResult",
+    "CanaryResult",
     "Confirm",
     "Connection",
     "PlanResult",
@@ -54,10 +58,13 @@ __all__ = [
     "apply",
     "bench_target",
     "build",
+    "canary_status",
     "connect",
     "deploy",
+    "deploy_canary",
     "destroy",
     "down",
+    "end_canary",
     "list_releases",
     "logs",
     "outputs",
@@ -176,18 +183,21 @@ def push(
     on_progress: Callable[[registry.LayerProgress], None] = lambda _: None,
     allow_dirty: bool = False,
     release_tag: bool = True,
+    record: bool = True,
 ) -> registry.PushResult:
     """Push the last built image and record its URI for the service stack's next plan.
 
     ``release_tag``: give it the tag ``release-<n>`` of the registry's next number (a deploy
-    passes False: it tags the number its ledger record takes)."""
+    passes False: it tags the number its ledger record takes). ``record`` False leaves the
+    stable service's image as it was (a canary's image goes to its own variable)."""
     built = builds.check_pushable(connection.env, allow_dirty)
     repository, credentials = connection.registry_login()
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
     if release_tag:
         existing = connection.release_tags(repository, credentials)
         result = registry.add_release_tag(result, credentials, existing)
-    tfvars.write_image_tfvars(connection.env.state_dir, result.image)
+    if record:
+        tfvars.write_image_tfvars(connection.env.state_dir, result.image)
     return result
 
 
@@ -235,22 +245,26 @@ def applied_revision(connection: Connection, service_name: str) -> str | None:
 def wait_stable(
     connection: Connection, say: Say = _quiet, timeout_s: float = rollout.STABLE_TIMEOUT_S
 ) -> None:
-    """Wait until the ECS service runs its desired count of the task definition just applied
-    (rollout COMPLETED); a DeployError with why the tasks stopped when it was rolled back."""
+    """Wait until the ECS service (and a canary's beside it) runs its desired count of the
+    task definition just applied (rollout COMPLETED); a DeployError with why the tasks stopped
+    when it was rolled back."""
     outputs = connection.stack("service").outputs()
     _repository, credentials = connection.registry_login()
     connection.runtime.run_service(outputs, credentials, say)
     session = connection.session()
-    rollout.wait_for_rollout(
-        session.client("ecs"),
-        outputs["cluster_name"],
-        outputs["service_name"],
-        connection.env.name,
-        say,
-        timeout_s,
-        task_definition=applied_revision(connection, outputs["service_name"]),
-        logs=session.client("logs"),
-    )
+    services = [outputs["service_name"]]
+    services += [outputs["canary_service_name"]] if outputs.get("canary_service_name") else []
+    for service in services:
+        rollout.wait_for_rollout(
+            session.client("ecs"),
+            outputs["cluster_name"],
+            service,
+            connection.env.name,
+            say,
+            timeout_s,
+            task_definition=applied_revision(connection, service),
+            logs=session.client("logs"),
+        )
 
 
 def status(connection: Connection, with_release: bool = True) -> StatusReport:
@@ -372,15 +386,7 @@ def deploy(
     against an applied registry), then the service's, planned for the image about to be pushed
     and before the push.
     """
-    artifact = train()
-    say(f"model {artifact.version} (sha256 {artifact.sha8})")
-    built = build(connection.env, say, allow_dirty)
-    say(f"image {built.reference}")
-    registry_plan = plan(connection, ["registry"], say)
-    if confirm is not None and registry_plan.has_changes:
-        confirm(registry_plan, "Apply the registry stack")
-    say("applying the registry stack")
-    plans.apply_stack(connection, "registry", say)
+    artifact, built = _build_for(connection, say, confirm, allow_dirty)
     service_plan = None
     if confirm is not None:
         service_plan = _plan_for_the_next_push(connection, say, confirm)
@@ -408,6 +414,236 @@ def deploy(
         plans.apply_stack(connection, "service", say)
         wait_stable(connection, say)
     return ApplyResult(connection.env.name, STACKS, status(connection))
+
+
+def _build_for(
+    connection: Connection, say: Say, confirm: Confirm | None, allow_dirty: bool
+) -> tuple[Any, Any]:
+    """Train if needed, build, and apply the registry stack (asking first when it changes)."""
+    artifact = train()
+    say(f"model {artifact.version} (sha256 {artifact.sha8})")
+    built = build(connection.env, say, allow_dirty)
+    say(f"image {built.reference}")
+    registry_plan = plan(connection, ["registry"], say)
+    if confirm is not None and registry_plan.has_changes:
+        confirm(registry_plan, "Apply the registry stack")
+    say("applying the registry stack")
+    plans.apply_stack(connection, "registry", say)
+    return artifact, built
+
+
+# ---------------------------------------------------------------------------------------------
+# Canary: the new image as a second service behind the same listener, by weight; the bake
+# judges it against the stable one on CloudWatch's signals, then promotes or aborts
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryResult:
+    """How a canary went: ``outcome`` promoted, aborted or baking (left for a person)."""
+
+    env: str
+    outcome: str
+    state: CanaryState | None
+    judgement: Judgement | None
+    release: Release | None
+    status: StatusReport
+    timings: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "outcome": self.outcome,
+            "canary": self.state.to_dict() if self.state else None,
+            "judgement": self.judgement.to_dict() if self.judgement else None,
+            "release": self.release.to_dict() if self.release else None,
+            "status": self.status.to_dict(),
+            "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+def _apply_service(connection: Connection, say: Say, what: str) -> None:
+    say(f"applying the service stack: {what}")
+    plan(connection, ["service"], say)
+    plans.apply_stack(connection, "service", say)
+    wait_stable(connection, say)
+
+
+def _require_no_canary(connection: Connection) -> None:
+    running = canary.read(connection.env.state_dir)
+    if running is not None:
+        raise ConfigError(
+            f"A canary already runs in {connection.env.name!r} ({running.weight}% on "
+            f"{running.release.model_version}).",
+            f"End it first: `mlinfra canary promote {connection.env.flags}` or "
+            f"`mlinfra canary abort {connection.env.flags}`.",
+        )
+
+
+def deploy_canary(
+    connection: Connection,
+    weight: int,
+    bake_s: float,
+    say: Say = _quiet,
+    on_layer: Callable[[registry.LayerProgress], None] = lambda _: None,
+    confirm: Confirm | None = None,
+    allow_dirty: bool = False,
+    limits: Thresholds | None = None,
+    poll_s: float = 15.0,
+) -> CanaryResult:
+    """Build and push the new image, run it as the canary service beside the stable one (first
+    at weight 0 until it is healthy, then at ``weight`` percent), bake for ``bake_s`` judging it
+    on CloudWatch's signals, then promote it or abort it (CanaryAbortedError naming the gate).
+    ``bake_s`` 0: leave it running for `mlinfra canary status|promote|abort`."""
+    _require_no_canary(connection)
+    limits = limits or Thresholds.from_env()
+    started = time.monotonic()
+    artifact, built = _build_for(connection, say, confirm, allow_dirty)
+    listed = list_releases(connection)
+    stable = listed.by_number(listed.running)
+    if stable is None:
+        raise ConfigError(
+            f"Nothing serves in {connection.env.name!r} to compare a canary with.",
+            f"Deploy a first release without --canary: `mlinfra deploy {connection.env.flags}`.",
+        )
+    if stable.model_version == artifact.version:
+        raise ConfigError(
+            f"The canary would serve model {artifact.version}, the model release "
+            f"{stable.number} serves: the gates compare the two model versions' signals.",
+            "Train or import the new model first (`mlinfra train`), or deploy without --canary.",
+        )
+    pushed = push(connection, on_layer, allow_dirty, release_tag=False, record=False)
+    repository = pushed.image.rsplit(":", 1)[0]
+    draft = Release(
+        number=0,
+        image=f"{repository}@{pushed.digest}",
+        digest=pushed.digest,
+        model_version=artifact.version,
+        model_sha256=artifact.sha256,
+        git_sha=built.tag.split("-", 1)[0],
+        dirty=builds.DIRTY_MARK in built.tag,
+        kind="canary",
+        source=f"canary {weight}% beside release {stable.number}",
+        tag=built.tag,
+    )
+    state = CanaryState(draft.image, 0, draft, stable.model_version, stable.image)
+    files = [tfvars.canary_tfvars_path(connection.env.state_dir)]
+    files.append(connection.env.state_dir / canary.CANARY_STATE)
+    with tfvars.restored_on_failure(files):
+        canary.write(connection.env.state_dir, state)
+        planned = plan(connection, ["service"], say)
+        if confirm is not None:
+            confirm(planned, f"Start the canary ({artifact.version}) at 0%, then {weight}%")
+    say("applying the service stack: the canary's service, no traffic yet")
+    plans.apply_stack(connection, "service", say)
+    wait_stable(connection, say)
+    state = dataclasses.replace(state, weight=weight)
+    canary.write(connection.env.state_dir, state)
+    _apply_service(connection, say, f"{weight}% of the requests to the canary")
+    timings = {"canary_start": time.monotonic() - started}
+    if bake_s <= 0:
+        return CanaryResult(
+            connection.env.name, "baking", state, None, None, status(connection), timings
+        )
+    judgement = bake(connection, state, bake_s, limits, say, poll_s)
+    timings["bake"] = time.monotonic() - started - timings["canary_start"]
+    ending = time.monotonic()
+    try:
+        result = end_canary(connection, not judgement.failed, judgement, say)
+    finally:
+        timings["canary_end"] = time.monotonic() - ending
+    return dataclasses.replace(result, timings=timings)
+
+
+def _judge_now(connection: Connection, state: CanaryState, limits: Thresholds) -> Judgement:
+    from mlinfra import monitor
+
+    since = datetime.now(UTC) - datetime.fromisoformat(state.release.started_at)
+    report = monitor.read(
+        connection.session().client("cloudwatch"),
+        connection.env.name,
+        max(since, timedelta(seconds=monitor.PERIOD_SECONDS)),
+    )
+    return canary.judge(report, state.release.model_version, state.stable_version, limits)
+
+
+def bake(
+    connection: Connection,
+    state: CanaryState,
+    bake_s: float,
+    limits: Thresholds,
+    say: Say = _quiet,
+    poll_s: float = 15.0,
+) -> Judgement:
+    """Judge the canary every ``poll_s`` for ``bake_s``: the first decided failure (enough
+    requests) ends the bake early; else the judgement at its end."""
+    started = time.monotonic()
+    while True:
+        time.sleep(min(poll_s, max(0.0, bake_s - (time.monotonic() - started))) or 0.01)
+        judgement = _judge_now(connection, state, limits)
+        elapsed = time.monotonic() - started
+        say(
+            f"bake {elapsed:.0f}/{bake_s:.0f} s: {judgement.canary_requests} canary and "
+            f"{judgement.stable_requests} stable requests; {judgement.summary()}"
+        )
+        if judgement.enough and judgement.failed:
+            return judgement
+        if elapsed >= bake_s:
+            return judgement
+
+
+def canary_status(connection: Connection, limits: Thresholds | None = None) -> CanaryResult:
+    """The canary running in the environment and the gates over its signals so far."""
+    state = _running_canary(connection)
+    judgement = _judge_now(connection, state, limits or Thresholds.from_env())
+    return CanaryResult(
+        connection.env.name, "baking", state, judgement, None, status(connection), {}
+    )
+
+
+def _running_canary(connection: Connection) -> CanaryState:
+    state = canary.read(connection.env.state_dir)
+    if state is None:
+        raise ConfigError(
+            f"No canary runs in {connection.env.name!r}.",
+            f"Start one with `mlinfra deploy {connection.env.flags} --canary 10`.",
+        )
+    return state
+
+
+def end_canary(
+    connection: Connection,
+    promote: bool,
+    judgement: Judgement | None = None,
+    say: Say = _quiet,
+) -> CanaryResult:
+    """Promote (the stable service takes the canary's image, then the canary's weight goes to 0
+    and its service away) or abort (weight 0, service away; CanaryAbortedError). Recorded in
+    the ledger as a release of kind canary: succeeded, or rolled_back with the gate's figures."""
+    state = _running_canary(connection)
+    env = connection.env
+    ledger = connection.ledger()
+    ledger.settle_dead(say)
+    draft = dataclasses.replace(state.release, number=_next_release_tag(connection))
+    with releases.recording(ledger, draft, say) as record:
+        _tag_release(connection, record.release)
+        if promote:
+            tfvars.write_image_tfvars(env.state_dir, state.image)
+            _apply_service(connection, say, "the stable service takes the canary's image")
+        canary.write(env.state_dir, dataclasses.replace(state, weight=0))
+        _apply_service(connection, say, "no request to the canary")
+        canary.clear(env.state_dir)
+        _apply_service(connection, say, "the canary's service goes")
+        if not promote:
+            why = judgement.summary() if judgement else f"aborted by {releases.who()}"
+            raise CanaryAbortedError(
+                f"Canary {state.release.model_version} aborted: {why}.",
+                f"Model {state.stable_version} keeps serving; "
+                f"see `mlinfra monitor {env.flags}` and `mlinfra releases {env.flags}`.",
+            )
+    return CanaryResult(
+        env.name, "promoted", None, judgement, record.release, status(connection), {}
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,6 +926,7 @@ def destroy(connection: Connection, say: Say = _quiet) -> list[PlanSummary]:
         removed.append(plans.destroy_stack(connection, stack_name, say))
         if stack_name == "service":
             connection.runtime.stop_service(say)
+            canary.clear(connection.env.state_dir)  # its service went with the stack
     return removed
 
 

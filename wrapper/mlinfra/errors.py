@@ -62,3 +62,7 @@ class DeployError(MlinfraError):
 
 class RolledBackError(DeployError):
     """ECS's circuit breaker rolled the rollout back: the previous task definition serves."""
+
+
+class CanaryAbortedError(RolledBackError):
+    """A canary was aborted (a gate failed, or a person): the stable service kept serving."""

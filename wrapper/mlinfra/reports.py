@@ -16,6 +16,7 @@ from mlinfra.terraform import PlanSummary
 
 if TYPE_CHECKING:
     from mlinfra.api_key import SecretResult
+    from mlinfra.canary import Judgement
     from mlinfra.doctor import Check
     from mlinfra.image import PrunePlan
     from mlinfra.loadtest import BenchReport
@@ -401,4 +402,20 @@ def releases_table(listed: Mapping[str, Any]) -> Table:
         )
     if not listed["releases"]:
         table.add_row("", Text("(none yet: every deploy records one)", style="dim"))
+    return table
+
+
+def canary_gates(judgement: Judgement) -> Table:
+    """One row per gate of a canary's judgement: passed or failed, with the figures."""
+    title = (
+        f"canary {judgement.canary_version} ({judgement.canary_requests} requests) against "
+        f"{judgement.stable_version} ({judgement.stable_requests})"
+    )
+    table = Table(title=title)
+    table.add_column("gate")
+    table.add_column("verdict")
+    table.add_column("figures")
+    for gate in judgement.gates:
+        verdict = "[green]pass[/]" if gate.passed else "[bold red]fail[/]"
+        table.add_row(gate.name, verdict, gate.detail)
     return table

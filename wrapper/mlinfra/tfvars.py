@@ -1,5 +1,5 @@
 """The generated per-deploy Terraform variables: ``.mlinfra/<env>/image.auto.tfvars.json`` (the
-pushed image) and ``.mlinfra/<env>/<stack>.auto.tfvars.json`` (the region, and for the service
+pushed image), ``canary.auto.tfvars.json`` (the canary beside it, while one runs) and ``.mlinfra/<env>/<stack>.auto.tfvars.json`` (the region, and for the service
 the API key's secret version id).
 
 It lives outside the tracked tree (a generated file inside it would mark every later build
@@ -19,12 +19,19 @@ from typing import Any
 from mlinfra.errors import ConfigError
 
 IMAGE_TFVARS = "image.auto.tfvars.json"
+CANARY_TFVARS = "canary.auto.tfvars.json"
 STACK_TFVARS = "{stack}.auto.tfvars.json"
 
 
 def image_tfvars_path(state_dir: Path) -> Path:
     """Where the image variables of one environment live (``state_dir`` is ``.mlinfra/<env>``)."""
     return state_dir / IMAGE_TFVARS
+
+
+def canary_tfvars_path(state_dir: Path) -> Path:
+    """Where the service stack's ``canary`` variable lives while a canary runs
+    (:mod:`mlinfra.canary`); absent: no canary."""
+    return state_dir / CANARY_TFVARS
 
 
 def stack_tfvars_path(state_dir: Path, stack: str) -> Path:

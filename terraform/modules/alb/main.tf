@@ -229,7 +229,9 @@ locals {
 ################################################################################
 
 locals {
-  default_forward_arn = var.default_action.type == "forward" ? lookup(local.target_group_arns, coalesce(var.default_action.target_group_key, local.default_target_group_key), null) : null
+  # A weighted forward names its groups in a forward block instead of target_group_arn.
+  weighted_forward    = var.default_action.type == "forward" && length(var.default_action.weights) > 0
+  default_forward_arn = var.default_action.type == "forward" && !local.weighted_forward ? lookup(local.target_group_arns, coalesce(var.default_action.target_group_key, local.default_target_group_key), null) : null
 }
 
 resource "aws_lb_listener" "http" {
@@ -240,6 +242,21 @@ resource "aws_lb_listener" "http" {
   default_action {
     type             = local.create_https_listener ? "redirect" : var.default_action.type
     target_group_arn = local.create_https_listener ? null : local.default_forward_arn
+
+    dynamic "forward" {
+      for_each = !local.create_https_listener && local.weighted_forward ? [var.default_action.weights] : []
+
+      content {
+        dynamic "target_group" {
+          for_each = forward.value
+
+          content {
+            arn    = local.target_group_arns[target_group.key]
+            weight = target_group.value
+          }
+        }
+      }
+    }
 
     dynamic "fixed_response" {
       for_each = !local.create_https_listener && var.default_action.type == "fixed-response" ? [var.default_action.fixed_response] : []
@@ -271,7 +288,12 @@ resource "aws_lb_listener" "http" {
     }
 
     precondition {
-      condition     = var.default_action.type != "forward" || contains(keys(local.target_group_settings), coalesce(var.default_action.target_group_key, local.default_target_group_key))
+      condition     = !local.weighted_forward || length(setsubtract(keys(var.default_action.weights), keys(local.target_group_settings))) == 0
+      error_message = "default_action.weights names target groups ${jsonencode(setsubtract(keys(var.default_action.weights), keys(local.target_group_settings)))} that do not exist: use keys of target_groups (${jsonencode(keys(var.target_groups))}) or \"default\" for target_group."
+    }
+
+    precondition {
+      condition     = local.weighted_forward || var.default_action.type != "forward" || contains(keys(local.target_group_settings), coalesce(var.default_action.target_group_key, local.default_target_group_key))
       error_message = "default_action forwards to target group \"${coalesce(var.default_action.target_group_key, local.default_target_group_key)}\", which does not exist (create_target_group = false leaves no \"default\"): set default_action.target_group_key to one of ${jsonencode(keys(var.target_groups))}, or default_action = { type = \"fixed-response\" } for a 404."
     }
   }
@@ -289,6 +311,21 @@ resource "aws_lb_listener" "https" {
   default_action {
     type             = var.default_action.type
     target_group_arn = local.default_forward_arn
+
+    dynamic "forward" {
+      for_each = local.weighted_forward ? [var.default_action.weights] : []
+
+      content {
+        dynamic "target_group" {
+          for_each = forward.value
+
+          content {
+            arn    = local.target_group_arns[target_group.key]
+            weight = target_group.value
+          }
+        }
+      }
+    }
 
     dynamic "fixed_response" {
       for_each = var.default_action.type == "fixed-response" ? [var.default_action.fixed_response] : []

@@ -398,10 +398,11 @@ variable "waf" {
 ################################################################################
 
 variable "default_action" {
-  description = "What the serving listener (HTTPS, else HTTP) does with a request no listener rule matches: \"forward\" to target_group_key (null: the default target group), or \"fixed-response\" (404 by default), so that no model has to be the default."
+  description = "What the serving listener (HTTPS, else HTTP) does with a request no listener rule matches: \"forward\" to target_group_key (null: the default target group), or with weights (a share per target group key, e.g. { default = 90, canary = 10 }) to several groups at random in those proportions (a canary); or \"fixed-response\" (404 by default), so that no model has to be the default."
   type = object({
     type             = optional(string, "forward")
     target_group_key = optional(string)
+    weights          = optional(map(number), {})
     fixed_response = optional(object({
       status_code  = optional(number, 404)
       content_type = optional(string, "application/json")
@@ -414,6 +415,11 @@ variable "default_action" {
   validation {
     condition     = contains(["forward", "fixed-response"], var.default_action.type)
     error_message = "default_action.type \"${var.default_action.type}\" must be \"forward\" or \"fixed-response\"."
+  }
+
+  validation {
+    condition     = length(var.default_action.weights) == 0 || (var.default_action.type == "forward" && var.default_action.target_group_key == null && length(var.default_action.weights) <= 5 && alltrue([for w in values(var.default_action.weights) : w >= 0 && w <= 999 && floor(w) == w]) && sum(concat([0], values(var.default_action.weights))) > 0)
+    error_message = "default_action.weights ${jsonencode(var.default_action.weights)} must be whole numbers 0-999 for at most 5 target groups, at least one above 0, on a \"forward\" without target_group_key (the ALB's weighted forward)."
   }
 
   validation {

@@ -30,3 +30,13 @@ output "log_group_name" {
   description = "Log group of the containers."
   value       = module.service.log_group_name
 }
+
+output "canary_service_name" {
+  description = "Name of the canary's ECS service, or null when no canary runs."
+  value       = module.service.canary_service_name
+}
+
+output "canary_weight" {
+  description = "Percent of the requests the listener forwards to the canary (0 without one)."
+  value       = module.service.canary_weight
+}

@@ -11,3 +11,13 @@ variable "api_key_version_id" {
   type        = string
   default     = null
 }
+
+variable "canary" {
+  description = "The canary beside the stable service (image, weight percent, desired_count); the CLI writes it into .mlinfra/<env>/canary.auto.tfvars.json during `mlinfra deploy --canary`. The default: no canary."
+  type = object({
+    image         = optional(string)
+    weight        = optional(number, 0)
+    desired_count = optional(number, 1)
+  })
+  default = {}
+}

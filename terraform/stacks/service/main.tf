@@ -1,4 +1,5 @@
 locals {
+  canary = var.canary.image != null
   tags = merge(var.tags, {
     Project     = "mlinfra"
     Environment = var.environment
@@ -30,6 +31,11 @@ module "alb" {
     port                 = var.task.container_port
     deregistration_delay = var.load_balancer.deregistration_delay
   }
+  # The canary's group exists while a canary runs; the listener splits requests by weight.
+  target_groups = local.canary ? {
+    canary = { port = var.task.container_port, deregistration_delay = var.load_balancer.deregistration_delay }
+  } : {}
+  default_action = local.canary ? { weights = { default = 100 - var.canary.weight, canary = var.canary.weight } } : {}
 
   tags = local.tags
 }

@@ -32,3 +32,13 @@ output "vpc_id" {
   description = "ID of the environment's VPC."
   value       = aws_vpc.this.id
 }
+
+output "canary_service_name" {
+  description = "Name of the canary's ECS service, or null when no canary runs."
+  value       = one(module.canary[*].service_name)
+}
+
+output "canary_weight" {
+  description = "Percent of the requests the listener forwards to the canary (0 without one)."
+  value       = local.canary ? var.canary.weight : 0
+}

@@ -45,3 +45,25 @@ module "task_definition" {
 
   tags = local.tags
 }
+
+# The canary: the same task and secrets with the canary's image, its own service and target group
+# (the listener's weights decide its share). Destroyed when the canary is promoted or aborted.
+module "canary" {
+  source = "../../modules/task_definition"
+  count  = local.canary ? 1 : 0
+
+  name                   = "${var.name}-canary"
+  container_image        = var.canary.image
+  container_port         = var.task.container_port
+  cpu                    = var.task.cpu
+  memory                 = var.task.memory
+  secrets                = local.api_key_value_from != null ? { API_KEY = local.api_key_value_from } : {}
+  log_group_name         = module.cloudwatch.log_group_name
+  repository_arn         = data.aws_ecr_repository.this.arn
+  cluster_arn            = module.cluster.cluster_arn
+  capacity_provider_name = module.cluster.capacity_provider_name
+  target_group_arn       = module.alb.target_groups["canary"].arn
+  desired_count          = var.canary.desired_count
+
+  tags = merge(local.tags, { Track = "canary" })
+}

@@ -77,6 +77,32 @@ variable "container_image" {
   nullable    = false
 }
 
+variable "canary" {
+  description = "A canary beside the stable service: image (null: no canary service) runs as the service \"<name>-canary\" with desired_count tasks in its own target group, and the listener forwards weight percent of the requests to it (the rest to the stable service). The CLI writes it into .mlinfra/<env>/canary.auto.tfvars.json during `mlinfra deploy --canary`."
+  type = object({
+    image         = optional(string)
+    weight        = optional(number, 0)
+    desired_count = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.canary.weight >= 0 && var.canary.weight <= 100 && floor(var.canary.weight) == var.canary.weight
+    error_message = "canary.weight ${var.canary.weight} must be a whole percent 0-100 of the requests."
+  }
+
+  validation {
+    condition     = var.canary.desired_count >= 1 && floor(var.canary.desired_count) == var.canary.desired_count
+    error_message = "canary.desired_count ${var.canary.desired_count} must be a whole number of tasks, at least 1 (set canary.image = null for no canary)."
+  }
+
+  validation {
+    condition     = var.canary.image != null || var.canary.weight == 0
+    error_message = "canary.weight is ${var.canary.weight} but canary.image is null: nothing would answer that share; set the image or weight = 0."
+  }
+}
+
 variable "task" {
   description = "Task size (CPU units and MiB for the container) and the port the service listens on."
   type = object({

@@ -87,6 +87,27 @@ def test_requests_are_spread_over_the_upstreams_and_follow_a_reload(
     assert proxy.set_upstreams(backends[:1]) is False  # unchanged: no reload
 
 
+def test_the_listener_weights_split_requests_between_two_groups_and_drop_an_unnamed_one(
+    proxy: LocalProxy, backends: list[Upstream]
+) -> None:
+    stable, canary = backends
+    proxy.set_upstreams([stable])  # as before a canary: one group, the default pool
+    weights = {"tg-stable": 75, "tg-canary": 25}
+    proxy.set_upstreams([stable], pool="tg-stable", weights=weights)
+    # The canary's group is named before its task serves: its share answers 503, as an ALB's.
+    assert Counter(httpx.get(proxy.url).status_code for _ in range(40))[503] > 0
+    proxy.set_upstreams([canary], pool="tg-canary")
+
+    answers = _answers(proxy.url, 800)
+
+    assert sorted(p.name for p in proxy.pools()) == ["tg-canary", "tg-stable"]
+    assert sum(answers.values()) == 800 and set(answers) == {str(stable.port), str(canary.port)}
+    assert 0.20 <= answers[str(canary.port)] / 800 <= 0.30  # 25% +- 5%
+    proxy.set_upstreams([stable], pool="tg-stable", weights={"tg-stable": 1})
+    assert _answers(proxy.url, 20) == Counter({str(stable.port): 20})
+    assert [p.name for p in proxy.pools()] == ["tg-stable"]
+
+
 def test_a_refused_connection_is_retried_on_the_next_target(
     proxy: LocalProxy, backends: list[Upstream]
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlinfra.proxy import Upstream, render_nginx_conf
+from mlinfra.proxy import Pool, Upstream, read_pools, render_nginx_conf
 
 
 def _server_lines(text: str) -> list[str]:
@@ -41,3 +41,37 @@ def test_no_targets_answer_503_like_an_alb_without_healthy_targets() -> None:
     assert "upstream" not in text
     assert "return 503" in text
     assert "listen 127.0.0.1:18080;" in text
+
+
+def test_weights_split_requests_over_the_pools_at_random() -> None:
+    stable = Pool("tg-svc", 75, (Upstream("127.0.0.1", 32768),))
+    canary = Pool("tg-svc-canary", 25, (Upstream("127.0.0.1", 32770),))
+
+    text = render_nginx_conf([], host="127.0.0.1", port=8080, pools=[stable, canary])
+
+    assert "upstream tg-svc {" in text and "upstream tg-svc-canary {" in text
+    assert 'split_clients "${request_id}" $mlinfra_pool {' in text
+    assert "25.00% tg-svc-canary;" in text.replace("  ", "")  # the larger share takes "*"
+    assert "* tg-svc;" in text
+    assert "proxy_pass http://$mlinfra_pool;" in text
+    assert sorted(read_pools(text)) == sorted([stable, canary])
+
+
+def test_a_weighted_pool_without_targets_answers_503_and_weight_0_takes_nothing() -> None:
+    stable = Pool("tg-svc", 90, (Upstream("127.0.0.1", 32768),))
+    empty = Pool("tg-svc-canary", 10)
+
+    split = render_nginx_conf([], host="127.0.0.1", port=8080, pools=[stable, empty])
+    assert "10.00% none;" in split and "if ($mlinfra_pool = none)" in split
+
+    drained = Pool("tg-svc-canary", 0, (Upstream("127.0.0.1", 32770),))
+    text = render_nginx_conf([], host="127.0.0.1", port=8080, pools=[stable, drained])
+    assert "split_clients" not in text and "proxy_pass http://tg-svc;" in text
+    assert "upstream tg-svc-canary {" in text  # still listed: its tasks are the service's
+    assert sorted(read_pools(text)) == sorted([stable, drained])
+
+
+def test_a_configuration_without_pools_reads_back_as_one_service_pool() -> None:
+    text = render_nginx_conf([Upstream("127.0.0.1", 32768)], host="127.0.0.1", port=8080)
+
+    assert read_pools(text) == [Pool("service", 1, (Upstream("127.0.0.1", 32768),))]

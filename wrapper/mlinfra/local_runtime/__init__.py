@@ -5,6 +5,7 @@ Public interface::
     converge(endpoint, env=, cluster=, service=, auth_config=None, proxy_port=None) -> RuntimeStatus
     status(env) -> RuntimeStatus
     stop_all(env) -> int
+    stop_services_but(env, keep) -> int
 
 The containers' labels (env, cluster, service, task-definition family:revision) are the only
 state, so any command (or a second machine's CLI on the same engine) sees the same picture.
@@ -13,7 +14,7 @@ state, so any command (or a second machine's CLI on the same engine) sees the sa
 from mlinfra.local_runtime._converge import converge
 from mlinfra.local_runtime._spec import HealthCheck, TaskSpec, task_spec
 from mlinfra.local_runtime._status import RuntimeStatus, TaskStatus, status
-from mlinfra.local_runtime._stop import stop_all
+from mlinfra.local_runtime._stop import stop_all, stop_services_but
 
 __all__ = [
     "HealthCheck",
@@ -23,5 +24,6 @@ __all__ = [
     "converge",
     "status",
     "stop_all",
+    "stop_services_but",
     "task_spec",
 ]

@@ -1,7 +1,8 @@
 """The environment's agent: the ECS service scheduler's and the ALB's watch between deploys.
 
 ``converge`` starts it (or reuses the one running with the same arguments), ``stop_all`` stops
-it; one process per environment, its PID in ``<state>/local-runtime/<env>/agent.pid``. It
+it; one process per ECS service of the environment (the stable one, and a canary's), its PID in
+``<state>/local-runtime/<env>/services/<service>/agent.pid``. It
 follows Docker's events for the environment's tasks and, every target-group interval, checks
 each target as the ALB does (path, timeout, matcher, unhealthy threshold). Then, as ECS does:
 
@@ -46,14 +47,16 @@ from mlinfra.local_runtime._agent_files import (
     AGENT_MODULE,
     agent_arguments,
     agent_pid,
+    agent_pid_file,
+    agent_pids,
     env_lock,
     read_revisions,
     record_rollback,
-    runtime_dir,
+    service_dir,
     write_agent,
 )
 from mlinfra.local_runtime._aws import EmulatedAws, ServiceView
-from mlinfra.local_runtime._converge import _Converger, _targets, _upstreams
+from mlinfra.local_runtime._converge import _Converger, _targets, _upstreams, route
 from mlinfra.local_runtime._logs import LogShipper, docker_time
 from mlinfra.local_runtime._spec import LABEL_ENV, LABEL_ROLE
 from mlinfra.local_runtime._tasks import (
@@ -175,7 +178,7 @@ class Agent:
 
     def repair(self) -> None:
         with env_lock(self.env):
-            revisions = read_revisions(self.env)
+            revisions = read_revisions(self.env, self.service)
             view = self.aws.read_service(self.cluster, self.service, revisions.get("current"))
             tasks = list_tasks(self.client, self.env, view.cluster, view.service)
             for task in tasks:
@@ -205,7 +208,7 @@ class Agent:
             return
         keep = [t for t in tasks if t.serving and t not in elb_failed]
         # As the ALB: a failed target takes no new request, then it is deregistered.
-        LocalProxy(self.env, client=self.client).set_upstreams(_upstreams(keep))
+        route(LocalProxy(self.env, client=self.client), view, _upstreams(keep))
         if group is not None:
             self.aws.deregister_targets(group, _targets(failed, view))
         for task in failed:
@@ -262,7 +265,7 @@ class Agent:
         )
         back = self.aws.read_service(view.cluster, view.service, previous)
         self._converger(back).run(self.auth_config)
-        record_rollback(self.env, previous)
+        record_rollback(self.env, view.service, previous)
         self.failures.pop(failing, None)
 
     def _prune_stopped(self, view: ServiceView) -> None:
@@ -314,11 +317,12 @@ def ensure_agent(
 ) -> int:
     """The PID of ``env``'s agent: the running one when its arguments match, else a new one."""
     arguments = _arguments(endpoint, cluster, service, auth_config)
-    pid = agent_pid(env)
-    if pid is not None and agent_arguments(env) == arguments:
+    pid = agent_pid(env, service)
+    if pid is not None and agent_arguments(env, service) == arguments:
         return pid
-    stop_agent(env)
-    folder = runtime_dir(env)
+    stop_agent(env, service)
+    stop_agent(env, "")  # one started before agents were kept per service
+    folder = service_dir(env, service)
     log = (folder / "agent.log").open("ab")
     command = [sys.executable, "-m", AGENT_MODULE, "--env", env, "--endpoint", endpoint]
     command += ["--cluster", cluster, "--service", service]
@@ -336,25 +340,32 @@ def ensure_agent(
         env=child_env,
         start_new_session=True,
     )
-    write_agent(env, process.pid, arguments)
+    write_agent(env, service, process.pid, arguments)
     return process.pid
 
 
-def stop_agent(env: str) -> bool:
-    """Stop ``env``'s agent (SIGTERM, then SIGKILL); False when none ran."""
-    pid = agent_pid(env)
+def stop_agents(env: str, keep: set[str] | None = None) -> int:
+    """Stop every agent of ``env`` but those of the services in ``keep``; how many stopped."""
+    gone = [s for s in agent_pids(env) if keep is None or s not in keep]
+    return sum(stop_agent(env, service) for service in gone)
+
+
+def stop_agent(env: str, service: str) -> bool:
+    """Stop the agent of ``env``'s ``service`` (SIGTERM, then SIGKILL); False when none ran.
+    ``service`` "" stops one started before agents were kept per service."""
+    pid = agent_pids(env).get(service)
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and agent_pid(env) == pid:
+    while time.monotonic() < deadline and agent_pids(env).get(service) == pid:
         # Reaps it when this process started it (a test, or converge in the same CLI run).
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.05)
-    if agent_pid(env) == pid:
+    if agent_pids(env).get(service) == pid:
         os.kill(pid, signal.SIGKILL)
-    (runtime_dir(env) / "agent.pid").unlink(missing_ok=True)
+    agent_pid_file(env, service).unlink(missing_ok=True)
     return True
 
 

@@ -70,6 +70,9 @@ class Listener:
     # (status code, protocol, port) of a redirect default action; None for a forward.
     redirect: tuple[int, str, str] | None = None
     certificate_domains: tuple[str, ...] = ()
+    # (target group ARN, weight) of a forward default action: one group at weight 1, or the
+    # weighted groups of a ForwardConfig (a canary beside the stable service).
+    forward: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,19 @@ class ServiceView:
     circuit_breaker: CircuitBreaker = CircuitBreaker()
     # ECS ignores the target group's verdict on a task this long after it started.
     health_check_grace_period_s: int = 0
+
+
+def _forward_weights(actions: list[dict[str, Any]]) -> tuple[tuple[str, int], ...]:
+    """The target groups a listener's forward action sends requests to, with their weights."""
+    for action in actions:
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        if groups:
+            return tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
+        if action.get("TargetGroupArn"):
+            return ((action["TargetGroupArn"], 1),)
+    return ()
 
 
 @contextmanager
@@ -255,6 +271,7 @@ class EmulatedAws:
                         if redirect is not None
                         else None,
                         certificate_domains=self._certificate_domains(listener),
+                        forward=_forward_weights(listener.get("DefaultActions", [])),
                     )
                 )
         return tuple(sorted(found, key=lambda item: item.port))

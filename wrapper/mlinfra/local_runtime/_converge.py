@@ -111,11 +111,11 @@ class _Converger:
 
         # New tasks take traffic before any old one leaves, as with minimumHealthyPercent 100.
         self._register(serving)
-        self.proxy.set_upstreams(_upstreams(serving + [t for t in old if t.serving]))
+        route(self.proxy, view, _upstreams(serving + [t for t in old if t.serving]))
         self._retire(old + surplus, drain=True, keep=serving)
         self.aws.report_counts(view, running=len(serving), pending=0)
         if len(serving) >= view.desired_count:
-            record_steady(self.env, view.task.family_revision)
+            record_steady(self.env, view.service, view.task.family_revision)
 
     def _start(
         self, missing: int, current: Sequence[LocalTask], auth_config: dict[str, str] | None
@@ -181,7 +181,7 @@ class _Converger:
         if group is not None:
             self.aws.deregister_targets(group, _targets(tasks, self.view))
         if drain:
-            self.proxy.set_upstreams(_upstreams(keep))
+            route(self.proxy, self.view, _upstreams(keep))
             # NOTE: the reload already stops new requests to these tasks; the delay lets
             # in-flight ones finish, as the ALB's deregistration delay does.
             if group is not None and group.deregistration_delay_s:
@@ -191,6 +191,23 @@ class _Converger:
         # The emulator keys targets by instance id alone; re-registering the tasks kept
         # restores any the deregistration above took with it (a no-op on AWS).
         self._register(keep)
+
+
+def pool_name(target_group_arn: str) -> str:
+    """The proxy's pool of a target group: ``tg-<its name>`` (unique within a load balancer)."""
+    return "tg-" + target_group_arn.rsplit(":", 1)[-1].split("/")[1]
+
+
+def route(proxy: LocalProxy, view: ServiceView, upstreams: Sequence[Upstream]) -> bool:
+    """Point the proxy's pool of the service's target group at ``upstreams``, with the shares
+    the listener's forward gives every group (as the ALB reads them on each request)."""
+    group = view.target_group
+    if group is None:
+        return proxy.set_upstreams(upstreams)
+    forward = next((item.forward for item in view.listeners if item.forward), ())
+    weights = {pool_name(arn): weight for arn, weight in forward}
+    ours = pool_name(group.arn)
+    return proxy.set_upstreams(upstreams, pool=ours, weights=weights if ours in weights else None)
 
 
 def proxy_for(
@@ -272,7 +289,7 @@ def _roll_back_unhealthy(
     before it trips; here one failed start of every new task trips it, so a deploy's verdict
     is known in seconds rather than after three rounds of the health check.
     """
-    steady = read_revisions(env).get("current")
+    steady = read_revisions(env, view.service).get("current")
     breaker = view.circuit_breaker
     if not (breaker.enable and breaker.rollback and steady) or steady == view.task.family_revision:
         return

@@ -8,7 +8,7 @@ from typing import Any
 from docker import DockerClient
 
 from mlinfra import docker_engine
-from mlinfra.local_runtime._agent_files import agent_pid
+from mlinfra.local_runtime._agent_files import agent_pids
 from mlinfra.local_runtime._spec import LABEL_CLUSTER, LABEL_SERVICE
 from mlinfra.local_runtime._tasks import LocalTask, list_tasks
 from mlinfra.proxy import LocalProxy
@@ -112,5 +112,5 @@ def status(env: str, *, client: DockerClient | None = None) -> RuntimeStatus:
         ca_file=proxy.ca_file if proxy else None,
         stopped=tuple(TaskStatus.of(t) for t in tasks if t.stopped),
         unhonoured=tuple(sorted({f for t in live for f in t.unhonoured})),
-        agent=agent_pid(env),
+        agent=min(agent_pids(env).values(), default=None),
     )

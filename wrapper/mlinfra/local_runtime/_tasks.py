@@ -57,6 +57,11 @@ class LocalTask:
         return self.container.name or task_id(self)[:12]
 
     @property
+    def service(self) -> str:
+        """The ECS service the task belongs to (its container's label)."""
+        return str(self.container.labels.get(LABEL_SERVICE, ""))
+
+    @property
     def serving(self) -> bool:
         return self.state == "running" and self.health in ("healthy", "none")
 

@@ -1,6 +1,7 @@
 """The local environment's load balancer: nginx playing the ALB at a fixed URL.
 
-Its upstreams are the service's registered targets; every change is a graceful ``nginx -s
+Its upstreams are the services' registered targets, one pool per target group split by the
+listener's weights (a canary beside the stable service); every change is a graceful ``nginx -s
 reload``, so in-flight requests finish on the old workers and a roll drops none.
 """
 
@@ -15,16 +16,25 @@ from mlinfra.proxy._container import (
     default_tls_port,
 )
 from mlinfra.proxy._image import ensure_proxy_image, proxy_image_tag
-from mlinfra.proxy._nginx import Redirect, Upstream, render_nginx_conf
+from mlinfra.proxy._nginx import (
+    DEFAULT_POOL,
+    Pool,
+    Redirect,
+    Upstream,
+    read_pools,
+    render_nginx_conf,
+)
 from mlinfra.proxy._tls import LeafCertificate, leaf_certificate
 
 __all__ = [
+    "DEFAULT_POOL",
     "DEFAULT_PORT",
     "DEFAULT_TLS_PORT",
     "PORT_ENV",
     "TLS_PORT_ENV",
     "LeafCertificate",
     "LocalProxy",
+    "Pool",
     "ProxyView",
     "Redirect",
     "Upstream",
@@ -33,5 +43,6 @@ __all__ = [
     "ensure_proxy_image",
     "leaf_certificate",
     "proxy_image_tag",
+    "read_pools",
     "render_nginx_conf",
 ]

@@ -10,7 +10,7 @@ import hashlib
 import io
 import tarfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,15 @@ from mlinfra import docker_engine
 from mlinfra.config import port_setting
 from mlinfra.errors import DockerError
 from mlinfra.proxy._image import ensure_proxy_image
-from mlinfra.proxy._nginx import TLS_DIR, Redirect, Upstream, render_nginx_conf
+from mlinfra.proxy._nginx import (
+    DEFAULT_POOL,
+    TLS_DIR,
+    Pool,
+    Redirect,
+    Upstream,
+    read_pools,
+    render_nginx_conf,
+)
 from mlinfra.proxy._tls import LeafCertificate
 
 PORT_ENV = "MLINFRA_PROXY_PORT"
@@ -208,10 +216,10 @@ class LocalProxy:
             same = all(container.labels.get(k, "") == v for k, v in labels.items())
             if container.status == "running" and same:
                 return
-            keep = self.upstreams() if container.status == "running" else []
+            keep = self.pools() if container.status == "running" else None
             container.remove(force=True)
         else:
-            keep = []
+            keep = None
         image = ensure_proxy_image(self.client)
         try:
             # NOTE: host networking, because the targets are the host ports Docker published on
@@ -229,7 +237,7 @@ class LocalProxy:
                     str(Path(TLS_DIR).parent),
                     _archive({"tls/cert.pem": cert_pem, "tls/key.pem": key_pem}, mode=0o600),
                 )
-            container.put_archive("/etc/nginx", _conf_archive(self._render(keep, labels)))
+            container.put_archive("/etc/nginx", _conf_archive(self._render(keep or [], labels)))
             container.start()
         except APIError as err:
             raise DockerError(
@@ -255,23 +263,35 @@ class LocalProxy:
             f"If the port is taken, free it or set {PORT_ENV} to another port.",
         )
 
-    def _render(self, upstreams: Sequence[Upstream], labels: dict[str, str]) -> str:
-        """The configuration for ``upstreams`` with the listeners the container was made with."""
+    def _render(self, pools: Sequence[Pool], labels: dict[str, str]) -> str:
+        """The configuration for ``pools`` with the listeners the container was made with (one
+        pool named "service": the listener forwards to one group, as it always had)."""
         host, _, port = labels.get(LABEL_LISTEN, self._listen).rpartition(":")
         tls = labels.get(LABEL_TLS_LISTEN, "")
+        single = len(pools) == 1 and pools[0].name == DEFAULT_POOL
         return render_nginx_conf(
-            upstreams,
+            pools[0].upstreams if single else (),
+            pools=None if single or not pools else pools,
             host=host,
             port=int(port),
             tls_port=int(tls.rpartition(":")[2]) if tls else None,
             redirect=_redirect_of(labels.get(LABEL_REDIRECT, "")),
         )
 
-    def set_upstreams(self, upstreams: Sequence[Upstream]) -> bool:
-        """Point the proxy at ``upstreams`` with a graceful reload; False when nothing changed.
+    def set_upstreams(
+        self,
+        upstreams: Sequence[Upstream],
+        *,
+        pool: str = DEFAULT_POOL,
+        weights: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Point ``pool`` (one target group) at ``upstreams`` with a graceful reload; False when
+        nothing changed.
 
-        Returns once new workers serve the new list and the old ones only finish their requests,
-        so a caller may start draining a target it just removed.
+        ``weights`` (the listener's, by pool) replaces the pools' shares and drops any pool it
+        does not name; without it the other pools keep theirs. Returns once new workers serve
+        the new list and the old ones only finish their requests, so a caller may start draining
+        a target it just removed.
         """
         container = self._find()
         if container is None or container.status != "running":
@@ -279,7 +299,14 @@ class LocalProxy:
                 f"The proxy {self.name} is not running.",
                 "Call LocalProxy.ensure_running() first (mlinfra deploy --env local does).",
             )
-        text = self._render(upstreams, container.labels)
+        pools = {p.name: p for p in read_pools(_read_conf(container) or "")}
+        pools[pool] = Pool(pool, pools[pool].weight if pool in pools else 1, tuple(upstreams))
+        if weights is not None:
+            pools = {
+                name: Pool(name, weight, pools[name].upstreams if name in pools else ())
+                for name, weight in weights.items()
+            }
+        text = self._render(list(pools.values()), container.labels)
         if _read_conf(container) == text:
             return False
         before = _worker_pids(container)
@@ -312,16 +339,15 @@ class LocalProxy:
         )
 
     def upstreams(self) -> list[Upstream]:
-        """The targets the running proxy forwards to (read back from its configuration)."""
+        """The targets the running proxy forwards to, in every pool (read back from its
+        configuration)."""
+        return [u for pool in self.pools() for u in pool.upstreams]
+
+    def pools(self) -> list[Pool]:
+        """The target groups the running proxy splits requests over, with their weights."""
         container = self._find()
         text = _read_conf(container) if container is not None else None
-        found = []
-        for line in (text or "").splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "server" and ":" in words[1]:
-                host, _, port = words[1].rpartition(":")
-                found.append(Upstream(host, int(port)))
-        return found
+        return read_pools(text or "")
 
     def stop(self) -> bool:
         """Remove the proxy container; False when there was none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,23 @@ class Upstream:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, order=True)
+class Pool:
+    """One target group behind the listener: its upstream's name in nginx.conf, the share of
+    requests the listener's weights give it, and its targets."""
+
+    name: str
+    weight: int
+    upstreams: tuple[Upstream, ...] = ()
+
+
+# The one upstream of a listener forwarding to a single group, as the proxy always had it.
+DEFAULT_POOL = "service"
+# What a weighted split picks for a group with no target: the ALB answers 503 for it.
+_EMPTY_POOL = "none"
+_POOL_MARK = "# pool"
 
 
 # NOTE: old workers finish their in-flight requests after a reload; the cap keeps a stuck client
@@ -40,7 +58,7 @@ http {{
 """
 
 _UPSTREAM = """\
-    upstream service {{
+    upstream {name} {{
 {servers}
         # Idle connections kept open to the tasks: no TCP handshake per request.
         keepalive 16;
@@ -49,8 +67,8 @@ _UPSTREAM = """\
 """
 
 _FORWARD = """\
-        location / {
-            proxy_pass http://service;
+        location / {{
+            proxy_pass http://{target};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -69,7 +87,7 @@ _FORWARD = """\
             # a POST once it was sent, so only connection errors of POSTs are retried.
             proxy_next_upstream error timeout http_502 http_503;
             proxy_next_upstream_tries 3;
-        }
+        }}
 """
 
 _NO_TARGETS = """\
@@ -96,6 +114,19 @@ def _server(listen: str, body: str) -> str:
     return f"    server {{\n        listen {listen};\n{body}    }}\n"
 
 
+def _split(live: Sequence[Pool]) -> str:
+    """split_clients over the request id: each pool's share of the requests at random, as the
+    ALB's weighted forward picks a target group per request."""
+    total = sum(p.weight for p in live)
+    lines = []
+    for pool in live[:-1]:
+        share = math.floor(10000 * pool.weight / total) / 100
+        lines.append(f"        {share:.2f}% {pool.name if pool.upstreams else _EMPTY_POOL};")
+    last = live[-1]
+    lines.append(f"        * {last.name if last.upstreams else _EMPTY_POOL};")
+    return '    split_clients "${request_id}" $mlinfra_pool {\n' + "\n".join(lines) + "\n    }\n"
+
+
 def render_nginx_conf(
     upstreams: Sequence[Upstream],
     *,
@@ -103,9 +134,13 @@ def render_nginx_conf(
     port: int,
     tls_port: int | None = None,
     redirect: Redirect | None = None,
+    pools: Sequence[Pool] | None = None,
 ) -> str:
     """The whole nginx.conf: listen on ``host:port`` and spread requests over ``upstreams``.
 
+    With ``pools`` (then ``upstreams`` is ignored), the listener forwards to several target
+    groups by weight: each request goes to one pool at random in proportion to the weights (a
+    pool of weight 0 takes none; one with no target answers 503, as an ALB's empty group).
     With ``tls_port``, HTTPS on ``host:tls_port`` too, with the certificate in :data:`TLS_DIR`;
     with ``redirect``, the HTTP port answers that redirect instead of forwarding (an ALB's HTTP
     listener whose default action redirects to its HTTPS one).
@@ -113,14 +148,31 @@ def render_nginx_conf(
     Passive health (``max_fails``) takes a target that refuses connections out of rotation for
     ten seconds, as an ALB does after failed health checks.
     """
+    marked = pools is not None
+    if pools is None:
+        pools = [Pool(DEFAULT_POOL, 1, tuple(upstreams))]
     head = _HEAD.format()
-    if upstreams:
-        servers = "\n".join(
-            f"        server {upstream} max_fails=2 fail_timeout=10s;"
-            for upstream in sorted(set(upstreams))
+    for pool in sorted(pools, key=lambda p: p.name):
+        if marked:
+            head += f"    {_POOL_MARK} {pool.name} weight {pool.weight}\n"
+        if pool.upstreams:
+            servers = "\n".join(
+                f"        server {upstream} max_fails=2 fail_timeout=10s;"
+                for upstream in sorted(set(pool.upstreams))
+            )
+            head += _UPSTREAM.format(name=pool.name, servers=servers)
+    live = sorted((p for p in pools if p.weight > 0), key=lambda p: (p.weight, p.name))
+    if len(live) > 1 and any(p.upstreams for p in live):
+        head += _split(live)
+        serve = (
+            f"        if ($mlinfra_pool = {_EMPTY_POOL}) {{\n"
+            '            return 503 "mlinfra local load balancer: no registered targets\\n";\n'
+            "        }\n" + _FORWARD.format(target="$mlinfra_pool")
         )
-        head += _UPSTREAM.format(servers=servers)
-    serve = _FORWARD if upstreams else _NO_TARGETS
+    elif live and live[0].upstreams:
+        serve = _FORWARD.format(target=live[0].name)
+    else:
+        serve = _NO_TARGETS
     if redirect is not None:
         # $host is the request's host without its port; the listener names the port.
         target = f"{redirect.protocol.lower()}://$host:{redirect.port}$request_uri"
@@ -136,3 +188,26 @@ def render_nginx_conf(
         )
         servers_text += _server(f"{host}:{tls_port} ssl", tls)
     return head + servers_text + "}\n"
+
+
+def read_pools(text: str) -> list[Pool]:
+    """The pools of a configuration :func:`render_nginx_conf` wrote (one ``service`` pool of
+    weight 1 for one written without ``pools``)."""
+    weights: dict[str, int] = {}
+    servers: dict[str, list[Upstream]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        words = line.split()
+        if line.strip().startswith(_POOL_MARK) and len(words) == 5:
+            weights[words[2]] = int(words[4])
+        elif len(words) == 3 and words[0] == "upstream" and words[2] == "{":
+            current = words[1]
+            servers.setdefault(current, [])
+        elif current is not None and words == ["}"]:
+            current = None
+        elif current is not None and len(words) >= 2 and words[0] == "server":
+            host, _, port = words[1].rpartition(":")
+            servers[current].append(Upstream(host, int(port)))
+    if not weights:
+        return [Pool(name, 1, tuple(found)) for name, found in servers.items()]
+    return [Pool(name, weight, tuple(servers.get(name, []))) for name, weight in weights.items()]

@@ -134,19 +134,26 @@ class LocalRuntime(Runtime):
     def run_service(
         self, outputs: dict[str, Any], credentials: registry.Credentials, say: Say
     ) -> None:
-        """Hand the applied service to the local ECS agent (the emulator runs no containers)."""
+        """Hand the applied services (the stable one, and a canary's) to the local ECS agent
+        (the emulator runs no containers); the tasks of a service the apply deleted go."""
         from mlinfra import local_runtime
 
-        local_runtime.converge(
-            self.endpoint,
-            env=self.env.runtime_name,
-            cluster=outputs["cluster_name"],
-            service=outputs["service_name"],
-            auth_config=credentials.auth_config(),
-            proxy_port=self.places.proxy_port,
-            tls_port=self.places.tls_port,
-            say=say,
-        )
+        services = [outputs["service_name"]]
+        services += [outputs["canary_service_name"]] if outputs.get("canary_service_name") else []
+        for service in services:
+            local_runtime.converge(
+                self.endpoint,
+                env=self.env.runtime_name,
+                cluster=outputs["cluster_name"],
+                service=service,
+                auth_config=credentials.auth_config(),
+                proxy_port=self.places.proxy_port,
+                tls_port=self.places.tls_port,
+                say=say,
+            )
+        removed = local_runtime.stop_services_but(self.env.runtime_name, set(services))
+        if removed:
+            say(f"removed {removed} task(s) of a deleted service")
 
     def reach(self, outputs: dict[str, Any]) -> Reach:
         """The local load balancer: its HTTPS URL and local CA when the ALB has an HTTPS

@@ -513,3 +513,56 @@ run "forwarding_to_a_missing_default_group_is_refused" {
 
   expect_failures = [aws_lb_listener.http]
 }
+
+run "weights_split_the_default_forward_between_groups" {
+  command = plan
+
+  override_resource {
+    target          = aws_lb_target_group.this[0]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc/0000000000000001" }
+  }
+
+  override_resource {
+    target          = aws_lb_target_group.service["canary"]
+    override_during = plan
+    values          = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-canary/0000000000000002" }
+  }
+
+  variables {
+    target_groups  = { canary = {} }
+    default_action = { weights = { default = 90, canary = 10 } }
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.http.default_action[0].type == "forward" &&
+      aws_lb_listener.http.default_action[0].target_group_arn == null &&
+      { for tg in aws_lb_listener.http.default_action[0].forward[0].target_group : tg.arn => tg.weight } == {
+        "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc/0000000000000001"        = 90
+        "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/svc-canary/0000000000000002" = 10
+      }
+    )
+    error_message = "Weights forward to both groups in those shares (a canary at 10%)."
+  }
+}
+
+run "weights_to_a_missing_group_or_all_zero_are_refused" {
+  command = plan
+
+  variables {
+    default_action = { weights = { default = 0, nope = 0 } }
+  }
+
+  expect_failures = [var.default_action]
+}
+
+run "weights_to_a_missing_group_name_it" {
+  command = plan
+
+  variables {
+    default_action = { weights = { default = 90, nope = 10 } }
+  }
+
+  expect_failures = [aws_lb_listener.http]
+}
