@@ -22,16 +22,16 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import LocalEnv, another_model, in_order, local_environment
+from e2e_support import LocalEnv, in_order, local_environment
 
 from mlinfra import docker_engine
 from mlinfra.config import runtime_name
+from mlinfra.training import TrainingSettings, train
 from tests.support.serving import GUIDE_FEATURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 TIMINGS: dict[str, float] = {}
-FEATURES = "bedrooms,bathrooms,sqft_living,year_built"
 SEEN: dict[str, Any] = {}
 
 # A test image's fault switch: every fifth prediction answers 500 inside the app, so the
@@ -65,6 +65,13 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnv]:
 @pytest.fixture(autouse=True)
 def _in_order(request: pytest.FixtureRequest, local: LocalEnv) -> Iterator[None]:
     yield from in_order(request, local)
+
+
+def _new_model(local: LocalEnv, seed: int) -> None:
+    """The house-price model trained again on another split (its own version, with the training
+    reference the signals need: an imported model file has none) into the environment's model
+    folder, as `mlinfra train` writes it."""
+    train(local.state_dir / "model", TrainingSettings(seed=seed, num_boost_round=60))
 
 
 def _versions_of(url: str, n: int) -> Counter[str]:
@@ -131,8 +138,7 @@ def test_a_canary_at_25_percent_answers_a_quarter_and_its_promotion_loses_nothin
     local: LocalEnv, tmp_path: Path
 ) -> None:
     url = SEEN["url"]
-    model = another_model(tmp_path / "canary-model.txt", seed=2207)
-    local.ok("train", "--from-file", str(model), "--features", FEATURES)
+    _new_model(local, seed=2207)
     started = time.monotonic()
     result = local.ok("deploy", "--env", "local", "--canary", "25", "--bake", "0", "--json")
     TIMINGS["canary_start_command"] = time.monotonic() - started
@@ -175,8 +181,7 @@ def test_a_canary_answering_5xx_is_aborted_by_its_gate_and_the_stable_share_lose
     """Its image: the built one with the fault switch added (labels inherited, so the deploy
     reuses it as built)."""
     url = SEEN["url"]
-    model = another_model(tmp_path / "faulty-model.txt", seed=2208)
-    local.ok("train", "--from-file", str(model), "--features", FEATURES)
+    _new_model(local, seed=2208)
     local.ok("build", "--env", "local")
     reference = json.loads((local.state_dir / "local" / "last-build.json").read_text())["reference"]
     context = io.BytesIO()

@@ -43,6 +43,7 @@ from mlinfra.plans import ApplyResult, PlanResult
 from mlinfra.releases import Release
 from mlinfra.status import StatusReport
 from mlinfra.terraform import PlanSummary
+from mlinfra_serving.reference import REFERENCE_KEY
 
 __all__ = [
     "STACKS",
@@ -505,6 +506,13 @@ def deploy_canary(
         raise ConfigError(
             f"Nothing serves in {connection.env.name!r} to compare a canary with.",
             f"Deploy a first release without --canary: `mlinfra deploy {connection.env.flags}`.",
+        )
+    if not artifact.metadata.get(REFERENCE_KEY):
+        raise ConfigError(
+            f"Model {artifact.version} has no training reference (an imported model file): its "
+            "service writes no signals, so no gate could judge it.",
+            "Train it with `mlinfra train` (which records the reference), or deploy without "
+            "--canary.",
         )
     if stable.model_version == artifact.version:
         raise ConfigError(
