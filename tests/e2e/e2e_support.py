@@ -120,6 +120,9 @@ def in_order(request: pytest.FixtureRequest, local: LocalEnv) -> Iterator[None]:
     local.outcome[request.node.name] = True
 
 
+PACE_S = 0.1
+
+
 class RequestStream:
     """Threads posting the guide's request to ``url`` until stopped; counts every outcome.
 
@@ -173,7 +176,9 @@ class RequestStream:
                         self.versions.add(str(version))
                     else:
                         self.failures.append(repr(answer))
-                time.sleep(0.02)
+                # Paced: the stream watches for lost requests; flat out it took a core from the
+                # workers beside it (CI runs three on two cores).
+                time.sleep(PACE_S)
 
     def __enter__(self) -> RequestStream:
         for thread in self._threads:

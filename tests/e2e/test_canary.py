@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import LocalEnv, in_order, local_environment
+from e2e_support import PACE_S, LocalEnv, in_order, local_environment
 
 from mlinfra import docker_engine
 from mlinfra.config import runtime_name
@@ -114,7 +115,9 @@ class Stream:
                     got = (0, repr(err))
                 with self._lock:
                     self.answers.append(got)
-                time.sleep(0.01)
+                # Paced: the stream watches for lost requests; flat out it took a core from the
+                # workers beside it (CI runs three on two cores).
+                time.sleep(PACE_S)
 
     def __enter__(self) -> Stream:
         for thread in self._threads:
@@ -208,7 +211,9 @@ def test_a_canary_answering_5xx_is_aborted_by_its_gate_and_the_stable_share_lose
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "gate 5xx failed" in result.stderr, result.stderr
-    assert took < 300 + 120, "the gate decides within the bake"
+    # The bake's own clock, not the wall's: the verdict came before the bake ran out.
+    decided = re.search(r"bake (\d+)/300 s: .*gate 5xx failed", result.stdout)
+    assert decided and int(decided.group(1)) < 300, result.stdout
     served = Counter(status for status, _ in stream.answers)
     lost = [a for a in stream.answers if a[0] != 200 and "fault injected" not in a[1]]
     assert lost == [], f"the stable share lost {len(lost)}: {lost[:3]}"
