@@ -2,13 +2,17 @@
 
 Both images are built with the same model on the same base, both containers run at once with the
 whole machine, and wrk loads one, then the other, alternately (``--rounds``), with single-row
-``POST /predict`` at 16 connections. Then 1,000-row requests to the project's service, against
-stock LightGBM predicting the same rows in this process on every core.
+``POST /predict`` at 16 connections. A third container of the project's image with the model
+signals off (``SIGNALS_FLUSH_SECONDS=0``) takes its turn in each round too, so that the signals'
+cost is the CPU per request of the two, side by side (``--no-signals-twin`` skips it). Then
+1,000-row requests to the project's service, against stock LightGBM predicting the same rows in
+this process on every core.
 
     task bench:serving                 # or: python -m bench.serving --seconds 10 --rounds 2
 
 The last lines are ``throughput_vs_seed=``, ``p99_vs_seed=``, ``p999_vs_seed=``,
-``batch_vs_inprocess=`` and the project's ``cpu_us_per_request=`` (single row).
+``batch_vs_inprocess=``, the project's ``cpu_us_per_request=`` (single row) and, with the twin,
+``cpu_us_per_request_signals_off=`` and ``signals_cpu_ratio=`` (signals on / off).
 Results land in bench/results/serving.json; ``--plot PNG`` draws the latency distributions.
 """
 
@@ -19,10 +23,12 @@ import json
 import os
 import statistics
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+from docker.models.containers import Container
 
 from bench.support import (
     bench_model,
@@ -43,6 +49,8 @@ from tests.support.serving import GUIDE_BODY as GUIDE_REQUEST
 
 GUIDE_BODY = json.dumps(GUIDE_REQUEST)
 BATCH_ROWS = 1000
+# The project's image again, with the model signals off (mlinfra_serving.signals.load).
+SIGNALS_OFF = "project_signals_off"
 
 
 def batch_rows(model: ModelArtifact) -> np.ndarray:
@@ -85,10 +93,17 @@ def summarize(runs: list[WrkResult], cpu_us: list[float]) -> dict:
     }
 
 
+def signals_logged_off(container: Container) -> bool:
+    """Whether the service said at start-up that its model signals are off."""
+    return b"signals off" in container.logs()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="alternations seed/project")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternations seed/project(/signals off)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch-seconds", type=int, default=5)
     # NOTE: 8, not 4: each worker takes the connections it accepts, and with 4 one worker got 3
@@ -100,6 +115,11 @@ def main() -> None:
         action="store_true",
         help="run the guide's app without OMP_NUM_THREADS=1 (LightGBM then spins one OpenMP"
         " thread per core in each worker, which collapses under load)",
+    )
+    parser.add_argument(
+        "--no-signals-twin",
+        action="store_true",
+        help="skip the project's image with SIGNALS_FLUSH_SECONDS=0 (the signals' CPU cost)",
     )
     args = parser.parse_args()
 
@@ -114,18 +134,28 @@ def main() -> None:
     # serving stacks, not of OpenMP oversubscription (see --seed-as-shipped).
     seed_env = {} if args.seed_as_shipped else {"OMP_NUM_THREADS": "1"}
     try:
-        with (
-            running(seed_ref, f"mlinfra-bench-{rid}-seed", seed=True, **seed_env) as (
-                seed_box,
-                seed_url,
-            ),
-            running(project.reference, f"mlinfra-bench-{rid}-project") as (box, project_url),
-        ):
+        with ExitStack() as stack:
+            seed_box, seed_url = stack.enter_context(
+                running(seed_ref, f"mlinfra-bench-{rid}-seed", seed=True, **seed_env)
+            )
+            box, project_url = stack.enter_context(
+                running(project.reference, f"mlinfra-bench-{rid}-project")
+            )
             wait_http(f"{seed_url}/health")
             wait_http(f"{project_url}/ready")
             targets = {"seed": (seed_box, seed_url), "project": (box, project_url)}
-            runs: dict[str, list[WrkResult]] = {"seed": [], "project": []}
-            cpu: dict[str, list[float]] = {"seed": [], "project": []}
+            if not args.no_signals_twin:
+                twin = stack.enter_context(
+                    running(
+                        project.reference,
+                        f"mlinfra-bench-{rid}-signals-off",
+                        SIGNALS_FLUSH_SECONDS="0",
+                    )
+                )
+                wait_http(f"{twin[1]}/ready")
+                targets[SIGNALS_OFF] = twin
+            runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+            cpu: dict[str, list[float]] = {name: [] for name in targets}
             for _ in range(args.rounds):
                 for name, (container, url) in targets.items():
                     # A short warm-up: first requests pay for imports and connection set-up.
@@ -141,6 +171,15 @@ def main() -> None:
                     )
                     cpu[name].append(cpu_microseconds(container) - before)
             results["single_row"] = {name: summarize(runs[name], cpu[name]) for name in runs}
+            # A model without a training reference has no signals either: then the two are one.
+            if signals_logged_off(box) or (
+                SIGNALS_OFF in targets and not signals_logged_off(targets[SIGNALS_OFF][0])
+            ):
+                raise SystemExit(
+                    "the project's containers did not run with the signals on and off as asked:"
+                    " retrain the model (mlinfra train records its reference) or pass"
+                    " --no-signals-twin"
+                )
 
             rows = batch_rows(model)
             body = json.dumps({"instances": rows.tolist()})
@@ -171,6 +210,10 @@ def main() -> None:
         # As issue 9 defines it: against LightGBM on every core.
         "batch_vs_inprocess": batch["service_rows_per_s"] / batch["inprocess"]["every_core"],
     }
+    off = results["single_row"].get(SIGNALS_OFF)
+    if off:
+        # The cost of the model signals (issue 16): what a request costs with them, over without.
+        results["signals_cpu_ratio"] = ours["cpu_us_per_request"] / off["cpu_us_per_request"]
     # Stricter on a busy machine, where one thread can beat OpenMP's team: printed, not the goal.
     batch_vs_one_thread = batch["service_rows_per_s"] / batch["inprocess"]["one_thread"]
     results["batch_vs_inprocess_one_thread"] = batch_vs_one_thread
@@ -180,7 +223,8 @@ def main() -> None:
 
         latency_plot(results, args.plot)
     print(f"machine: {results['machine']}; results in {path}")
-    for name, figures in (("seed (Flask)", seed), ("project", ours)):
+    shown = [("seed (Flask)", seed), ("project", ours)] + ([("signals off", off)] if off else [])
+    for name, figures in shown:
         print(
             f"{name:>13}: {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms"
             f"  p99 {figures['p99_ms']:6.2f} ms  p99.9 {figures['p999_ms']:6.2f} ms  CPU {figures['cpu_us_per_request']:5.0f} us/req"
@@ -196,6 +240,9 @@ def main() -> None:
         print(f"{key}={value:.2f}")
     # Not a ratio: the project's own CPU per single-row request (issue 18's goal: <= 60 us).
     print(f"cpu_us_per_request={ours['cpu_us_per_request']:.1f}")
+    if off:
+        print(f"cpu_us_per_request_signals_off={off['cpu_us_per_request']:.1f}")
+        print(f"signals_cpu_ratio={results['signals_cpu_ratio']:.2f}")
 
 
 if __name__ == "__main__":
