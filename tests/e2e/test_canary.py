@@ -212,8 +212,8 @@ def test_a_canary_answering_5xx_is_aborted_by_its_gate_and_the_stable_share_lose
     assert result.returncode == 1, result.stdout + result.stderr
     assert "gate 5xx failed" in result.stderr, result.stderr
     # The bake's own clock, not the wall's: the verdict came before the bake ran out.
-    decided = re.search(r"bake (\d+)/300 s: .*gate 5xx failed", result.stdout)
-    assert decided and int(decided.group(1)) < 300, result.stdout
+    decided = re.search(r"bake (\d+)/300 s: .*gate 5xx failed", result.stderr)
+    assert decided and int(decided.group(1)) < 300, result.stderr
     served = Counter(status for status, _ in stream.answers)
     lost = [a for a in stream.answers if a[0] != 200 and "fault injected" not in a[1]]
     assert lost == [], f"the stable share lost {len(lost)}: {lost[:3]}"

@@ -112,9 +112,11 @@ def test_bench_reports_the_live_deployment_with_a_plot_and_a_cost(
 def test_second_deploy_builds_nothing_and_changes_nothing(local: LocalEnv) -> None:
     before = local.task_containers()
     started = time.monotonic()
-    local.ok("deploy", "--env", "local", "--yes")
+    again = local.ok("deploy", "--env", "local", "--yes")
     TIMINGS["no_change_deploy"] = time.monotonic() - started
     assert local.task_containers() == before, "no task was replaced"
+    assert "registry stack: no changes" in again.stderr, again.stderr
+    assert "applying the registry stack" not in again.stderr, "an unchanged stack is not applied"
     plan = local.mlinfra("plan", "--env", "local", "--detailed-exitcode")
     assert plan.returncode == 0, "a plan after the deploy shows no changes"
 

@@ -425,12 +425,22 @@ def _build_for(
     say(f"model {artifact.version} (sha256 {artifact.sha8})")
     built = build(connection.env, say, allow_dirty)
     say(f"image {built.reference}")
+    _converge_registry(connection, say, confirm)
+    return artifact, built
+
+
+def _converge_registry(connection: Connection, say: Say, confirm: Confirm | None) -> None:
+    """Plan the registry stack and apply it when it changes (asking first, on staging and
+    prod); most deploys find it as it was and skip the apply, a Terraform run of its own."""
     registry_plan = plan(connection, ["registry"], say)
-    if confirm is not None and registry_plan.has_changes:
+    if not registry_plan.has_changes:
+        connection.planfile("registry").unlink(missing_ok=True)
+        say("registry stack: no changes")
+        return
+    if confirm is not None:
         confirm(registry_plan, "Apply the registry stack")
     say("applying the registry stack")
     plans.apply_stack(connection, "registry", say)
-    return artifact, built
 
 
 # ---------------------------------------------------------------------------------------------
@@ -832,11 +842,7 @@ def promote(
     """Copy the source's release image, by digest, into the target's registry repository, and
     deploy it there through the target's tfvars and Terraform (no build)."""
     release, listed = promotion(source, target, number)
-    registry_plan = plan(target, ["registry"], say)
-    if confirm is not None and registry_plan.has_changes:
-        confirm(registry_plan, "Apply the registry stack")
-    say("applying the registry stack")
-    plans.apply_stack(target, "registry", say)
+    _converge_registry(target, say, confirm)
     repository, credentials = target.registry_login()
     _source_repository, source_credentials = source.registry_login()
     say(f"copying {release.image} to {repository}")
