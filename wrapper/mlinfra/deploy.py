@@ -395,17 +395,7 @@ def deploy(
     ledger.settle_dead(say)
     pushed = push(connection, on_layer, allow_dirty, release_tag=False)
     say(f"pushed {pushed.image} ({pushed.digest})")
-    repository = pushed.image.rsplit(":", 1)[0]
-    draft = Release(
-        number=_next_release_tag(connection),
-        image=f"{repository}@{pushed.digest}",
-        digest=pushed.digest,
-        model_version=artifact.version,
-        model_sha256=artifact.sha256,
-        git_sha=built.tag.split("-", 1)[0],
-        dirty=builds.DIRTY_MARK in built.tag,
-        tag=built.tag,
-    )
+    draft = _draft_release(pushed, artifact, built, number=_next_release_tag(connection))
     with releases.recording(ledger, draft, say) as record:
         _tag_release(connection, record.release)
         if service_plan is None:
@@ -415,6 +405,30 @@ def deploy(
         plans.apply_stack(connection, "service", say)
         wait_stable(connection, say)
     return ApplyResult(connection.env.name, STACKS, status(connection))
+
+
+def _draft_release(
+    pushed: registry.PushResult,
+    artifact: Any,
+    built: Any,
+    number: int,
+    kind: str = "deploy",
+    source: str | None = None,
+) -> Release:
+    """The ledger's record of a pushed build, pinned by digest, before its rollout."""
+    repository = pushed.image.rsplit(":", 1)[0]
+    return Release(
+        number=number,
+        image=f"{repository}@{pushed.digest}",
+        digest=pushed.digest,
+        model_version=artifact.version,
+        model_sha256=artifact.sha256,
+        git_sha=built.tag.split("-", 1)[0],
+        dirty=builds.DIRTY_MARK in built.tag,
+        kind=kind,
+        source=source,
+        tag=built.tag,
+    )
 
 
 def _build_for(
@@ -531,18 +545,13 @@ def deploy_canary(
             "Train or import the new model first (`mlinfra train`), or deploy without --canary.",
         )
     pushed = push(connection, on_layer, allow_dirty, release_tag=False, record=False)
-    repository = pushed.image.rsplit(":", 1)[0]
-    draft = Release(
+    draft = _draft_release(
+        pushed,
+        artifact,
+        built,
         number=0,
-        image=f"{repository}@{pushed.digest}",
-        digest=pushed.digest,
-        model_version=artifact.version,
-        model_sha256=artifact.sha256,
-        git_sha=built.tag.split("-", 1)[0],
-        dirty=builds.DIRTY_MARK in built.tag,
         kind="canary",
         source=f"canary {weight}% beside release {stable.number}",
-        tag=built.tag,
     )
     state = CanaryState(draft.image, 0, draft, stable.model_version, stable.image)
     files = [tfvars.canary_tfvars_path(connection.env.state_dir)]

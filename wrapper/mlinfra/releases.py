@@ -98,7 +98,7 @@ class Release:
     model_sha256: str
     git_sha: str
     dirty: bool
-    kind: str = "deploy"  # deploy, rollback, promote
+    kind: str = "deploy"  # deploy, rollback, promote, canary
     source: str | None = None  # rollback: "release 3"; promote: "staging release 5"
     tag: str | None = None  # the build tag (<git sha>[-dirty]-<model sha8>)
     who: str = field(default_factory=who)
