@@ -151,8 +151,9 @@ resource "aws_lb_target_group" "this" {
 
   name        = local.target_group_name
   vpc_id      = var.vpc_id
-  target_type = "instance"
-  # With host port 0, ECS registers each task on its dynamic host port; this port is the default only.
+  target_type = var.target_group.target_type
+  # instance: ECS registers each bridge-mode task on its dynamic host port, so this port is the
+  # default only; ip: each awsvpc task registers its own address on this port.
   port                          = var.target_group.port
   protocol                      = var.target_group.protocol
   deregistration_delay          = var.target_group.deregistration_delay
@@ -191,7 +192,7 @@ resource "aws_lb_target_group" "service" {
   # two keys cut to the same stem still get two names.
   name                          = format("%s-%s", trimsuffix(substr("${var.name}-${each.key}", 0, 26), "-"), substr(sha1(jsonencode([each.key, each.value.port, each.value.protocol])), 0, 4))
   vpc_id                        = var.vpc_id
-  target_type                   = "instance"
+  target_type                   = each.value.target_type
   port                          = each.value.port
   protocol                      = each.value.protocol
   deregistration_delay          = each.value.deregistration_delay

@@ -170,10 +170,11 @@ variable "target_port_range" {
 ################################################################################
 
 variable "target_group" {
-  description = "Target group for the ECS service: instance targets on the container's dynamic host port, health checked on /health."
+  description = "Target group for the ECS service, health checked on /health: target_type \"instance\" (the default) for bridge-mode tasks on their dynamic host ports, \"ip\" for awsvpc tasks (task_definition network_mode = \"awsvpc\"), which register their own address on port."
   type = object({
     port                 = optional(number, 8080)
     protocol             = optional(string, "HTTP")
+    target_type          = optional(string, "instance")
     deregistration_delay = optional(number, 30)
     slow_start           = optional(number, 0)
     load_balancing       = optional(string, "round_robin")
@@ -197,6 +198,11 @@ variable "target_group" {
   validation {
     condition     = contains(["HTTP", "HTTPS"], var.target_group.protocol)
     error_message = "target_group.protocol \"${var.target_group.protocol}\" must be \"HTTP\" or \"HTTPS\" (the protocol the container speaks)."
+  }
+
+  validation {
+    condition     = contains(["instance", "ip"], var.target_group.target_type)
+    error_message = "target_group.target_type \"${var.target_group.target_type}\" must be \"instance\" (bridge-mode tasks, the default) or \"ip\" (awsvpc tasks)."
   }
 
   validation {
@@ -253,6 +259,7 @@ variable "target_groups" {
   type = map(object({
     port                 = optional(number, 8080)
     protocol             = optional(string, "HTTP")
+    target_type          = optional(string, "instance")
     deregistration_delay = optional(number, 30)
     slow_start           = optional(number, 0)
     load_balancing       = optional(string, "round_robin")
@@ -281,6 +288,7 @@ variable "target_groups" {
   validation {
     condition = alltrue([for tg in values(var.target_groups) : (
       tg.port >= 1 && tg.port <= 65535 && contains(["HTTP", "HTTPS"], tg.protocol) &&
+      contains(["instance", "ip"], tg.target_type) &&
       tg.deregistration_delay >= 0 && tg.deregistration_delay <= 3600 &&
       (tg.slow_start == 0 || (tg.slow_start >= 30 && tg.slow_start <= 900)) &&
       contains(["round_robin", "least_outstanding_requests"], tg.load_balancing) &&
@@ -291,7 +299,7 @@ variable "target_groups" {
       tg.health_check.healthy_threshold >= 2 && tg.health_check.healthy_threshold <= 10 &&
       tg.health_check.unhealthy_threshold >= 2 && tg.health_check.unhealthy_threshold <= 10
     )])
-    error_message = "target_groups entries must each satisfy target_group's limits: port 1-65535, protocol HTTP or HTTPS, deregistration_delay 0-3600, slow_start 0 or 30-900, load_balancing round_robin or least_outstanding_requests, a health_check.path starting with \"/\", matcher codes such as \"200\", interval 5-300 s above timeout (2-120 s), thresholds 2-10; see the target_group errors for the entry at fault by passing it as target_group."
+    error_message = "target_groups entries must each satisfy target_group's limits: port 1-65535, protocol HTTP or HTTPS, target_type instance or ip, deregistration_delay 0-3600, slow_start 0 or 30-900, load_balancing round_robin or least_outstanding_requests, a health_check.path starting with \"/\", matcher codes such as \"200\", interval 5-300 s above timeout (2-120 s), thresholds 2-10; see the target_group errors for the entry at fault by passing it as target_group."
   }
 }
 

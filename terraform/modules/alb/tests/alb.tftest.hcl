@@ -566,3 +566,40 @@ run "weights_to_a_missing_group_name_it" {
 
   expect_failures = [aws_lb_listener.http]
 }
+
+run "awsvpc_tasks_get_ip_targets" {
+  command = plan
+
+  variables {
+    target_group  = { target_type = "ip", port = 8080 }
+    target_groups = { b = { target_type = "ip", port = 9090 }, c = {} }
+  }
+
+  assert {
+    condition = (
+      aws_lb_target_group.this[0].target_type == "ip" && aws_lb_target_group.this[0].port == 8080 &&
+      aws_lb_target_group.service["b"].target_type == "ip" && aws_lb_target_group.service["c"].target_type == "instance"
+    )
+    error_message = "target_type \"ip\" reaches each group that asks for it; the others keep \"instance\"."
+  }
+}
+
+run "rejects_a_target_type_ecs_cannot_register" {
+  command = plan
+
+  variables {
+    target_group = { target_type = "lambda" }
+  }
+
+  expect_failures = [var.target_group]
+}
+
+run "rejects_a_target_type_ecs_cannot_register_in_target_groups" {
+  command = plan
+
+  variables {
+    target_groups = { b = { target_type = "alb" } }
+  }
+
+  expect_failures = [var.target_groups]
+}
