@@ -104,7 +104,10 @@ def create_app(
         f"{prefix}/openapi.json",
         resources.OpenApiResource(
             openapi_document(
-                features, settings.max_batch_rows, api_key_required=api_key is not None
+                features,
+                settings.max_batch_rows,
+                api_key_required=api_key is not None,
+                route_prefix=prefix,
             )
         ),
     )

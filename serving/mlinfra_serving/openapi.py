@@ -150,9 +150,15 @@ def _operation(
 
 
 def openapi_document(
-    features: Sequence[FeatureSpec], max_rows: int, *, api_key_required: bool = False
+    features: Sequence[FeatureSpec],
+    max_rows: int,
+    *,
+    api_key_required: bool = False,
+    route_prefix: str = "",
 ) -> dict[str, Any]:
-    """``api_key_required``: the routes of ``PROTECTED_ROUTES`` carry the key's requirement."""
+    """``api_key_required``: the routes of ``PROTECTED_ROUTES`` carry the key's requirement.
+    ``route_prefix`` (ROUTE_PREFIX) becomes the document's server: OpenAPI's paths are relative
+    to it, so a client generated from the document calls ``<prefix>/predict``."""
     simple = {"type": "object", "properties": {"status": {"type": "string"}}}
 
     def operation(path: str, summary: str, responses: dict[str, Any], **rest: Any) -> Any:
@@ -162,6 +168,7 @@ def openapi_document(
     return {
         "openapi": "3.1.0",
         "info": {"title": "mlinfra model service", "version": __version__},
+        **({"servers": [{"url": route_prefix}]} if route_prefix else {}),
         "paths": {
             "/predict": {
                 "post": operation(

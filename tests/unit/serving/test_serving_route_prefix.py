@@ -38,6 +38,19 @@ def test_prefixed_routes_answer_and_the_bare_predict_does_not(
 def test_no_prefix_keeps_predict(predictor: Predictor, model_dir: Path) -> None:
     client = _client(predictor, model_dir, "")
     assert client.simulate_post("/predict", json=BODY).status_code == 200
+    assert "servers" not in client.simulate_get("/openapi.json").json
+
+
+def test_the_openapi_document_is_served_under_the_prefix_and_names_it(
+    predictor: Predictor, model_dir: Path
+) -> None:
+    """Its paths are relative to its server, so a generated client calls the prefixed routes."""
+    client = _client(predictor, model_dir, "/models/houses")
+    document = client.simulate_get("/models/houses/openapi.json").json
+    assert document["servers"] == [{"url": "/models/houses"}]
+    for path in document["paths"]:
+        served = client.simulate_get(document["servers"][0]["url"] + path)
+        assert served.status_code != 404, path
 
 
 def test_prefixed_routes_stay_protected_by_the_key(predictor: Predictor, model_dir: Path) -> None:
