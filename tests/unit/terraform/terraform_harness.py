@@ -82,7 +82,8 @@ def example_dirs(module: Path) -> list[Path]:
 
 
 def checkov_roots() -> list[Path]:
-    """The root modules checkov judges: every module's examples and every environment's stacks.
+    """The root modules checkov judges: every module's examples, the project's own (examples/),
+    and every environment's stacks.
 
     NOTE: one scan per root. checkov names a module's resources by address only
     (module.alb.aws_lb.this), so one scan of several roots that each call a module "alb" reports
@@ -91,7 +92,8 @@ def checkov_roots() -> list[Path]:
     where its skip belongs (a skip in a stack would hide the finding in every environment).
     """
     environments = sorted(p for p in ENVIRONMENTS_DIR.glob("*/*") if any(p.glob("*.tf")))
-    return [e for m in module_dirs() for e in example_dirs(m)] + environments
+    examples = sorted(p for p in (PROJECT / "examples").glob("*") if any(p.glob("*.tf")))
+    return [e for m in module_dirs() for e in example_dirs(m)] + examples + environments
 
 
 def run(step: Step, env: dict[str, str]) -> Result:
