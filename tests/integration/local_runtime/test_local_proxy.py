@@ -18,6 +18,7 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
+from docker.models.containers import Container
 from local_runtime_support import free_port
 
 from mlinfra.errors import DockerError
@@ -237,3 +238,27 @@ def test_an_oversized_body_gets_the_service_s_json_413(
     # Under the limit, through the same proxy, the guide's request still answers.
     guide = httpx.post(f"{proxy.url}/predict", json={"features": [3, 2, 1500, 2020]})
     assert guide.status_code == 200 and guide.json()["status"] == "success"
+
+
+def test_an_interrupted_reload_lists_nothing_new_and_the_next_call_finishes_it(
+    proxy: LocalProxy, backends: list[Upstream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy.set_upstreams(backends[:1])
+    real_exec_run = Container.exec_run
+
+    def interrupted(self: Container, cmd: list[str], *args: object, **kwargs: object) -> object:
+        if cmd == ["nginx", "-s", "reload"]:
+            raise KeyboardInterrupt  # as a Ctrl-C after the new nginx.conf was written
+        return real_exec_run(self, cmd, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Container, "exec_run", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            proxy.set_upstreams(backends)
+
+    # What the workers serve, not what was written: the second target takes no request yet.
+    assert proxy.upstreams() == backends[:1]
+    assert _answers(proxy.url, 4) == Counter({str(backends[0].port): 4})
+    assert proxy.set_upstreams(backends) is True
+    assert sorted(proxy.upstreams()) == sorted(backends)
+    assert _answers(proxy.url, 10) == Counter({str(b.port): 5 for b in backends})

@@ -39,6 +39,9 @@ DEFAULT_TLS_PORT = 8443
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 CONF_PATH = "/etc/nginx/nginx.conf"
+# A copy of the configuration nginx's workers serve, written once a reload has finished: the
+# written nginx.conf runs ahead of them until then (and stays ahead if the reload failed).
+LIVE_PATH = "/etc/nginx/mlinfra-live.conf"
 LABEL_ENV = "mlinfra.env"
 LABEL_ROLE = "mlinfra.role"
 LABEL_LISTEN = "mlinfra.proxy-listen"
@@ -77,8 +80,8 @@ def _archive(files: dict[str, bytes], mode: int = 0o644) -> bytes:
     return buffer.getvalue()
 
 
-def _conf_archive(text: str) -> bytes:
-    return _archive({CONF_PATH.rsplit("/", 1)[1]: text.encode()})
+def _conf_archive(text: str, path: str = CONF_PATH) -> bytes:
+    return _archive({path.rsplit("/", 1)[1]: text.encode()})
 
 
 def _redirect_label(redirect: Redirect | None) -> str:
@@ -100,14 +103,20 @@ class ProxyView:
     upstreams: list[Upstream]
 
 
-def _read_conf(container: Container) -> str | None:
+def _read_conf(container: Container, path: str = CONF_PATH) -> str | None:
     try:
-        stream, _ = container.get_archive(CONF_PATH)
+        stream, _ = container.get_archive(path)
     except NotFound:
         return None
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         member = tar.extractfile(tar.getmembers()[0])
         return member.read().decode() if member else None
+
+
+def _read_live(container: Container) -> str | None:
+    """The configuration the workers serve (a proxy started before the live copy existed has
+    only its nginx.conf)."""
+    return _read_conf(container, LIVE_PATH) or _read_conf(container)
 
 
 def _text(output: bytes | Iterator[bytes]) -> str:
@@ -237,7 +246,9 @@ class LocalProxy:
                     str(Path(TLS_DIR).parent),
                     _archive({"tls/cert.pem": cert_pem, "tls/key.pem": key_pem}, mode=0o600),
                 )
-            container.put_archive("/etc/nginx", _conf_archive(self._render(keep or [], labels)))
+            text = self._render(keep or [], labels)
+            container.put_archive("/etc/nginx", _conf_archive(text))
+            container.put_archive("/etc/nginx", _conf_archive(text, LIVE_PATH))
             container.start()
         except APIError as err:
             raise DockerError(
@@ -307,7 +318,9 @@ class LocalProxy:
                 for name, weight in weights.items()
             }
         text = self._render(list(pools.values()), container.labels)
-        if _read_conf(container) == text:
+        # Against what is served, not what was written: a reload that was interrupted or timed
+        # out left nginx.conf ahead of the workers, and this call finishes it.
+        if _read_live(container) == text:
             return False
         before = _worker_pids(container)
         container.put_archive("/etc/nginx", _conf_archive(text))
@@ -319,6 +332,7 @@ class LocalProxy:
             )
         container.exec_run(["nginx", "-s", "reload"])
         self._wait_reloaded(container, set(before))
+        container.put_archive("/etc/nginx", _conf_archive(text, LIVE_PATH))
         return True
 
     def _wait_reloaded(self, container: Container, old_workers: set[int]) -> None:
@@ -344,9 +358,10 @@ class LocalProxy:
         return [u for pool in self.pools() for u in pool.upstreams]
 
     def pools(self) -> list[Pool]:
-        """The target groups the running proxy splits requests over, with their weights."""
+        """The target groups the running proxy splits requests over, with their weights (as its
+        workers serve them: a target appears once requests can reach it)."""
         container = self._find()
-        text = _read_conf(container) if container is not None else None
+        text = _read_live(container) if container is not None else None
         return read_pools(text or "")
 
     def stop(self) -> bool:
