@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlinfra.proxy import Pool, Upstream, read_pools, render_nginx_conf
+from mlinfra.proxy import Pool, Route, Upstream, read_pools, read_routes, render_nginx_conf
 
 
 def _server_lines(text: str) -> list[str]:
@@ -75,3 +75,73 @@ def test_a_configuration_without_pools_reads_back_as_one_service_pool() -> None:
     text = render_nginx_conf([Upstream("127.0.0.1", 32768)], host="127.0.0.1", port=8080)
 
     assert read_pools(text) == [Pool("service", 1, (Upstream("127.0.0.1", 32768),))]
+
+
+def _routed() -> str:
+    pools = [
+        Pool("tg-own", 1, (Upstream("127.0.0.1", 32768),)),
+        Pool("tg-b", 0, (Upstream("127.0.0.1", 32770),)),
+        Pool("tg-c", 0, ()),
+    ]
+    routes = [
+        Route(100, "/models/b", "tg-b"),
+        Route(100, "/models/b/*", "tg-b"),
+        Route(101, "/models/c/*", "tg-c"),
+    ]
+    return render_nginx_conf([], host="127.0.0.1", port=8080, pools=pools, routes=routes)
+
+
+def _location_targets(text: str) -> dict[str, str]:
+    """location -> what it does (the upstream it passes to, or its return)."""
+    found: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        words = line.strip().rstrip("{").strip()
+        if words.startswith("location "):
+            current = words.removeprefix("location ")
+        elif current is not None and words.startswith(("proxy_pass ", "return ")):
+            found[current] = words.rstrip(";")
+            current = None
+    return found
+
+
+def test_path_rules_become_locations_before_the_default_action() -> None:
+    text = _routed()
+
+    assert _location_targets(text) == {
+        "= /models/b": "proxy_pass http://tg-b",
+        "/models/b/": "proxy_pass http://tg-b",
+        # A rule's group with no target answers 503, as the ALB's empty group does.
+        "/models/c/": 'return 503 "mlinfra local load balancer: no registered targets\\n"',
+        "/": "proxy_pass http://tg-own",
+    }
+    # A pool only a rule reaches takes no share of the default action: no split.
+    assert "split_clients" not in text
+
+
+def test_routes_are_read_back_from_the_configuration() -> None:
+    assert read_routes(_routed()) == [
+        Route(100, "/models/b", "tg-b"),
+        Route(100, "/models/b/*", "tg-b"),
+        Route(101, "/models/c/*", "tg-c"),
+    ]
+    assert [p.name for p in read_pools(_routed())] == ["tg-b", "tg-c", "tg-own"]
+
+
+def test_alb_path_patterns_map_to_nginx_locations() -> None:
+    assert Route(1, "/models/a/*", "p").location() == "/models/a/"
+    assert Route(1, "/models/a", "p").location() == "= /models/a"
+    assert Route(1, "/v?/a*/predict", "p").location() == '~ "^/v./a.*/predict$"'
+
+
+def test_two_rules_on_one_pattern_give_one_location_to_the_first() -> None:
+    pools = [
+        Pool("tg-a", 0, (Upstream("127.0.0.1", 1),)),
+        Pool("tg-b", 0, (Upstream("127.0.0.1", 2),)),
+    ]
+    routes = [Route(200, "/x/*", "tg-b"), Route(100, "/x/*", "tg-a")]
+
+    text = render_nginx_conf([], host="127.0.0.1", port=8080, pools=pools, routes=routes)
+
+    assert _location_targets(text)["/x/"] == "proxy_pass http://tg-a"
+    assert text.count("location /x/ ") == 1

@@ -73,6 +73,9 @@ class Listener:
     # (target group ARN, weight) of a forward default action: one group at weight 1, or the
     # weighted groups of a ForwardConfig (a canary beside the stable service).
     forward: tuple[tuple[str, int], ...] = ()
+    # (priority, path pattern, target group ARN) of each rule that forwards by path alone to
+    # one group (the other models of the environment); rules on hosts or headers are not here.
+    path_rules: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,27 @@ class ServiceView:
     circuit_breaker: CircuitBreaker = CircuitBreaker()
     # ECS ignores the target group's verdict on a task this long after it started.
     health_check_grace_period_s: int = 0
+
+
+def _path_rules(rules: list[dict[str, Any]]) -> tuple[tuple[int, str, str], ...]:
+    """The rules of a listener the local load balancer follows: path conditions only, one
+    target group forwarded to."""
+    found = []
+    for rule in rules:
+        if rule.get("IsDefault") or not str(rule.get("Priority", "")).isdigit():
+            continue
+        conditions = rule.get("Conditions") or []
+        if any(c.get("Field") != "path-pattern" for c in conditions):
+            continue
+        groups = _forward_weights(rule.get("Actions") or [])
+        if len(groups) != 1:
+            continue
+        for condition in conditions:
+            values = (condition.get("PathPatternConfig") or {}).get("Values") or condition.get(
+                "Values", []
+            )
+            found += [(int(rule["Priority"]), str(v), groups[0][0]) for v in values]
+    return tuple(sorted(found))
 
 
 def _forward_weights(actions: list[dict[str, Any]]) -> tuple[tuple[str, int], ...]:
@@ -272,9 +296,14 @@ class EmulatedAws:
                         else None,
                         certificate_domains=self._certificate_domains(listener),
                         forward=_forward_weights(listener.get("DefaultActions", [])),
+                        path_rules=self._path_rules(listener["ListenerArn"]),
                     )
                 )
         return tuple(sorted(found, key=lambda item: item.port))
+
+    def _path_rules(self, listener_arn: str) -> tuple[tuple[int, str, str], ...]:
+        rules = self.elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
+        return _path_rules([dict(rule) for rule in rules])
 
     def _certificate_domains(self, listener: dict[str, Any]) -> tuple[str, ...]:
         """The domain and SANs of the listener's ACM certificates (none when ACM has none)."""

@@ -30,7 +30,7 @@ from mlinfra.local_runtime._tasks import (
     wait_settled,
     why_not_healthy,
 )
-from mlinfra.proxy import LocalProxy, Redirect, Upstream, leaf_certificate
+from mlinfra.proxy import LocalProxy, Redirect, Route, Upstream, leaf_certificate
 
 LOOPBACK = "127.0.0.1"
 # Headroom over the health check's own deadline for Docker to start the container.
@@ -200,14 +200,22 @@ def pool_name(target_group_arn: str) -> str:
 
 def route(proxy: LocalProxy, view: ServiceView, upstreams: Sequence[Upstream]) -> bool:
     """Point the proxy's pool of the service's target group at ``upstreams``, with the shares
-    the listener's forward gives every group (as the ALB reads them on each request)."""
+    the listener's forward gives every group and its path rules (as the ALB reads them on each
+    request)."""
     group = view.target_group
     if group is None:
         return proxy.set_upstreams(upstreams)
-    forward = next((item.forward for item in view.listeners if item.forward), ())
+    serving = next((item for item in view.listeners if item.forward or item.path_rules), None)
+    forward = serving.forward if serving else ()
     weights = {pool_name(arn): weight for arn, weight in forward}
+    routes = [
+        Route(priority, pattern, pool_name(arn))
+        for priority, pattern, arn in (serving.path_rules if serving else ())
+    ]
     ours = pool_name(group.arn)
-    return proxy.set_upstreams(upstreams, pool=ours, weights=weights if ours in weights else None)
+    if ours not in weights and all(r.pool != ours for r in routes):
+        return proxy.set_upstreams(upstreams, pool=ours)
+    return proxy.set_upstreams(upstreams, pool=ours, weights=weights, routes=routes)
 
 
 def proxy_for(

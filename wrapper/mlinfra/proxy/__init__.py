@@ -1,7 +1,8 @@
 """The local environment's load balancer: nginx playing the ALB at a fixed URL.
 
 Its upstreams are the services' registered targets, one pool per target group split by the
-listener's weights (a canary beside the stable service); every change is a graceful ``nginx -s
+listener's weights (a canary beside the stable service), and one route per listener rule (the
+other models of the environment, by path); every change is a graceful ``nginx -s
 reload``, so in-flight requests finish on the old workers and a roll drops none.
 """
 
@@ -20,8 +21,10 @@ from mlinfra.proxy._nginx import (
     DEFAULT_POOL,
     Pool,
     Redirect,
+    Route,
     Upstream,
     read_pools,
+    read_routes,
     render_nginx_conf,
 )
 from mlinfra.proxy._tls import LeafCertificate, leaf_certificate
@@ -37,6 +40,7 @@ __all__ = [
     "Pool",
     "ProxyView",
     "Redirect",
+    "Route",
     "Upstream",
     "default_port",
     "default_tls_port",
@@ -44,5 +48,6 @@ __all__ = [
     "leaf_certificate",
     "proxy_image_tag",
     "read_pools",
+    "read_routes",
     "render_nginx_conf",
 ]

@@ -27,8 +27,10 @@ from mlinfra.proxy._nginx import (
     TLS_DIR,
     Pool,
     Redirect,
+    Route,
     Upstream,
     read_pools,
+    read_routes,
     render_nginx_conf,
 )
 from mlinfra.proxy._tls import LeafCertificate
@@ -225,10 +227,11 @@ class LocalProxy:
             same = all(container.labels.get(k, "") == v for k, v in labels.items())
             if container.status == "running" and same:
                 return
-            keep = self.pools() if container.status == "running" else None
+            running = container.status == "running"
+            keep, keep_routes = (self.pools(), self.routes()) if running else (None, [])
             container.remove(force=True)
         else:
-            keep = None
+            keep, keep_routes = None, []
         image = ensure_proxy_image(self.client)
         try:
             # NOTE: host networking, because the targets are the host ports Docker published on
@@ -246,7 +249,7 @@ class LocalProxy:
                     str(Path(TLS_DIR).parent),
                     _archive({"tls/cert.pem": cert_pem, "tls/key.pem": key_pem}, mode=0o600),
                 )
-            text = self._render(keep or [], labels)
+            text = self._render(keep or [], labels, keep_routes)
             container.put_archive("/etc/nginx", _conf_archive(text))
             container.put_archive("/etc/nginx", _conf_archive(text, LIVE_PATH))
             container.start()
@@ -274,7 +277,9 @@ class LocalProxy:
             f"If the port is taken, free it or set {PORT_ENV} to another port.",
         )
 
-    def _render(self, pools: Sequence[Pool], labels: dict[str, str]) -> str:
+    def _render(
+        self, pools: Sequence[Pool], labels: dict[str, str], routes: Sequence[Route] = ()
+    ) -> str:
         """The configuration for ``pools`` with the listeners the container was made with (one
         pool named "service": the listener forwards to one group, as it always had)."""
         host, _, port = labels.get(LABEL_LISTEN, self._listen).rpartition(":")
@@ -287,6 +292,7 @@ class LocalProxy:
             port=int(port),
             tls_port=int(tls.rpartition(":")[2]) if tls else None,
             redirect=_redirect_of(labels.get(LABEL_REDIRECT, "")),
+            routes=routes,
         )
 
     def set_upstreams(
@@ -295,12 +301,14 @@ class LocalProxy:
         *,
         pool: str = DEFAULT_POOL,
         weights: Mapping[str, int] | None = None,
+        routes: Sequence[Route] | None = None,
     ) -> bool:
         """Point ``pool`` (one target group) at ``upstreams`` with a graceful reload; False when
         nothing changed.
 
         ``weights`` (the listener's, by pool) replaces the pools' shares and drops any pool it
-        does not name; without it the other pools keep theirs. Returns once new workers serve
+        does not name and no route reaches; without it the other pools keep theirs. ``routes``
+        (the listener's rules) replaces the routes; without it they stay as they were. Returns once new workers serve
         the new list and the old ones only finish their requests, so a caller may start draining
         a target it just removed.
         """
@@ -310,14 +318,22 @@ class LocalProxy:
                 f"The proxy {self.name} is not running.",
                 "Call LocalProxy.ensure_running() first (mlinfra deploy --env local does).",
             )
-        pools = {p.name: p for p in read_pools(_read_conf(container) or "")}
-        pools[pool] = Pool(pool, pools[pool].weight if pool in pools else 1, tuple(upstreams))
+        written = _read_conf(container) or ""
+        pools = {p.name: p for p in read_pools(written)}
+        kept_routes = read_routes(written) if routes is None else list(routes)
+        # A pool only a rule reaches takes no share of the default action.
+        routed = {route.pool for route in kept_routes}
+        share = 1 if pool not in routed or (weights and pool in weights) else 0
+        pools[pool] = Pool(pool, pools[pool].weight if pool in pools else share, tuple(upstreams))
         if weights is not None:
+            names = [*weights, *sorted(routed - set(weights))]
             pools = {
-                name: Pool(name, weight, pools[name].upstreams if name in pools else ())
-                for name, weight in weights.items()
+                name: Pool(
+                    name, weights.get(name, 0), pools[name].upstreams if name in pools else ()
+                )
+                for name in names
             }
-        text = self._render(list(pools.values()), container.labels)
+        text = self._render(list(pools.values()), container.labels, kept_routes)
         # Against what is served, not what was written: a reload that was interrupted or timed
         # out left nginx.conf ahead of the workers, and this call finishes it.
         if _read_live(container) == text:
@@ -363,6 +379,12 @@ class LocalProxy:
         container = self._find()
         text = _read_live(container) if container is not None else None
         return read_pools(text or "")
+
+    def routes(self) -> list[Route]:
+        """The listener rules the running proxy follows (as its workers serve them)."""
+        container = self._find()
+        text = _read_live(container) if container is not None else None
+        return read_routes(text or "")
 
     def stop(self) -> bool:
         """Remove the proxy container; False when there was none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,11 +29,32 @@ class Pool:
     upstreams: tuple[Upstream, ...] = ()
 
 
+@dataclass(frozen=True, order=True)
+class Route:
+    """A listener rule the proxy follows: requests whose path matches ``pattern`` (an ALB path
+    pattern: ``*`` any characters, ``?`` one) go to ``pool``, in ``priority`` order."""
+
+    priority: int
+    pattern: str
+    pool: str
+
+    def location(self) -> str:
+        """The nginx location of the pattern: exact, a prefix (``/a/*``), or a regex."""
+        body = self.pattern[:-1] if self.pattern.endswith("*") else self.pattern
+        if "*" not in body and "?" not in body:
+            return f"= {body}" if body == self.pattern else body
+        regex = "".join(
+            ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in self.pattern
+        )
+        return f'~ "^{regex}$"'
+
+
 # The one upstream of a listener forwarding to a single group, as the proxy always had it.
 DEFAULT_POOL = "service"
 # What a weighted split picks for a group with no target: the ALB answers 503 for it.
 _EMPTY_POOL = "none"
 _POOL_MARK = "# pool"
+_ROUTE_MARK = "# route"
 
 
 # NOTE: old workers finish their in-flight requests after a reload; the cap keeps a stuck client
@@ -67,8 +89,8 @@ _UPSTREAM = """\
 """
 
 _FORWARD = """\
-        location / {{
-            proxy_pass http://{target};
+        location {location} {{
+{guard}            proxy_pass http://{target};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -91,9 +113,17 @@ _FORWARD = """\
 """
 
 _NO_TARGETS = """\
-        default_type text/plain;
-        # What an ALB answers when its target group has no healthy target.
-        return 503 "mlinfra local load balancer: no registered targets\\n";
+        location {location} {{
+            default_type text/plain;
+            # What an ALB answers when its target group has no healthy target.
+            return 503 "mlinfra local load balancer: no registered targets\\n";
+        }}
+"""
+# Inside the location of a weighted split: the group picked has no target.
+_EMPTY_GUARD = """\
+            if ($mlinfra_pool = none) {
+                return 503 "mlinfra local load balancer: no registered targets\\n";
+            }
 """
 
 # Where the proxy container holds the rehearsal's certificate and key (copied in, not mounted).
@@ -135,6 +165,7 @@ def render_nginx_conf(
     tls_port: int | None = None,
     redirect: Redirect | None = None,
     pools: Sequence[Pool] | None = None,
+    routes: Sequence[Route] = (),
 ) -> str:
     """The whole nginx.conf: listen on ``host:port`` and spread requests over ``upstreams``.
 
@@ -144,6 +175,9 @@ def render_nginx_conf(
     With ``tls_port``, HTTPS on ``host:tls_port`` too, with the certificate in :data:`TLS_DIR`;
     with ``redirect``, the HTTP port answers that redirect instead of forwarding (an ALB's HTTP
     listener whose default action redirects to its HTTPS one).
+
+    With ``routes`` (of pools among ``pools``), a request whose path matches a route goes to
+    its pool instead, as an ALB's listener rules come before its default action.
 
     Passive health (``max_fails``) takes a target that refuses connections out of rotation for
     ten seconds, as an ALB does after failed health checks.
@@ -155,6 +189,9 @@ def render_nginx_conf(
     for pool in sorted(pools, key=lambda p: p.name):
         if marked:
             head += f"    {_POOL_MARK} {pool.name} weight {pool.weight}\n"
+    for route in sorted(routes):
+        head += f"    {_ROUTE_MARK} {route.priority} {route.pool} {route.pattern}\n"
+    for pool in sorted(pools, key=lambda p: p.name):
         if pool.upstreams:
             servers = "\n".join(
                 f"        server {upstream} max_fails=2 fail_timeout=10s;"
@@ -164,15 +201,24 @@ def render_nginx_conf(
     live = sorted((p for p in pools if p.weight > 0), key=lambda p: (p.weight, p.name))
     if len(live) > 1 and any(p.upstreams for p in live):
         head += _split(live)
-        serve = (
-            f"        if ($mlinfra_pool = {_EMPTY_POOL}) {{\n"
-            '            return 503 "mlinfra local load balancer: no registered targets\\n";\n'
-            "        }\n" + _FORWARD.format(target="$mlinfra_pool")
-        )
+        serve = _FORWARD.format(location="/", guard=_EMPTY_GUARD, target="$mlinfra_pool")
     elif live and live[0].upstreams:
-        serve = _FORWARD.format(target=live[0].name)
+        serve = _FORWARD.format(location="/", guard="", target=live[0].name)
     else:
-        serve = _NO_TARGETS
+        serve = _NO_TARGETS.format(location="/")
+    by_name = {pool.name: pool for pool in pools}
+    # nginx picks exact, then regex in order, then the longest prefix: for the disjoint
+    # prefixes of one rule per model this is the ALB's priority order. One location per
+    # pattern: the rule of the lowest priority wins it, as on the ALB.
+    first = {r.location(): r for r in sorted(routes, reverse=True)}
+    for route in sorted(first.values(), reverse=True):
+        routed = by_name.get(route.pool)
+        block = (
+            _FORWARD.format(location=route.location(), guard="", target=route.pool)
+            if routed is not None and routed.upstreams
+            else _NO_TARGETS.format(location=route.location())
+        )
+        serve = block + serve
     if redirect is not None:
         # $host is the request's host without its port; the listener names the port.
         target = f"{redirect.protocol.lower()}://$host:{redirect.port}$request_uri"
@@ -188,6 +234,16 @@ def render_nginx_conf(
         )
         servers_text += _server(f"{host}:{tls_port} ssl", tls)
     return head + servers_text + "}\n"
+
+
+def read_routes(text: str) -> list[Route]:
+    """The routes of a configuration :func:`render_nginx_conf` wrote."""
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if line.strip().startswith(_ROUTE_MARK) and len(words) == 5:
+            found.append(Route(int(words[2]), words[4], words[3]))
+    return sorted(found)
 
 
 def read_pools(text: str) -> list[Pool]:
