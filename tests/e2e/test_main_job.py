@@ -1,5 +1,6 @@
 """The main job from nothing: `mlinfra deploy --env local`, the guide's requests, a no-change
-deploy, a model roll under a request stream with zero failures, and a clean destroy.
+deploy, a model roll under a request stream with zero failures, a second model beside the first
+on its own route (`--model`), and a clean destroy.
 
 Everything runs through the installed `mlinfra` console script in a local environment of the
 test's own (e2e_support). The steps share one deployment (an apply costs about 100 s), so they
@@ -144,6 +145,57 @@ def test_model_change_rolls_with_zero_failed_requests(local: LocalEnv, tmp_path:
     assert new_version != old_version
     assert {old_version, new_version} >= stream.versions - {"None"}
     assert local.status()["healthy"] is True
+
+
+def test_a_second_model_answers_on_its_own_route_through_the_same_url(
+    local: LocalEnv, tmp_path: Path
+) -> None:
+    url = local.status()["url"].rstrip("/")
+    own_version = httpx.get(f"{url}/metadata", timeout=5).json()["model_version"]
+    own_releases = json.loads(local.ok("releases", "--env", "local", "--json").stdout)
+    model_file = another_model(tmp_path / "model.txt", seed=11)
+    features = "bedrooms,bathrooms,sqft_living,year_built"
+    local.ok("train", "--model", "houses-b", "--from-file", str(model_file), "--features", features)
+
+    started = time.monotonic()
+    local.ok("deploy", "--env", "local", "--model", "houses-b", "--yes")
+    TIMINGS["second_model_deploy"] = time.monotonic() - started
+
+    own = httpx.post(f"{url}/predict", json={"features": GUIDE_FEATURES}, timeout=5)
+    other = httpx.post(
+        f"{url}/models/houses-b/predict", json={"features": GUIDE_FEATURES}, timeout=5
+    )
+    assert own.status_code == other.status_code == 200, (own.text, other.text)
+    assert own.json()["model_version"] == own_version, "the environment's own model is untouched"
+    assert other.json()["model_version"] not in (own_version, None)
+    assert other.json()["prediction"] != own.json()["prediction"]
+    assert httpx.get(f"{url}/models/houses-b/health", timeout=5).json()["status"] == "healthy"
+    # Each model's requests reach only its own tasks: ten in a row, one version each.
+    versions = {
+        httpx.post(
+            f"{url}/models/houses-b/predict", json={"features": GUIDE_FEATURES}, timeout=5
+        ).json()["model_version"]
+        for _ in range(10)
+    }
+    assert versions == {other.json()["model_version"]}
+
+    status = local.status()
+    assert status["healthy"] is True
+    assert status["models"]["houses-b"]["url"] == f"{url}/models/houses-b"
+    assert status["models"]["houses-b"]["healthy"] is True
+    # Its own release ledger; the environment's own one gained nothing.
+    listed = json.loads(
+        local.ok("releases", "--env", "local", "--model", "houses-b", "--json").stdout
+    )
+    assert [r["verdict"] for r in listed["releases"]] == ["succeeded"]
+    assert listed["running"] == listed["releases"][0]["number"]
+    again = json.loads(local.ok("releases", "--env", "local", "--json").stdout)
+    assert len(again["releases"]) == len(own_releases["releases"])
+    plan = local.mlinfra("plan", "--env", "local", "--detailed-exitcode")
+    assert plan.returncode == 0, "a plan after the deploy shows no changes"
+    bad = local.mlinfra("deploy", "--env", "local", "--model", "Houses", "--yes")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "--model 'Houses' is not a model name" in bad.stderr
 
 
 def test_destroy_leaves_no_tasks_and_no_emulated_resources(local: LocalEnv) -> None:

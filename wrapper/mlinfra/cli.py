@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from mlinfra import api_key, builds, config, deploy, envlock, reports
+from mlinfra import api_key, builds, config, deploy, envlock, models, reports
 from mlinfra.errors import ConfigError, MlinfraError
 
 app = typer.Typer(
@@ -54,6 +54,16 @@ AllowDirtyOption = Annotated[
     typer.Option(
         "--allow-dirty",
         help="Let an image built from uncommitted changes (-dirty) go to staging or prod.",
+    ),
+]
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Which of the environment's models: a name serves at /models/NAME/predict beside "
+        "the environment's own model (the default, at /predict).",
     ),
 ]
 
@@ -215,13 +225,17 @@ def train(
             "(default: the names stored in the model file)."
         ),
     ] = None,
+    model: ModelOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Train the default house-price model into .mlinfra/model (skipped when one exists), or
-    take your own model with --from-file."""
+    take your own model with --from-file; with --model NAME into .mlinfra/models/NAME."""
     names = [name.strip() for name in features.split(",")] if features else None
     with _handled():
-        artifact = _step("training", lambda _say: deploy.train(retrain, from_file, names))
+        track = models.track(model)
+        artifact = _step(
+            "training", lambda _say: deploy.train(retrain, from_file, names, track=track)
+        )
         data = {
             "model_dir": str(artifact.dir),
             "version": artifact.version,
@@ -352,8 +366,12 @@ def deploy_command(
             "`mlinfra canary status|promote|abort`.",
         ),
     ] = "10m",
+    model: ModelOption = None,
 ) -> None:
     """Train if needed, build, push, plan, apply, then report the status.
+
+    With --model NAME, the environment's model NAME gets the new image (its own service, at
+    /models/NAME/predict on the same URL); the others keep theirs.
 
     In staging and prod each stack's plan is shown before it is applied (the service's before
     the push), and a question asked; --yes skips it. With --canary, the new image serves that
@@ -364,7 +382,13 @@ def deploy_command(
     from mlinfra import monitor as monitor_
 
     with _handled():
+        track = models.track(model)
         weight = bake_s = None
+        if track.name is not None and canary_percent is not None:
+            raise ConfigError(
+                f"--canary runs beside the environment's own model, not --model {track.name}.",
+                f"Deploy {track.name} without --canary, or canary the environment's own model.",
+            )
         if canary_percent is not None:
             try:
                 weight = canary_.parse_weight(canary_percent)
@@ -395,9 +419,9 @@ def deploy_command(
             return
 
         def work(say: Callable[[str], None]) -> deploy.ApplyResult:
-            return deploy.deploy(connection, say, on_layer_of(say), confirm, allow_dirty)
+            return deploy.deploy(connection, say, on_layer_of(say), confirm, allow_dirty, track)
 
-        result = _step("deploying", work)
+        result = _step(f"deploying{track.flag}", work)
         if json_:
             reports.print_json(_out(), result.to_dict())
         else:
@@ -493,13 +517,20 @@ def _rolled_out(result: deploy.RolloutResult, json_: bool, verb: str) -> None:
 
 @app.command(name="releases")
 def releases_command(
-    env: EnvOption = None, rehearse: RehearseOption = False, json_: JsonOption = False
+    env: EnvOption = None,
+    rehearse: RehearseOption = False,
+    model: ModelOption = None,
+    json_: JsonOption = False,
 ) -> None:
     """The environment's releases from its ledger (beside the Terraform state), newest first:
-    the running one marked, each with its verdict and what changed from the one before."""
+    the running one marked, each with its verdict and what changed from the one before; with
+    --model NAME, that model's."""
     with _handled():
+        track = models.track(model)
         connection = _connection(env, rehearse)
-        listed = _step("reading the release ledger", lambda _say: deploy.list_releases(connection))
+        listed = _step(
+            "reading the release ledger", lambda _say: deploy.list_releases(connection, track)
+        )
         if json_:
             reports.print_json(_out(), listed.to_dict())
         else:

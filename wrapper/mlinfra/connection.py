@@ -16,6 +16,7 @@ import boto3
 
 from mlinfra import config, registry, releases, tfvars
 from mlinfra.errors import ConfigError
+from mlinfra.models import OWN, Track
 from mlinfra.runtime import Runtime, runtime_for, state_buckets
 from mlinfra.terraform import Stack
 
@@ -98,13 +99,14 @@ class Connection:
 
     def var_files(self, stack: str) -> list[Path]:
         """The environment's own ``*.tfvars`` beside the stack, the values mlinfra resolved for it
-        (``mlinfra.plans.write_stack_tfvars``), plus the image (and a running canary) for the service."""
+        (``mlinfra.plans.write_stack_tfvars``), plus for the service the image, the other models'
+        images and a running canary's."""
         files = sorted((self.env.path / stack).glob("*.tfvars"))
         files.append(tfvars.stack_tfvars_path(self.env.state_dir, stack))
         if stack == "service":
             files.append(tfvars.image_tfvars_path(self.env.state_dir))
-            canary = tfvars.canary_tfvars_path(self.env.state_dir)
-            files += [canary] if canary.exists() else []
+            optional = [tfvars.models_tfvars_path, tfvars.canary_tfvars_path]
+            files += [path for path in (f(self.env.state_dir) for f in optional) if path.exists()]
         return files
 
     def registry_login(self) -> tuple[str, registry.Credentials]:
@@ -123,9 +125,13 @@ class Connection:
             )
         return bucket
 
-    def ledger(self) -> releases.Ledger:
-        """The environment's release ledger, beside its Terraform state."""
-        return releases.Ledger(self.session().client("s3"), self.state_bucket(), self.env.name)
+    def ledger(self, track: Track = OWN) -> releases.Ledger:
+        """The release ledger of one of the environment's models (default: its own), beside
+        its Terraform state."""
+        s3 = self.session().client("s3")
+        return releases.Ledger(
+            s3, self.state_bucket(), self.env.name, track.ledger_prefix(self.env.name)
+        )
 
     def release_tags(self, repository: str, credentials: registry.Credentials) -> dict[str, str]:
         """The repository's ``release-<k>`` tags and their digests."""

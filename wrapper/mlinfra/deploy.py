@@ -26,6 +26,7 @@ from mlinfra import (
     canary,
     config,
     docker_engine,
+    models,
     plans,
     registry,
     releases,
@@ -39,6 +40,7 @@ from mlinfra.connection import STACKS, Connection, connect, repository_name
 from mlinfra.errors import CanaryAbortedError, ConfigError, MlinfraError
 from mlinfra.loadtest import Target
 from mlinfra.logs import LogEvent, tail
+from mlinfra.models import OWN, Track
 from mlinfra.plans import ApplyResult, PlanResult
 from mlinfra.releases import Release
 from mlinfra.status import StatusReport
@@ -143,21 +145,26 @@ def _quiet(_line: str) -> None:
 
 
 def train(
-    retrain: bool = False, model_file: Path | None = None, features: Sequence[str] | None = None
+    retrain: bool = False,
+    model_file: Path | None = None,
+    features: Sequence[str] | None = None,
+    track: Track = OWN,
 ) -> Any:
-    """The model artifact: a user's model file imported, or the default model trained now when
-    absent (or when ``retrain``)."""
+    """The model artifact of ``track``: a user's model file imported, or the default model
+    trained now when absent (or when ``retrain``)."""
     from mlinfra import model
 
     if model_file is not None:
-        return model.import_model(model_file, model.default_model_dir(), features)
+        return model.import_model(model_file, track.artifact_dir(), features)
     if retrain:
-        return model.train(model.default_model_dir())
-    return model.ensure_model()
+        return model.train(track.artifact_dir())
+    return model.ensure_model(track.artifact_dir())
 
 
-def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False) -> Any:
-    """Build the serving image for ``env`` from the trained model artifact."""
+def build(
+    env: config.Environment, say: Say = _quiet, allow_dirty: bool = False, track: Track = OWN
+) -> Any:
+    """Build the serving image for ``env`` from ``track``'s trained model artifact."""
     from mlinfra import image, model
 
     if env.asks_before_changes and not allow_dirty:
@@ -168,11 +175,12 @@ def build(env: config.Environment, say: Say = _quiet, allow_dirty: bool = False)
     docker_engine.client()  # no engine: say so before the model and wheel steps
 
     try:
-        artifact = model.load_artifact(model.default_model_dir())
+        artifact = model.load_artifact(track.artifact_dir())
     except ConfigError as err:
         raise ConfigError(
-            f"No usable model artifact in {model.default_model_dir()}: {err.message}",
-            "Run `mlinfra train` first (or `mlinfra deploy`, which trains when needed).",
+            f"No usable model artifact in {track.artifact_dir()}: {err.message}",
+            f"Run `mlinfra train{track.flag}` first (or `mlinfra deploy{track.flag}`, which "
+            "trains when needed).",
         ) from err
     built = image.build_image(artifact, repository_name(env), progress=say)
     builds.record(env, built)
@@ -185,12 +193,14 @@ def push(
     allow_dirty: bool = False,
     release_tag: bool = True,
     record: bool = True,
+    track: Track = OWN,
 ) -> registry.PushResult:
     """Push the last built image and record its URI for the service stack's next plan.
 
     ``release_tag``: give it the tag ``release-<n>`` of the registry's next number (a deploy
     passes False: it tags the number its ledger record takes). ``record`` False leaves the
-    stable service's image as it was (a canary's image goes to its own variable)."""
+    stable service's image as it was (a canary's image goes to its own variable); ``track``
+    names the model whose image it records."""
     built = builds.check_pushable(connection.env, allow_dirty)
     repository, credentials = connection.registry_login()
     result = registry.push(built["reference"], repository, built["tag"], credentials, on_progress)
@@ -198,7 +208,7 @@ def push(
         existing = connection.release_tags(repository, credentials)
         result = registry.add_release_tag(result, credentials, existing)
     if record:
-        tfvars.write_image_tfvars(connection.env.state_dir, result.image)
+        track.record_image(connection.env.state_dir, result.image)
     return result
 
 
@@ -246,16 +256,14 @@ def applied_revision(connection: Connection, service_name: str) -> str | None:
 def wait_stable(
     connection: Connection, say: Say = _quiet, timeout_s: float = rollout.STABLE_TIMEOUT_S
 ) -> None:
-    """Wait until the ECS service (and a canary's beside it) runs its desired count of the
+    """Wait until the ECS service (and a canary's and the other models' beside it) runs its desired count of the
     task definition just applied (rollout COMPLETED); a DeployError with why the tasks stopped
     when it was rolled back."""
     outputs = connection.stack("service").outputs()
     _repository, credentials = connection.registry_login()
     connection.runtime.run_service(outputs, credentials, say)
     session = connection.session()
-    services = [outputs["service_name"]]
-    services += [outputs["canary_service_name"]] if outputs.get("canary_service_name") else []
-    for service in services:
+    for service in models.service_names(outputs):
         rollout.wait_for_rollout(
             session.client("ecs"),
             outputs["cluster_name"],
@@ -379,25 +387,29 @@ def deploy(
     on_layer: Callable[[registry.LayerProgress], None] = lambda _: None,
     confirm: Confirm | None = None,
     allow_dirty: bool = False,
+    track: Track = OWN,
 ) -> ApplyResult:
     """train if needed, build, registry stack, push, service stack, wait, status.
+
+    ``track``: which of the environment's models (``--model NAME``; default its own) gets the
+    new image; the others keep theirs, and the release goes to that model's ledger.
 
     ``confirm`` (staging and prod, without --yes) sees each saved plan before anything changes
     and raises to stop: the registry's when it has changes (the service can only be planned
     against an applied registry), then the service's, planned for the image about to be pushed
     and before the push.
     """
-    artifact, built = _build_for(connection, say, confirm, allow_dirty)
+    artifact, built = _build_for(connection, say, confirm, allow_dirty, track)
     service_plan = None
     if confirm is not None:
-        service_plan = _plan_for_the_next_push(connection, say, confirm)
-    ledger = connection.ledger()
+        service_plan = _plan_for_the_next_push(connection, say, confirm, track)
+    ledger = connection.ledger(track)
     ledger.settle_dead(say)
-    pushed = push(connection, on_layer, allow_dirty, release_tag=False)
+    pushed = push(connection, on_layer, allow_dirty, release_tag=False, track=track)
     say(f"pushed {pushed.image} ({pushed.digest})")
-    draft = _draft_release(pushed, artifact, built, number=_next_release_tag(connection))
+    draft = _draft_release(pushed, artifact, built, number=_next_release_tag(connection, track))
     with releases.recording(ledger, draft, say) as record:
-        _tag_release(connection, record.release)
+        _tag_release(connection, record.release, track)
         if service_plan is None:
             service_plan = plan(connection, ["service"], say)
         record.planned(_service_plan_counts(service_plan))
@@ -432,12 +444,16 @@ def _draft_release(
 
 
 def _build_for(
-    connection: Connection, say: Say, confirm: Confirm | None, allow_dirty: bool
+    connection: Connection,
+    say: Say,
+    confirm: Confirm | None,
+    allow_dirty: bool,
+    track: Track = OWN,
 ) -> tuple[Any, Any]:
     """Train if needed, build, and apply the registry stack (asking first when it changes)."""
-    artifact = train()
-    say(f"model {artifact.version} (sha256 {artifact.sha8})")
-    built = build(connection.env, say, allow_dirty)
+    artifact = train(track=track)
+    say(f"{track.label}: {artifact.version} (sha256 {artifact.sha8})")
+    built = build(connection.env, say, allow_dirty, track)
     say(f"image {built.reference}")
     _converge_registry(connection, say, confirm)
     return artifact, built
@@ -679,16 +695,17 @@ def end_canary(
 # ---------------------------------------------------------------------------------------------
 
 
-def _next_release_tag(connection: Connection) -> int:
-    """The lowest number the registry's ``release-<k>`` tags leave free (a plain ``push`` tags
-    by the registry alone): the ledger never takes a number an image already carries."""
+def _next_release_tag(connection: Connection, track: Track = OWN) -> int:
+    """The lowest number the registry's release tags of ``track`` leave free (a plain ``push``
+    tags by the registry alone): the ledger never takes a number an image already carries."""
     repository, credentials = connection.registry_login()
-    return registry.next_release(connection.release_tags(repository, credentials))
+    tags = connection.release_tags(repository, credentials)
+    return registry.next_release(tags, track.release_prefix)
 
 
-def _tag_release(connection: Connection, release: Release) -> None:
+def _tag_release(connection: Connection, release: Release, track: Track = OWN) -> None:
     _repository, credentials = connection.registry_login()
-    tag = f"{registry.RELEASE_PREFIX}{release.number}"
+    tag = f"{track.release_prefix}{release.number}"
     connection.runtime.tag_image(release.image, tag, credentials)
 
 
@@ -700,21 +717,23 @@ def _service_plan_counts(planned: PlanResult) -> dict[str, int]:
     return {}
 
 
-def list_releases(connection: Connection) -> ReleaseList:
-    """The environment's releases, newest first, and the one running."""
-    history = connection.ledger().releases()
-    image = _running_image(connection) if history else None
+def list_releases(connection: Connection, track: Track = OWN) -> ReleaseList:
+    """The releases of one of the environment's models (default its own), newest first, and
+    the one running."""
+    history = connection.ledger(track).releases()
+    image = _running_image(connection, track) if history else None
     current = releases.running(history, image)
     return ReleaseList(connection.env.name, tuple(history), current.number if current else None)
 
 
-def _running_image(connection: Connection) -> str | None:
-    """The image of the task definition the ECS service runs (None when not deployed)."""
+def _running_image(connection: Connection, track: Track = OWN) -> str | None:
+    """The image of the task definition ``track``'s ECS service runs (None when not deployed)."""
     outputs = connection.stack("service").outputs()
-    if not outputs.get("service_name"):
+    service_name = track.service_name(outputs)
+    if not service_name:
         return None
     ecs = connection.session().client("ecs")
-    service = rollout.describe_service(ecs, outputs["cluster_name"], outputs["service_name"])
+    service = rollout.describe_service(ecs, outputs["cluster_name"], service_name)
     # After the circuit breaker's rollback, the primary deployment is the revision serving.
     revision = rollout.primary_deployment(service).get("taskDefinition")
     definition = rollout.describe_task_definition(ecs, revision or service["taskDefinition"])
@@ -873,16 +892,18 @@ def promote(
     return _roll_out(target, draft, listed, say, confirm, action)
 
 
-def _plan_for_the_next_push(connection: Connection, say: Say, confirm: Confirm) -> PlanResult:
+def _plan_for_the_next_push(
+    connection: Connection, say: Say, confirm: Confirm, track: Track = OWN
+) -> PlanResult:
     """Plan the service stack for the image the push will make (repository:tag are known
     before it) and show it to ``confirm`` before anything reaches the registry; the recorded
     image comes back as it was when the plan fails or is refused."""
     repository, _credentials = connection.registry_login()
     state = connection.env.state_dir
     try:
-        with tfvars.restored_on_failure([tfvars.image_tfvars_path(state)]):
+        with tfvars.restored_on_failure([track.tfvars_path(state)]):
             tag = builds.last_build(connection.env)["tag"]
-            tfvars.write_image_tfvars(state, f"{repository}:{tag}")
+            track.record_image(state, f"{repository}:{tag}")
             planned = plan(connection, ["service"], say)
             confirm(planned, "Push the image and apply the service stack")
             return planned

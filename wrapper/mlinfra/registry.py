@@ -355,14 +355,22 @@ _MANIFEST_TYPES = ", ".join(
 )
 
 
-def release_number(tag: str) -> int | None:
-    found = _RELEASE.match(tag)
+def release_number(tag: str, prefix: str = RELEASE_PREFIX) -> int | None:
+    """``k`` of a ``<prefix><k>`` tag (another model's ``release-<name>-<k>`` is not one)."""
+    pattern = _RELEASE if prefix == RELEASE_PREFIX else re.compile(rf"^{re.escape(prefix)}(\d+)$")
+    found = pattern.match(tag)
     return int(found.group(1)) if found else None
 
 
-def next_release(tags: Mapping[str, str]) -> int:
-    """1 + the highest ``release-<k>`` among ``tags`` (1 when there is none)."""
-    return 1 + max((n for n in map(release_number, tags) if n is not None), default=0)
+def next_release(tags: Mapping[str, str], prefix: str = RELEASE_PREFIX) -> int:
+    """1 + the highest ``<prefix><k>`` among ``tags`` (1 when there is none)."""
+    numbers = (release_number(tag, prefix) for tag in tags)
+    return 1 + max((n for n in numbers if n is not None), default=0)
+
+
+def is_release_tag(tag: str) -> bool:
+    """A release tag of any model of the repository (``release-<k>``, ``release-<name>-<k>``)."""
+    return tag.startswith(RELEASE_PREFIX) and tag.rsplit("-", 1)[-1].isdigit()
 
 
 def local_release_tags(address: str, name: str, credentials: Credentials) -> dict[str, str]:
@@ -376,7 +384,7 @@ def local_release_tags(address: str, name: str, credentials: Credentials) -> dic
             if listed.status_code == 404:  # no push to this name yet
                 return {}
             listed.raise_for_status()
-            tags = [t for t in listed.json().get("tags") or [] if release_number(t) is not None]
+            tags = [t for t in listed.json().get("tags") or [] if is_release_tag(t)]
             found = {}
             for tag in tags:
                 head = http.head(f"{base}/manifests/{tag}", headers={"Accept": _MANIFEST_TYPES})
@@ -399,7 +407,7 @@ def ecr_release_tags(ecr: Any, name: str) -> dict[str, str]:
         image["imageTag"]: image["imageDigest"]
         for page in pages
         for image in page.get("imageIds", [])
-        if release_number(image.get("imageTag", "")) is not None
+        if is_release_tag(image.get("imageTag", ""))
     }
 
 

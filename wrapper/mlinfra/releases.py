@@ -132,11 +132,12 @@ def _is_status(err: ClientError, *codes: str) -> bool:
 class Ledger:
     """The releases of one environment in ``bucket`` (``s3``: a boto3 S3 client)."""
 
-    def __init__(self, s3: Any, bucket: str, env_name: str) -> None:
+    def __init__(self, s3: Any, bucket: str, env_name: str, prefix: str | None = None) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.env_name = env_name
-        self.prefix = PREFIX.format(env=env_name)
+        # Another model of the environment keeps its releases under a prefix of its own.
+        self.prefix = prefix or PREFIX.format(env=env_name)
         self._etags: dict[int, str] = {}
 
     def key(self, number: int) -> str:

@@ -120,6 +120,20 @@ def status_panel(report: StatusReport) -> Panel:
         "listeners",
         Text(", ".join(f"{x['protocol']}:{x['port']}" for x in report.listeners) or "none"),
     )
+    for name, model in report.models.items():
+        service = model["service"]
+        head.add_row(
+            f"model {name}",
+            Text.assemble(
+                (
+                    "healthy" if model["healthy"] else "unhealthy",
+                    "green" if model["healthy"] else "bold red",
+                ),
+                f" at {model['url'] or 'none'}: {service.get('name')}, running "
+                f"{service.get('running')} of {service.get('desired')} "
+                f"({service.get('task_definition')}), image {model['image'] or 'unknown'}",
+            ),
+        )
     if report.unhonoured:
         head.add_row(
             "not honoured",

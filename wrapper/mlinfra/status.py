@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from mlinfra import rollout
+from mlinfra.models import ROUTE_PREFIX
 from mlinfra.probes import Probe, probe_all
 from mlinfra.runtime import Reach
 
@@ -40,6 +41,8 @@ class StatusReport:
     unhonoured: tuple[str, ...] = ()
     # The number of the release running (the environment's ledger), None before the first.
     release: int | None = None
+    # The environment's other models by name: url, healthy, service, image, probes.
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -61,6 +64,7 @@ class StatusReport:
             "ca_file": self.ca_file,
             "unhonoured": list(self.unhonoured),
             "release": self.release,
+            "models": self.models,
         }
 
 
@@ -115,6 +119,29 @@ def _load_balancing(elbv2: Any, target_group_arn: str) -> tuple[list[AwsDict], l
     return listeners, target_summaries(health)
 
 
+def _model(
+    ecs: Any,
+    cluster: str,
+    service_name: str,
+    url: str | None,
+    name: str,
+    reach: Reach,
+    probe: Callable[[str, str | None], list[Probe]],
+) -> dict[str, Any]:
+    """Another model of the environment: its service, image and probes under its prefix."""
+    service = rollout.describe_service(ecs, cluster, service_name)
+    definition = rollout.describe_task_definition(ecs, service["taskDefinition"])
+    model_url = f"{url.rstrip('/')}{ROUTE_PREFIX.format(name=name)}" if url else None
+    probes = probe(model_url, reach.ca_file) if model_url else []
+    return {
+        "url": model_url,
+        "healthy": bool(probes) and all(p.ok for p in probes),
+        "service": service_summary(service, definition, cluster),
+        "image": service_image(definition),
+        "probes": [p.to_dict() for p in probes],
+    }
+
+
 def not_deployed(env: str) -> StatusReport:
     return StatusReport(env, deployed=False, url=None, healthy=False)
 
@@ -136,11 +163,18 @@ def read(
     definition = rollout.describe_task_definition(ecs, service["taskDefinition"])
     listeners, targets = _load_balancing(session.client("elbv2"), outputs["target_group_arn"])
     probes = tuple(probe(url, reach.ca_file)) if url else ()
+    others = {
+        name: _model(ecs, outputs["cluster_name"], entry["service_name"], url, name, reach, probe)
+        for name, entry in sorted((outputs.get("models") or {}).items())
+    }
     return StatusReport(
         env=env,
         deployed=True,
         url=url,
-        healthy=bool(probes) and all(p.ok for p in probes),
+        healthy=bool(probes)
+        and all(p.ok for p in probes)
+        and all(m["healthy"] for m in others.values()),
+        models=others,
         service=service_summary(service, definition, outputs["cluster_name"]),
         listeners=tuple(listeners),
         targets=tuple(targets),

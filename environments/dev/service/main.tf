@@ -10,6 +10,7 @@ module "service" {
   environment     = "dev"
   container_image = var.container_image
   canary          = var.canary
+  models          = var.models
   api_key         = { required = coalesce(var.api_key_required, false), version_id = var.api_key_version_id }
   network         = { cidr = "10.20.0.0/16", az_count = 2, private_instances = false }
   cluster         = { instance_type = "t3.small", min_instances = 1, max_instances = 2, force_delete = true }

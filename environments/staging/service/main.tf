@@ -11,6 +11,7 @@ module "service" {
   environment     = "staging"
   container_image = var.container_image
   canary          = var.canary
+  models          = var.models
   api_key         = { required = coalesce(var.api_key_required, true), version_id = var.api_key_version_id }
   network         = { cidr = "10.30.0.0/16", az_count = 2, private_instances = true }
   cluster         = { instance_type = "t3.medium", min_instances = 2, max_instances = 4, force_delete = true }

@@ -40,3 +40,8 @@ output "canary_weight" {
   description = "Percent of the requests the listener forwards to the canary (0 without one)."
   value       = module.service.canary_weight
 }
+
+output "models" {
+  description = "The environment's other models by name: service_name, url (its routes answer under it) and target_group_arn."
+  value       = module.service.models
+}

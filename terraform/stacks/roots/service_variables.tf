@@ -21,3 +21,13 @@ variable "canary" {
   })
   default = {}
 }
+
+variable "models" {
+  description = "The environment's other models (image, min_tasks, max_tasks), each answering under /models/<name>; the CLI writes their images into .mlinfra/<env>/models.auto.tfvars.json during `mlinfra deploy --model NAME`. The default: none."
+  type = map(object({
+    image     = string
+    min_tasks = optional(number, 1)
+    max_tasks = optional(number, 2)
+  }))
+  default = {}
+}

@@ -1,5 +1,17 @@
 locals {
   canary = var.canary.image != null
+  target_group_settings = {
+    port                 = var.task.container_port
+    deregistration_delay = var.load_balancer.deregistration_delay
+  }
+  # A model's rule priority follows its name's place in the sorted map (a new model can shift the
+  # others': the ALB renumbers rules in place). The image answers under its route prefix.
+  models = {
+    for index, name in sort(keys(var.models)) : name => merge(var.models[name], {
+      priority     = 100 + index
+      route_prefix = "/models/${name}"
+    })
+  }
   tags = merge(var.tags, {
     Project     = "mlinfra"
     Environment = var.environment
@@ -31,10 +43,19 @@ module "alb" {
     port                 = var.task.container_port
     deregistration_delay = var.load_balancer.deregistration_delay
   }
-  # The canary's group exists while a canary runs; the listener splits requests by weight.
-  target_groups = local.canary ? {
-    canary = { port = var.task.container_port, deregistration_delay = var.load_balancer.deregistration_delay }
-  } : {}
+  # The canary's group exists while a canary runs; the listener splits requests by weight. Each
+  # of the other models has a group of its own, reached by its path rule.
+  target_groups = merge(
+    local.canary ? { canary = local.target_group_settings } : {},
+    { for name in keys(var.models) : "model-${name}" => local.target_group_settings },
+  )
+  listener_rules = {
+    for name, model in local.models : name => {
+      priority         = model.priority
+      target_group_key = "model-${name}"
+      path_patterns    = [model.route_prefix, "${model.route_prefix}/*"]
+    }
+  }
   default_action = local.canary ? { weights = { default = 100 - var.canary.weight, canary = var.canary.weight } } : {}
 
   tags = local.tags
@@ -110,4 +131,19 @@ module "autoscaling" {
   }
 
   tags = local.tags
+}
+
+module "model_autoscaling" {
+  source   = "../../modules/autoscaling"
+  for_each = local.models
+
+  name          = "${var.name}-${each.key}"
+  cluster_name  = module.cluster.cluster_name
+  service_name  = module.model[each.key].service_name
+  min_capacity  = each.value.min_tasks
+  max_capacity  = each.value.max_tasks
+  cpu_policy    = { target_value = var.scaling.cpu_target }
+  memory_policy = { target_value = var.scaling.memory_target }
+
+  tags = merge(local.tags, { Model = each.key })
 }

@@ -42,3 +42,14 @@ output "canary_weight" {
   description = "Percent of the requests the listener forwards to the canary (0 without one)."
   value       = local.canary ? var.canary.weight : 0
 }
+
+output "models" {
+  description = "The environment's other models by name: the ECS service that runs each, its URL prefix (its routes answer under it: <url>/predict) and its target group."
+  value = {
+    for name, model in local.models : name => {
+      service_name     = module.model[name].service_name
+      url              = "${module.alb.url}${model.route_prefix}"
+      target_group_arn = module.alb.target_groups["model-${name}"].arn
+    }
+  }
+}

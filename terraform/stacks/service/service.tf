@@ -67,3 +67,26 @@ module "canary" {
 
   tags = merge(local.tags, { Track = "canary" })
 }
+
+# The other models of the environment: each its own image, service, target group and scaling, on
+# the same cluster, log group, secrets and task size, answering under /models/<name>.
+module "model" {
+  source   = "../../modules/task_definition"
+  for_each = local.models
+
+  name                   = "${var.name}-${each.key}"
+  container_image        = each.value.image
+  container_port         = var.task.container_port
+  cpu                    = var.task.cpu
+  memory                 = var.task.memory
+  environment            = { ROUTE_PREFIX = each.value.route_prefix }
+  secrets                = local.api_key_value_from != null ? { API_KEY = local.api_key_value_from } : {}
+  log_group_name         = module.cloudwatch.log_group_name
+  repository_arn         = data.aws_ecr_repository.this.arn
+  cluster_arn            = module.cluster.cluster_arn
+  capacity_provider_name = module.cluster.capacity_provider_name
+  target_group_arn       = module.alb.target_groups["model-${each.key}"].arn
+  desired_count          = each.value.min_tasks
+
+  tags = merge(local.tags, { Model = each.key })
+}

@@ -77,6 +77,27 @@ variable "container_image" {
   nullable    = false
 }
 
+variable "models" {
+  description = "The environment's other models, beside its own (container_image, answering at /predict): each key names a model that answers at /models/<key>/predict through the same load balancer (a path rule), run by the service \"<name>-<key>\" with its own image, target group and scaling between min_tasks and max_tasks. The CLI writes the images into .mlinfra/<env>/models.auto.tfvars.json during `mlinfra deploy --model <key>`."
+  type = map(object({
+    image     = string
+    min_tasks = optional(number, 1)
+    max_tasks = optional(number, 2)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.models) : can(regex("^[a-z][a-z0-9-]{0,19}$", name)) && name != "canary"])
+    error_message = "models keys ${jsonencode(keys(var.models))} must be 1-20 lowercase letters, digits or '-', starting with a letter, and not \"canary\" (a key names the service <name>-<key> and its route /models/<key>)."
+  }
+
+  validation {
+    condition     = alltrue([for model in values(var.models) : model.min_tasks >= 1 && model.min_tasks <= model.max_tasks])
+    error_message = "Each model needs 1 <= min_tasks <= max_tasks; got ${jsonencode({ for name, model in var.models : name => [model.min_tasks, model.max_tasks] })}."
+  }
+}
+
 variable "canary" {
   description = "A canary beside the stable service: image (null: no canary service) runs as the service \"<name>-canary\" with desired_count tasks in its own target group, and the listener forwards weight percent of the requests to it (the rest to the stable service). The CLI writes it into .mlinfra/<env>/canary.auto.tfvars.json during `mlinfra deploy --canary`."
   type = object({

@@ -32,7 +32,9 @@ def test_command_help_flows_with_the_terminal() -> None:
         assert command.help, f"{command.callback} has no help"
         assert all("\n" not in part for part in command.help.split("\n\n")), command.help
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
-    assert "(skipped when one exists), or take your own model with --from-file." in result.output
+    assert "(skipped when one exists), or take your own model with --from-file; with --model" in (
+        result.output
+    )
 
 
 @pytest.mark.parametrize(

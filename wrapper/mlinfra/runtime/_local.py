@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from mlinfra import config, registry
+from mlinfra import config, models, registry
 from mlinfra.errors import RegistryError
 from mlinfra.logs import LogEvent, docker_tail
 from mlinfra.runtime import _rehearsal
@@ -134,12 +134,12 @@ class LocalRuntime(Runtime):
     def run_service(
         self, outputs: dict[str, Any], credentials: registry.Credentials, say: Say
     ) -> None:
-        """Hand the applied services (the stable one, and a canary's) to the local ECS agent
-        (the emulator runs no containers); the tasks of a service the apply deleted go."""
+        """Hand the applied services (the stable one, a canary's, the other models') to the
+        local ECS agent (the emulator runs no containers); the tasks of a service the apply
+        deleted go."""
         from mlinfra import local_runtime
 
-        services = [outputs["service_name"]]
-        services += [outputs["canary_service_name"]] if outputs.get("canary_service_name") else []
+        services = models.service_names(outputs)
         for service in services:
             local_runtime.converge(
                 self.endpoint,
