@@ -12,7 +12,8 @@ all run at once on 127.0.0.1 with the whole machine, and wrk loads one, then the
 - MLServer 1.7.1 with ``mlserver_lightgbm.LightGBMModel``, ``parallel_workers: 2``; the V2
   inference protocol, ``POST /v2/models/house-prices/infer`` with an FP32 tensor of shape [1, 4].
 - BentoML 1.4.40, ``bench/peers/bentoml_service.py`` (``lightgbm.Booster`` on the model file,
-  ``workers=2``), ``bentoml serve``; ``POST /predict {"features": [3, 2, 1500, 2020]}``.
+  ``workers=2``, async APIs), ``bentoml serve``;
+  ``POST /predict {"features": [3, 2, 1500, 2020]}``.
 
 Each peer runs from a venv of its own, installed once from its pins (bench/peers/<name>.txt)
 under .mlinfra/bench/peers/; every peer runs with ``OMP_NUM_THREADS=1``, as the project's image

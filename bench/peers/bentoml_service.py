@@ -19,14 +19,18 @@ class HousePrices:
     def __init__(self) -> None:
         self.booster = lgb.Booster(model_file=os.environ["PEERS_MODEL_FILE"])
 
+    # NOTE: async, as the project's handlers are: BentoML runs a plain `def` API in a thread
+    # pool, and that hand-off cost it a third of its req/s here (about 260 against 395 at 16
+    # connections). LightGBM's predict runs on the event loop then (about 20 us for one row,
+    # 4 ms for 1,000), as the project's model call does.
     @bentoml.api
-    def predict(self, features: list[float]) -> dict[str, float]:
+    async def predict(self, features: list[float]) -> dict[str, float]:
         """One row, as the project's ``{"features": [...]}``."""
         row = np.asarray([features], dtype=np.float64)
         return {"prediction": float(self.booster.predict(row)[0])}
 
     @bentoml.api
-    def predict_batch(self, instances: list[list[float]]) -> dict[str, list[float]]:
+    async def predict_batch(self, instances: list[list[float]]) -> dict[str, list[float]]:
         """Many rows, as the project's ``{"instances": [[...], ...]}``."""
         rows = np.asarray(instances, dtype=np.float64)
         return {"predictions": self.booster.predict(rows).tolist()}
