@@ -31,6 +31,7 @@ import numpy as np
 from docker.models.containers import Container
 
 from bench.support import (
+    add_load_options,
     bench_model,
     build_seed_image,
     cpu_microseconds,
@@ -100,15 +101,7 @@ def signals_logged_off(container: Container) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="alternations seed/project(/signals off)"
-    )
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--batch-seconds", type=int, default=5)
-    # NOTE: 8, not 4: each worker takes the connections it accepts, and with 4 one worker got 3
-    # or 4 of them in some runs (1.15M rows/s against 2.1M); 8 gave 2.0-2.1M in every run.
-    parser.add_argument("--batch-connections", type=int, default=8)
+    add_load_options(parser, rounds_help="alternations seed/project(/signals off)")
     parser.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
     parser.add_argument(
         "--seed-as-shipped",

@@ -7,6 +7,7 @@ benchmark that made it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -125,6 +126,18 @@ def wait_http(url: str, timeout: float = 30.0) -> float:
             pass
         time.sleep(0.02)
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+def add_load_options(parser: argparse.ArgumentParser, *, rounds_help: str) -> None:
+    """The load options every side-by-side benchmark takes: wrk's run length and connections,
+    single row and batch, and how many times the servers take turns."""
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help=rounds_help)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch-seconds", type=int, default=5)
+    # NOTE: 8, not 4: each worker takes the connections it accepts, and with 4 one worker got 3
+    # or 4 of them in some runs (1.15M rows/s against 2.1M); 8 gave 2.0-2.1M in every run.
+    parser.add_argument("--batch-connections", type=int, default=8)
 
 
 def save_results(name: str, data: dict) -> Path:
