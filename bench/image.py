@@ -61,8 +61,8 @@ def main() -> None:
     project_ref, seed_ref = f"mlinfra-bench-{rid}/serving:a", f"mlinfra-bench-{rid}/seed:latest"
     serving = project_dir() / "serving"
     wheel_dirs = [
-        wheel_cache(serving / name, state_dir() / "cache" / "wheels", print)
-        for name in REQUIREMENT_FILES
+        wheel_cache(serving / name, state_dir() / "cache" / "wheels", print, options)
+        for name, options in REQUIREMENT_FILES.items()
     ]
     results: dict = {"machine": machine()}
     try:

@@ -3,6 +3,7 @@ project's image while wrk drives `POST /predict`, and the shares per function ar
 
     python -m bench.profile                 # single-row requests, 16 connections
     python -m bench.profile --batch         # 1,000-row requests, 4 connections
+    python -m bench.profile --image REF     # an image built elsewhere (kept afterwards)
 
 py-spy samples wall-clock stacks of threads that are not idle: a thread in a system call
 (a socket or pipe write) or waiting for a CPU counts, one blocked in a poll or a queue does not.
@@ -86,16 +87,19 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true", help="1,000-row requests")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--image", help="profile this image (a trial build) instead of building the project's"
+    )
     args = parser.parse_args()
 
     rid = run_id()
     model = bench_model()
-    image = build_image(model, f"mlinfra-bench-{rid}/serving")
+    reference = args.image or build_image(model, f"mlinfra-bench-{rid}/serving").reference
     body = json.dumps({"instances": batch_rows(model).tolist()}) if args.batch else GUIDE_BODY
     connections = 4 if args.batch else 16
     try:
         with (
-            running(image.reference, f"mlinfra-bench-{rid}-profile") as (container, url),
+            running(reference, f"mlinfra-bench-{rid}-profile") as (container, url),
             tempfile.TemporaryDirectory(prefix="py-spy-") as folder,
         ):
             wait_http(f"{url}/ready")
@@ -112,7 +116,8 @@ def main() -> None:
             inclusive, own, total = shares(sample(workers, args.seconds, Path(folder)))
             load.join()
     finally:
-        docker_engine.client().images.remove(image.reference, force=True)
+        if not args.image:
+            docker_engine.client().images.remove(reference, force=True)
 
     print(
         f"{total} busy samples over {len(workers)} workers ({'batch' if args.batch else 'single row'})"

@@ -54,6 +54,10 @@ workers = _env_int("GUNICORN_WORKERS", _cpus())
 # against gthread with 2 threads: about 2x the requests/s at half the CPU per request
 # (docs/performance.md).
 worker_class = "asgi"
+# gunicorn_h1c's C parser and protocol (built in the image's native stage, which sets "fast":
+# the service then refuses to start without it); "auto" elsewhere falls back to the pure-Python
+# parser. Measured: 15% less CPU per request, the same answers (docs/performance.md).
+http_parser = os.environ.get("GUNICORN_HTTP_PARSER", "auto")
 # Open connections per worker (the ALB keeps a pool of them); more wait in the backlog.
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 75)
@@ -131,6 +135,15 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
     from mlinfra_serving import logs
 
     logs.write_in_background()
+
+
+def post_worker_init(worker: Worker) -> None:
+    """Runs in each worker before it serves: the C parser keeps a next request whole (see
+    mlinfra_serving.http1: gunicorn leaves its tail limit at 64 KiB)."""
+    from mlinfra_serving import http1
+    from mlinfra_serving.config import Settings
+
+    http1.keep_whole_next_requests(Settings.from_env().max_body_bytes, worker.cfg)
 
 
 def worker_exit(server: Arbiter, worker: Worker) -> None:

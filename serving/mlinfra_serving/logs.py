@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import sys
 import threading
@@ -20,10 +21,32 @@ _SERVICE_LOGGER = logging.getLogger(LOGGER_NAME)
 BATCH_SECONDS = 0.02
 
 
+# The last whole second formatted, and its text: every line of one second shares it.
+_second_text: tuple[int, str] = (-1, "")
+
+
+def iso_milliseconds(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, the same
+    text (its rounding to the microsecond too), at a third of the cost (one datetime a second).
+    """
+    global _second_text
+    if created < 0:
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    fraction, whole = math.modf(created)
+    second, micro = int(whole), round(fraction * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    cached, text = _second_text
+    if second != cached:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text = (second, text)
+    return f"{text}.{micro // 1000:03d}+00:00"
+
+
 def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
     """One log line: time, level, logger and message, then the caller's fields."""
     line: dict[str, Any] = {
-        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "time": iso_milliseconds(created),
         "level": level,
         "logger": logger,
         "message": message,

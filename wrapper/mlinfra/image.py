@@ -36,10 +36,23 @@ SERVING_FILES = (
     ".dockerignore",
     "requirements.txt",
     "requirements-compile.txt",
+    "requirements-native.txt",
     "gunicorn.conf.py",
 )
-# Wheels for the final image, then for the build stage that compiles the model.
-REQUIREMENT_FILES = ("requirements.txt", "requirements-compile.txt")
+# pip download's options: wheels for the image's Python (any host can fetch them), or sources
+# that the image's native stage builds for its own libc and CPU (no Linux wheel is published).
+WHEELS = ("--only-binary=:all:", "--python-version", IMAGE_PYTHON)
+SOURCES = ("--no-binary=:all:", "--no-deps")
+# What each requirements file of serving/ is fetched as: the final image's wheels, the compile
+# stage's, the native stage's sources and the wheels those build with (setuptools, wheel).
+REQUIREMENT_FILES = {
+    "requirements.txt": WHEELS,
+    "requirements-compile.txt": WHEELS,
+    "requirements-native.txt": SOURCES,
+    "requirements-native-build.txt": WHEELS,
+}
+# What a cache folder holds and the context's wheels/ receives: wheels and source archives.
+DISTRIBUTIONS = ("*.whl", "*.tar.gz")
 APP_PACKAGE = "mlinfra_serving"
 # Modules of the app package only a build stage runs (the compile stage's lleaves step). The
 # context holds them in build/, apart from mlinfra_serving/, which the runtime stage copies
@@ -144,13 +157,18 @@ def oci_labels(revision: GitRevision, model: ModelArtifact, context_sha: str) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def requirements_hash(requirements: Path) -> str:
-    return hashlib.sha256(requirements.read_bytes() + IMAGE_PYTHON.encode()).hexdigest()[:16]
+def requirements_hash(requirements: Path, options: Iterable[str] = WHEELS) -> str:
+    content = requirements.read_bytes() + IMAGE_PYTHON.encode() + " ".join(options).encode()
+    return hashlib.sha256(content).hexdigest()[:16]
 
 
-def wheel_cache(requirements: Path, cache_root: Path, progress: Progress) -> Path:
-    """The folder of wheels for ``requirements``: cached, or downloaded once with the host's pip."""
-    target = cache_root / requirements_hash(requirements)
+def wheel_cache(
+    requirements: Path, cache_root: Path, progress: Progress, options: Iterable[str] = WHEELS
+) -> Path:
+    """The folder of wheels (or, with ``SOURCES``, source archives) for ``requirements``: cached,
+    or downloaded once with the host's pip."""
+    options = tuple(options)
+    target = cache_root / requirements_hash(requirements, options)
     if (target / ".complete").exists():
         return target
     progress(f"downloading wheels for {requirements.name} into {target}")
@@ -158,8 +176,7 @@ def wheel_cache(requirements: Path, cache_root: Path, progress: Progress) -> Pat
     scratch = Path(tempfile.mkdtemp(prefix="download-", dir=cache_root))
     command = [
         sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--only-binary=:all:", "--python-version", IMAGE_PYTHON,
-        "--dest", str(scratch), "-r", str(requirements),
+        *options, "--dest", str(scratch), "-r", str(requirements),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -169,7 +186,7 @@ def wheel_cache(requirements: Path, cache_root: Path, progress: Progress) -> Pat
             f"pip could not download the image's wheels (exit {result.returncode}):\n{tail}",
             "Check that pip on this machine reaches the package index (pip config list).",
         )
-    (scratch / ".complete").write_text(requirements_hash(requirements) + "\n")
+    (scratch / ".complete").write_text(target.name + "\n")
     # NOTE: rename is atomic, so a parallel build sees either no cache or a whole one.
     try:
         scratch.rename(target)
@@ -205,9 +222,10 @@ def assemble_context(
         shutil.copy2(model.dir / name, dest / "model" / name)
     (dest / "wheels").mkdir()
     for wheels in wheel_dirs:
-        for wheel in wheels.glob("*.whl"):
-            if not (dest / "wheels" / wheel.name).exists():
-                _link_or_copy(wheel, dest / "wheels" / wheel.name)
+        for pattern in DISTRIBUTIONS:
+            for wheel in wheels.glob(pattern):
+                if not (dest / "wheels" / wheel.name).exists():
+                    _link_or_copy(wheel, dest / "wheels" / wheel.name)
 
 
 def context_digest(context: Path, base: str) -> str:
@@ -275,8 +293,8 @@ def build_image(
     client = docker_engine.client()
 
     wheel_dirs = [
-        wheel_cache(project / "serving" / name, state / "cache" / "wheels", say)
-        for name in REQUIREMENT_FILES
+        wheel_cache(project / "serving" / name, state / "cache" / "wheels", say, options)
+        for name, options in REQUIREMENT_FILES.items()
     ]
     with tempfile.TemporaryDirectory(prefix="build-", dir=state / "cache") as scratch:
         context = Path(scratch)

@@ -114,6 +114,32 @@ def test_hostile_bodies_get_a_small_4xx(url: str, content: bytes, status: int, c
     assert len(response.content) < 1000
 
 
+def test_keep_alive_clients_sending_1_mib_bodies_back_to_back_get_every_answer(url: str) -> None:
+    # A next request's first bytes can reach gunicorn's parser before it is reset; the C parser
+    # kept only 64 KiB of them, and 1 in 5 of these lost its connection (mlinfra_serving.http1).
+    body = json.dumps({"instances": [[3, 2, 1500, 2020]] * 10}).encode()
+    body = body[:-1] + b" " * ((1 << 20) - len(body)) + b"}"
+    answers: list[int | str] = []
+
+    def client() -> None:
+        with httpx.Client(timeout=10) as keep_alive:
+            for _ in range(25):
+                try:
+                    response = keep_alive.post(
+                        f"{url}/predict", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    answers.append(response.status_code)
+                except httpx.TransportError as err:
+                    answers.append(type(err).__name__)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [200] * 100
+
+
 def test_made_up_methods_are_405_and_add_no_metric_series(url: str) -> None:
     methods = [f"FOO{i}BAR" for i in range(50)]
     with httpx.Client(base_url=url, timeout=5) as client:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlinfra.errors import DockerError
-from mlinfra.image import requirements_hash, wheel_cache
+from mlinfra.image import SOURCES, requirements_hash, wheel_cache
 
 pytestmark = pytest.mark.integration
 
@@ -31,3 +31,16 @@ def test_a_version_the_index_lacks_fails_with_pips_words(tmp_path: Path) -> None
         wheel_cache(requirements, tmp_path / "cache", lambda _line: None)
     assert "pip config list" in (caught.value.hint or "")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_sources_are_fetched_as_archives_in_their_own_folder(tmp_path: Path) -> None:
+    # The image's native stage builds these (serving/requirements-native.txt).
+    requirements = tmp_path / "requirements-native.txt"
+    requirements.write_text("gunicorn_h1c==0.6.10\n")
+    folder = wheel_cache(requirements, tmp_path / "cache", lambda _line: None, SOURCES)
+    assert [p.name for p in folder.iterdir() if p.name != ".complete"] == [
+        "gunicorn_h1c-0.6.10.tar.gz"
+    ]
+    assert (
+        folder.name == requirements_hash(requirements, SOURCES) != requirements_hash(requirements)
+    )

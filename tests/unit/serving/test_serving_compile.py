@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lightgbm as lgb
@@ -55,6 +56,22 @@ def test_compiled_predictions_equal_lightgbm(compiled_dir: Path) -> None:
     compiled = Predictor.load(compiled_dir)
     assert compiled.backend == "lleaves"
     np.testing.assert_allclose(compiled.predict(rows), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_single_rows_equal_lightgbm_and_keep_their_answers(compiled_dir: Path) -> None:
+    # One row goes through buffers reused by every call of the thread: each answer must stay
+    # its own, in this thread and in others.
+    rows = np.random.default_rng(8).uniform(-6, 6, size=(40, 3))
+    expected = lgb.Booster(model_file=str(compiled_dir / "model.txt")).predict(rows)
+    compiled = Predictor.load(compiled_dir)
+    answers = [compiled.predict(rows[i : i + 1]) for i in range(len(rows))]
+    np.testing.assert_allclose(np.concatenate(answers), expected, rtol=1e-9, atol=1e-9)
+    integers = compiled.predict(np.array([[1, -2, 3]]))
+    assert integers == pytest.approx(compiled.predict(np.array([[1.0, -2.0, 3.0]])))
+
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: compiled.predict(rows[i : i + 1]), range(len(rows))))
+    np.testing.assert_allclose(np.concatenate(threaded), expected, rtol=1e-9, atol=1e-9)
 
 
 def test_lightgbm_stays_available_as_explicit_backend(compiled_dir: Path) -> None:

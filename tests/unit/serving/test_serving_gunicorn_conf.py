@@ -25,6 +25,7 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         "GUNICORN_WORKERS",
         "GUNICORN_WORKER_CONNECTIONS",
         "UV_TCP_SINGLE_ACCEPT",
+        "GUNICORN_HTTP_PARSER",
     ):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -75,6 +76,16 @@ def test_an_asyncio_worker_serves_the_asgi_app(monkeypatch: pytest.MonkeyPatch) 
     assert conf["worker_class"] == "asgi"
     assert conf["wsgi_app"] == "mlinfra_serving.asgi:application"
     assert "threads" not in conf, "the asgi worker ignores threads (and warns about them)"
+
+
+def test_the_image_requires_the_c_parser_and_a_host_falls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The Dockerfile's runtime stage sets GUNICORN_HTTP_PARSER=fast (its native stage builds it).
+    assert load(monkeypatch)["http_parser"] == "auto"
+    assert load(monkeypatch, GUNICORN_HTTP_PARSER="fast")["http_parser"] == "fast"
+    dockerfile = (CONF.parent / "Dockerfile").read_text()
+    assert "GUNICORN_HTTP_PARSER=fast" in dockerfile
 
 
 def test_a_bad_worker_count_stops_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
+from datetime import UTC, datetime
 
 import pytest
 
+from mlinfra_serving import logs
 from mlinfra_serving.logs import (
     BackgroundStdoutHandler,
     flush_background,
@@ -86,3 +90,12 @@ def test_request_lines_follow_the_loggers_level(capsys: pytest.CaptureFixture) -
     finally:
         logger.setLevel("INFO")
     assert capsys.readouterr().out == ""
+
+
+def test_line_times_are_datetimes_text_to_the_millisecond() -> None:
+    rng = random.Random(3)
+    now = time.time()
+    edges = [0.0, 1.0005, 5.9999994, 5.9999996, 1764000000.9999995, 1764000000.0000004, -1.5]
+    for created in edges + [now + rng.random() * 1e6 for _ in range(20_000)]:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert logs.iso_milliseconds(created) == expected, created
