@@ -9,6 +9,7 @@ import pytest
 from falcon import testing
 
 from mlinfra_serving import emf
+from mlinfra_serving import signals as signals_module
 from mlinfra_serving.app import create_app
 from mlinfra_serving.artifact import ArtifactError, ModelArtifact
 from mlinfra_serving.config import Settings, SettingsError
@@ -257,6 +258,25 @@ def test_the_window_slides_and_too_few_rows_give_no_psi():
     docs = _by_feature(lines)
     assert "PSI" not in docs["sqft_living"]
     assert docs["sqft_living"]["window_rows"] == 20
+
+
+def test_rows_past_the_buffer_grow_it_and_past_the_cap_are_counted_not_binned(monkeypatch):
+    # The rows of a flush lie in arrays that double from 1,024 rows, up to MAX_ROWS_PER_FLUSH.
+    monkeypatch.setattr(signals_module, "MAX_ROWS_PER_FLUSH", 3000)
+    reference = _reference(_rows(2000))
+    signals, lines, clock = _signals(reference)
+    normal, shifted = _rows(2500), _rows(1000, living_factor=3.0)
+    for chunk in (normal[:1], normal[1:1500], normal[1500:], shifted):
+        signals.predicted(chunk, list(chunk[:, 2] * 100))
+        signals.request(200, 0.001)
+    clock.now = 10.0
+    signals.flush()
+    docs = _by_feature(lines)
+    assert docs["-"]["Rows"] == 3500
+    # Binned: the 2,500 normal rows and the first 500 shifted ones, in the order they came.
+    assert docs["sqft_living"]["window_rows"] == 3000
+    assert 500 / 3000 * 100 * 0.5 < docs["sqft_living"]["OutOfRangeRate"] <= 500 / 3000 * 100
+    assert docs["bedrooms"]["OutOfRangeRate"] == 0
 
 
 def test_missing_rate_counts_refusals_naming_the_feature():
