@@ -79,10 +79,16 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    reference: str, name: str, *, seed: bool = False, **env: str
+    reference: str,
+    name: str,
+    *,
+    seed: bool = False,
+    command: list[str] | None = None,
+    **env: str,
 ) -> Iterator[tuple[Container, str]]:
     """A container of ``reference`` on the host's network, listening on 127.0.0.1 only at a free
-    port, removed on exit; its base URL.
+    port, removed on exit; its base URL. ``command`` replaces the project's image's (a gunicorn
+    command: the port is passed to it in ``GUNICORN_CMD_ARGS``).
 
     NOTE: a published port would send every request through docker-proxy, a userland copy loop
     that took as much CPU as the services measured; ECS bridge mode uses iptables instead.
@@ -92,7 +98,6 @@ def running(
         # The guide's command, bound to loopback.
         command = ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:app"]
     else:
-        command = None
         # gunicorn reads GUNICORN_CMD_ARGS over its config file.
         env = {"PORT": str(port), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}", **env}
     container = docker_engine.client().containers.run(
