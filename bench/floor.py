@@ -22,16 +22,15 @@ from bench.serving import GUIDE_BODY
 from bench.support import (
     add_load_options,
     bench_model,
-    cpu_microseconds,
     machine,
     run_id,
     running,
     save_results,
+    take_turns,
     wait_http,
 )
 from mlinfra import docker_engine
 from mlinfra.image import build_image
-from mlinfra.wrk import WrkResult, run_wrk
 
 FLOOR_MODULE = Path(__file__).resolve().parent / "floor" / "mlinfra_floor.py"
 CONFIG = "/opt/mlinfra/gunicorn.conf.py"
@@ -66,8 +65,6 @@ def main() -> None:
     service = build_image(bench_model(), f"mlinfra-bench-{rid}/serving")
     floor_ref = f"mlinfra-bench-{rid}/floor:latest"
     results: dict = {"machine": machine(), "args": vars(args)}
-    runs: dict[str, list[WrkResult]] = {name: [] for name in APPS}
-    cpu: dict[str, list[float]] = {name: [] for name in APPS}
     try:
         floor_image(service.reference, floor_ref)
         with ExitStack() as stack:
@@ -79,19 +76,7 @@ def main() -> None:
                 )
             for _container, url in targets.values():
                 wait_http(f"{url}/ready")
-            for _ in range(args.rounds):
-                for name, (container, url) in targets.items():
-                    run_wrk(f"{url}/predict", GUIDE_BODY, seconds=1, connections=args.connections)
-                    before = cpu_microseconds(container)
-                    runs[name].append(
-                        run_wrk(
-                            f"{url}/predict",
-                            GUIDE_BODY,
-                            seconds=args.seconds,
-                            connections=args.connections,
-                        )
-                    )
-                    cpu[name].append(cpu_microseconds(container) - before)
+            runs, cpu = take_turns(targets, GUIDE_BODY, args.rounds, args.seconds, args.connections)
     finally:
         for reference in (floor_ref, service.reference):
             client.images.remove(reference, force=True)

@@ -34,11 +34,11 @@ from bench.support import (
     add_load_options,
     bench_model,
     build_seed_image,
-    cpu_microseconds,
     machine,
     run_id,
     running,
     save_results,
+    take_turns,
     wait_http,
 )
 from mlinfra import docker_engine
@@ -147,22 +147,7 @@ def main() -> None:
                 )
                 wait_http(f"{twin[1]}/ready")
                 targets[SIGNALS_OFF] = twin
-            runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
-            cpu: dict[str, list[float]] = {name: [] for name in targets}
-            for _ in range(args.rounds):
-                for name, (container, url) in targets.items():
-                    # A short warm-up: first requests pay for imports and connection set-up.
-                    run_wrk(f"{url}/predict", GUIDE_BODY, seconds=1, connections=args.connections)
-                    before = cpu_microseconds(container)
-                    runs[name].append(
-                        run_wrk(
-                            f"{url}/predict",
-                            GUIDE_BODY,
-                            seconds=args.seconds,
-                            connections=args.connections,
-                        )
-                    )
-                    cpu[name].append(cpu_microseconds(container) - before)
+            runs, cpu = take_turns(targets, GUIDE_BODY, args.rounds, args.seconds, args.connections)
             results["single_row"] = {name: summarize(runs[name], cpu[name]) for name in runs}
             # A model without a training reference has no signals either: then the two are one.
             if signals_logged_off(box) or (

@@ -27,6 +27,7 @@ from mlinfra.bootstrap import base_image
 from mlinfra.config import state_dir
 from mlinfra.image import wheel_cache
 from mlinfra.model import ModelArtifact, ensure_model
+from mlinfra.wrk import WrkResult, run_wrk
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -118,6 +119,29 @@ def running(
 def cpu_microseconds(container: Container) -> float:
     """CPU time the container's processes used so far (its cgroup's counter)."""
     return container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e3
+
+
+def take_turns(
+    targets: dict[str, tuple[Container, str]],
+    body: str,
+    rounds: int,
+    seconds: int,
+    connections: int,
+) -> tuple[dict[str, list[WrkResult]], dict[str, list[float]]]:
+    """wrk on each target's ``/predict`` in turn, ``rounds`` times (after a 1 s warm-up each:
+    first requests pay for imports and connection set-up): every run, and each run's CPU in
+    microseconds of the target's container."""
+    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+    cpu: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (container, url) in targets.items():
+            run_wrk(f"{url}/predict", body, seconds=1, connections=connections)
+            before = cpu_microseconds(container)
+            runs[name].append(
+                run_wrk(f"{url}/predict", body, seconds=seconds, connections=connections)
+            )
+            cpu[name].append(cpu_microseconds(container) - before)
+    return runs, cpu
 
 
 def wait_http(url: str, timeout: float = 30.0) -> float:
