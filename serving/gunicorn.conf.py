@@ -56,7 +56,7 @@ workers = _env_int("GUNICORN_WORKERS", _cpus())
 worker_class = "asgi"
 # gunicorn_h1c's C parser and protocol (built in the image's native stage, which sets "fast":
 # the service then refuses to start without it); "auto" elsewhere falls back to the pure-Python
-# parser. Measured: 15% less CPU per request, the same answers (docs/performance.md).
+# parser. Measured: 8-15% less CPU per request, the same answers (docs/performance.md).
 http_parser = os.environ.get("GUNICORN_HTTP_PARSER", "auto")
 # Open connections per worker (the ALB keeps a pool of them); more wait in the backlog.
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)

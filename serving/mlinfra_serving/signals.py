@@ -116,8 +116,10 @@ class _RowBuffer:
             return
         if end > len(self._rows):
             capacity = min(max(end, 2 * len(self._rows)), MAX_ROWS_PER_FLUSH)
-            self._rows = np.resize(self._rows, (capacity, self._rows.shape[1]))
-            self._predictions = np.resize(self._predictions, capacity)
+            rows_before, predictions_before = self.rows, self.predictions
+            self._rows = np.empty((capacity, rows_before.shape[1]), dtype=np.float64)
+            self._predictions = np.empty(capacity, dtype=np.float64)
+            self._rows[:start], self._predictions[:start] = rows_before, predictions_before
         self._rows[start:end] = rows[: end - start]
         self._predictions[start:end] = predictions[: end - start]
         self.count = end
