@@ -8,6 +8,8 @@ SDK's ways of saying "not there" and "failed" become ``None`` or an
   (:func:`answers`, for the set-up that starts one);
 - an image or container that does not exist: ``None`` (:func:`find_image`,
   :func:`find_container`);
+- an exec into a container that is not running (a restart policy may be restarting it between
+  a status read and the exec): ``None`` (:func:`exec_output`);
 - a build: the engine reports a failed step in-band, as a message of the build's stream, not as
   an HTTP error; :func:`build` turns either into a :class:`~mlinfra.errors.DockerError` that ends
   with the build log's last lines.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import docker
@@ -86,10 +89,17 @@ def image_id(image: Image) -> str:
     return str(image.attrs["Id"])
 
 
-def exec_output(container: Container, command: list[str]) -> tuple[int, str]:
+def exec_output(container: Container, command: list[str]) -> tuple[int, str] | None:
     """Run ``command`` in the running ``container``; its exit code and output (stdout and
-    stderr, decoded)."""
-    result = container.exec_run(command)
+    stderr, decoded), or None when the container is not running by the time the exec starts."""
+    try:
+        result = container.exec_run(command)
+    except APIError as err:
+        # NOTE: the engine answers 409 Conflict to an exec into a container that is restarting
+        # or stopped; a status read just before cannot rule that out.
+        if err.status_code == HTTPStatus.CONFLICT:
+            return None
+        raise
     output = result.output if isinstance(result.output, bytes) else b"".join(result.output)
     return result.exit_code or 0, output.decode(errors="replace")
 

@@ -128,9 +128,14 @@ def _text(output: bytes | Iterator[bytes]) -> str:
 
 
 def _worker_pids(container: Container) -> dict[int, str]:
-    """nginx worker processes by PID, with their title (old ones say "is shutting down")."""
+    """nginx worker processes by PID, with their title (old ones say "is shutting down"); none
+    while the container is not running (an nginx that cannot listen exits, and the restart
+    policy restarts it)."""
     script = 'for d in /proc/[0-9]*; do printf "%s %s\\n" "${d#/proc/}" "$(tr "\\0" " " < $d/cmdline)"; done'
-    _, output = docker_engine.exec_output(container, ["sh", "-c", script])
+    answer = docker_engine.exec_output(container, ["sh", "-c", script])
+    if answer is None:
+        return {}
+    _, output = answer
     workers = {}
     for line in output.splitlines():
         pid, _, title = line.partition(" ")
@@ -340,7 +345,13 @@ class LocalProxy:
             return False
         before = _worker_pids(container)
         container.put_archive("/etc/nginx", _conf_archive(text))
-        code, output = docker_engine.exec_output(container, ["nginx", "-t", "-q"])
+        answer = docker_engine.exec_output(container, ["nginx", "-t", "-q"])
+        if answer is None:
+            raise DockerError(
+                f"The proxy {self.name} stopped while its configuration was being changed.",
+                f"Read `docker logs {self.name}`, then run the command again.",
+            )
+        code, output = answer
         if code != 0:
             raise DockerError(
                 f"nginx rejected the configuration for {upstreams}: {output.strip()}",
