@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import argparse
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlinfra.emulator import patches
 from mlinfra.emulator.control import with_control_routes
 from mlinfra.emulator.gaps import GapLog, with_gap_answers
+from mlinfra.emulator.request_log import NotingRequestHandler, with_request_notes
 
 
 def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
     """A threaded WSGI server for moto plus the control routes (patches not included).
 
     Every 5xx moto answers becomes a 400 ``MlinfraEmulatorGap`` naming the request, logged on
-    stderr and listed by ``GET /_mlinfra/gaps`` (:mod:`mlinfra.emulator.gaps`).
+    stderr and listed by ``GET /_mlinfra/gaps`` (:mod:`mlinfra.emulator.gaps`). Each log line
+    names the request's service, action, SDK attempt and error code
+    (:mod:`mlinfra.emulator.request_log`).
     """
     gaps = GapLog()
     moto_app = with_gap_answers(DomainDispatcherApplication(create_backend_app), gaps)
-    app = with_control_routes(moto_app, gaps)
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    app = with_control_routes(with_request_notes(moto_app), gaps)
+    return make_server(host, port, app, threaded=True, request_handler=NotingRequestHandler)
 
 
 def serve(host: str, port: int) -> None:
