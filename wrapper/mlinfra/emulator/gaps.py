@@ -191,6 +191,16 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
 
 
+def read_whole(body: Iterable[bytes]) -> bytes:
+    """A WSGI answer's whole body, closing its iterable as a server would."""
+    try:
+        return b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
 def with_gap_answers(moto_app: WsgiApp, gaps: GapLog) -> WsgiApp:
     """Wrap moto's WSGI app so that each 5xx it answers becomes a recorded 400 gap."""
 
@@ -229,12 +239,7 @@ def with_gap_answers(moto_app: WsgiApp, gaps: GapLog) -> WsgiApp:
         status = str(answered.get("status", ""))
         if not status.startswith("5"):
             return body
-        try:
-            text = b"".join(body).decode("utf-8", errors="replace")
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+        text = read_whole(body).decode("utf-8", errors="replace")
         return answer_gap(request, start_response, int(status[:3]), _short(f"{status}: {text}"), "")
 
     return app

@@ -8,7 +8,8 @@ request was::
     127.0.0.1 - - [03/Dec/2026 14:28:54] "POST / HTTP/1.1" 400 - ec2 CreateRoute attempt=2 RouteAlreadyExists
 
 ``attempt=N`` comes from the ``amz-sdk-request: attempt=N; max=M`` header that the AWS SDKs
-(Go, botocore) send; the error code is read from a 4xx answer's body.
+(Go, botocore) send; the error code is read from a 4xx answer's body; ``replayed`` marks a retry
+answered with its first attempt's answer (:mod:`mlinfra.emulator.retries`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-from mlinfra.emulator.gaps import WsgiApp, describe_request
+from mlinfra.emulator.gaps import WsgiApp, describe_request, read_whole
+from mlinfra.emulator.retries import REPLAYED_KEY
 
 NOTE_KEY = "mlinfra.request_note"
 MAX_ERROR_BODY = 64 << 10  # a 4xx answer longer than this is not read for its code
@@ -62,16 +64,13 @@ def with_request_notes(app: WsgiApp) -> WsgiApp:
             return start_response(status, headers, exc_info)
 
         body = app(environ, capture)
+        if environ.get(REPLAYED_KEY):
+            note = environ[NOTE_KEY] = f"{note} replayed"
         length = answered.get("length", "")
         small = length.isdigit() and int(length) <= MAX_ERROR_BODY
         if not (answered.get("status", "").startswith("4") and small):
             return body
-        try:
-            data = b"".join(body)
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+        data = read_whole(body)
         if code := error_code(data):
             environ[NOTE_KEY] = f"{note} {code}"
         return [data]

@@ -16,6 +16,7 @@ from mlinfra.emulator import patches
 from mlinfra.emulator.control import with_control_routes
 from mlinfra.emulator.gaps import GapLog, with_gap_answers
 from mlinfra.emulator.request_log import NotingRequestHandler, with_request_notes
+from mlinfra.emulator.retries import with_replayed_retries
 
 
 def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
@@ -24,11 +25,12 @@ def make_emulator_server(host: str, port: int) -> BaseWSGIServer:
     Every 5xx moto answers becomes a 400 ``MlinfraEmulatorGap`` naming the request, logged on
     stderr and listed by ``GET /_mlinfra/gaps`` (:mod:`mlinfra.emulator.gaps`). Each log line
     names the request's service, action, SDK attempt and error code
-    (:mod:`mlinfra.emulator.request_log`).
+    (:mod:`mlinfra.emulator.request_log`). A retry of an invocation already answered gets that
+    answer again (:mod:`mlinfra.emulator.retries`).
     """
     gaps = GapLog()
     moto_app = with_gap_answers(DomainDispatcherApplication(create_backend_app), gaps)
-    app = with_control_routes(with_request_notes(moto_app), gaps)
+    app = with_control_routes(with_request_notes(with_replayed_retries(moto_app)), gaps)
     return make_server(host, port, app, threaded=True, request_handler=NotingRequestHandler)
 
 
