@@ -32,6 +32,7 @@ MAX_GAPS = 1000  # kept in memory; ``count`` keeps counting past it
 MAX_DETAIL = 500  # characters of moto's exception (or 5xx body) carried in an answer
 # Services whose REST protocol answers errors in XML (the others' REST protocol is JSON).
 REST_XML_SERVICES = frozenset({"s3", "s3control", "route53", "cloudfront"})
+_DESCRIBED_KEY = "mlinfra.request"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -126,7 +127,16 @@ def _form_action(environ: dict[str, Any]) -> str:
 
 
 def describe_request(environ: dict[str, Any]) -> _Request:
-    """Service, action and protocol of a request, from what every SDK sends."""
+    """Service, action and protocol of a request, from what every SDK sends; worked out once
+    per request (the query protocol's action is in the body) and kept in the environ for the
+    other layers."""
+    described: _Request | None = environ.get(_DESCRIBED_KEY)
+    if described is None:
+        described = environ[_DESCRIBED_KEY] = _describe(environ)
+    return described
+
+
+def _describe(environ: dict[str, Any]) -> _Request:
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "/")
     query = environ.get("QUERY_STRING", "")
@@ -189,6 +199,14 @@ def _where(err: BaseException) -> str:
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
+def content_length(headers: list[tuple[str, str]]) -> int | None:
+    """An answer's Content-Length, or None when it has none (a streamed body)."""
+    for name, value in headers:
+        if name.lower() == "content-length" and value.isdigit():
+            return int(value)
+    return None
 
 
 def read_whole(body: Iterable[bytes]) -> bytes:

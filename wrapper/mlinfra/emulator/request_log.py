@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-from mlinfra.emulator.gaps import WsgiApp, describe_request, read_whole
+from mlinfra.emulator.gaps import WsgiApp, content_length, describe_request, read_whole
 from mlinfra.emulator.retries import REPLAYED_KEY
 
 NOTE_KEY = "mlinfra.request_note"
@@ -56,19 +56,18 @@ def with_request_notes(app: WsgiApp) -> WsgiApp:
     def noted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         note = request_note(environ)
         environ[NOTE_KEY] = note
-        answered: dict[str, str] = {}
+        answered: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            answered["status"] = status
-            answered["length"] = dict((k.lower(), v) for k, v in headers).get("content-length", "")
+            answered.update(status=status, length=content_length(headers))
             return start_response(status, headers, exc_info)
 
         body = app(environ, capture)
         if environ.get(REPLAYED_KEY):
             note = environ[NOTE_KEY] = f"{note} replayed"
-        length = answered.get("length", "")
-        small = length.isdigit() and int(length) <= MAX_ERROR_BODY
-        if not (answered.get("status", "").startswith("4") and small):
+        length: int | None = answered.get("length")
+        small = length is not None and length <= MAX_ERROR_BODY
+        if not (str(answered.get("status", "")).startswith("4") and small):
             return body
         data = read_whole(body)
         if code := error_code(data):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlinfra.emulator.gaps import WsgiApp, read_whole
+from mlinfra.emulator.gaps import WsgiApp, content_length, read_whole
 
 INVOCATION_KEY = "HTTP_AMZ_SDK_INVOCATION_ID"
 REPLAYED_KEY = "mlinfra.replayed"
@@ -68,13 +68,6 @@ class AnswerCache:
             return len(self._answers)
 
 
-def _content_length(headers: list[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length" and value.isdigit():
-            return int(value)
-    return None
-
-
 def with_replayed_retries(app: WsgiApp, cache: AnswerCache | None = None) -> WsgiApp:
     """Wrap ``app`` so that a retry of an invocation already answered with a 2xx gets that
     answer again (``environ[REPLAYED_KEY]`` is then True, for the log line)."""
@@ -102,7 +95,7 @@ def with_replayed_retries(app: WsgiApp, cache: AnswerCache | None = None) -> Wsg
             body = app(environ, capture)
             status: str = captured.get("status", "")
             headers: list[tuple[str, str]] = captured.get("headers", [])
-            length = _content_length(headers)
+            length = content_length(headers)
             if not status.startswith("2") or length is None or length > MAX_BODY:
                 return body
             data = read_whole(body)
